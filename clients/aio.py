@@ -1,0 +1,335 @@
+"""The async shell: clients over `httpx.AsyncClient`.
+
+Only I/O lives here; each method mirrors its sync twin in `base` and awaits where that one
+blocks. URL rules, decoding, flows and host choice come from the core modules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+from collections.abc import AsyncIterator, Callable
+from typing import IO, Any, Self
+
+import httpx
+
+from . import content, flows, hosts, rpc, urls
+from .errors import GraphQLError, HttpxHTTPError, HttpxIncompleteBody
+from .navigation import TIMEOUT, Navigable, Navigation
+
+_SEND_OPTIONS = ('auth', 'follow_redirects')
+
+
+def timeout(value: Any) -> Any:
+    """Return an httpx timeout; a (connect, read) pair sets connect and the rest to read."""
+    if isinstance(value, tuple) and len(value) == 2:
+        connect, read = value
+        return httpx.Timeout(read, connect=connect)
+    return value
+
+
+class AsyncClient(Navigable, httpx.AsyncClient):
+    """An `httpx.AsyncClient` that sends requests relative to a base URL.
+
+    Args:
+        url: base URL; a trailing `/` is ensured
+        trailing: text appended to every request's path, e.g. `/`
+        headers: headers sent with every request
+        **kwargs: `httpx.AsyncClient` options (`auth`, `params`, `timeout`, `http2`, ...);
+            redirects are followed by default, as in the sync clients
+    """
+
+    def __init__(self, url: str, trailing: str = '', headers: Any = (), **kwargs: Any) -> None:
+        self.url = urls.base(url)
+        kwargs['timeout'] = timeout(kwargs.get('timeout', TIMEOUT))
+        kwargs.setdefault('follow_redirects', True)
+        super().__init__(headers=headers, **kwargs)
+        self.trailing = trailing
+        self._root = True
+        self._owner: AsyncClient | None = None
+
+    def __reduce__(self) -> Any:
+        raise TypeError(
+            f'{type(self).__name__} cannot be pickled or deep-copied: it owns a connection pool; '
+            'use copy.copy or / for a view that shares it'
+        )
+
+    def _derive(self, path: object = None, cls: type | None = None) -> Self:
+        """Return a view of this client at `path`: same pool and cookies, copied settings."""
+        new = object.__new__(cls or type(self))
+        new.__dict__.update(self.__dict__)
+        for name, value in self.__dict__.items():
+            if isinstance(value, dict | list):
+                new.__dict__[name] = value.copy()
+        new._headers = self._headers.copy()
+        new._event_hooks = {event: list(hooks) for event, hooks in self._event_hooks.items()}
+        new._root = False
+        new._owner = self._owner or self
+        if path is not None:
+            new.url = urls.child(self.url, path)
+        return new
+
+    async def aclose(self) -> None:
+        """Close the connection pool if this is the root client; a derived view never does."""
+        if self._root:
+            await super().aclose()
+
+    async def __aenter__(self) -> Self:
+        if self._root:
+            await super().__aenter__()
+        return self
+
+    async def __aexit__(self, *args: Any) -> None:
+        if self._root:
+            await super().__aexit__(*args)
+
+    def with_params(self, params: Any = (), **more: Any) -> Self:
+        """Return a derived client whose query parameters are updated."""
+        client = self._derive()
+        client.params = client.params.merge(dict(dict(params), **more))
+        return client
+
+    def with_timeout(self, value: Any) -> Self:
+        """Return a derived client with another default timeout: seconds or (connect, read)."""
+        client = self._derive()
+        client.timeout = timeout(value)
+        return client
+
+    def _redirect_headers(self, request: httpx.Request, url: httpx.URL, method: str) -> httpx.Headers:
+        """Strip credentials on any redirect to another scheme, host or port."""
+        headers = super()._redirect_headers(request, url, method)
+        if urls.origin(str(url)) != urls.origin(str(request.url)):
+            for name in urls.CREDENTIAL_HEADERS:
+                headers.pop(name, None)
+        return headers
+
+    async def request(self, method: str, path: object = '', **kwargs: Any) -> Any:  # type: ignore[override]
+        """Send a request to `path` (relative, `/`-rooted or absolute) and return the response."""
+        return await self._send(method, path, **kwargs)
+
+    async def _send(self, method: str, path: object = '', **kwargs: Any) -> httpx.Response:
+        if self._owner is not None and self._owner.is_closed:
+            raise RuntimeError('Cannot send a request, as the root client has been closed.')
+        url = self._url(path)
+        stream = kwargs.pop('stream', False)
+        if 'allow_redirects' in kwargs:
+            kwargs['follow_redirects'] = kwargs.pop('allow_redirects')
+        options = {name: kwargs.pop(name) for name in _SEND_OPTIONS if name in kwargs}
+        if 'timeout' in kwargs:
+            kwargs['timeout'] = timeout(kwargs['timeout'])
+        request = self.build_request(method, url, **kwargs)
+        if urls.foreign(url, self._bases()):
+            for name in urls.credentials(self.headers, kwargs.get('headers')):
+                del request.headers[name]
+            options.setdefault('auth', None)
+        response = await self.send(request, stream=True, **options)
+        if not stream:
+            try:
+                await response.aread()
+            except httpx.RemoteProtocolError as exc:
+                raise _incomplete(response, exc) from exc
+            finally:
+                await response.aclose()
+        return response
+
+    @contextlib.asynccontextmanager
+    async def stream(  # type: ignore[override]
+        self, method: str, path: object = '', **kwargs: Any
+    ) -> AsyncIterator[httpx.Response]:
+        """Async context manager: send a streamed request and close the response on exit."""
+        response = await self._send(method, path, stream=True, **kwargs)
+        try:
+            yield response
+        finally:
+            await response.aclose()
+
+    streaming = stream
+
+    async def _checked(self, response: httpx.Response, streamed: bool = False) -> httpx.Response:
+        if response.status_code >= 400:
+            body = b''
+            if streamed:
+                async for chunk in _chunks(response):
+                    body += chunk
+                    if len(body) >= 1 << 16:
+                        break
+            else:
+                body = response.content
+            message = content.status_message(
+                response.request.method, str(response.url), response.status_code,
+                response.reason_phrase, body, response.headers.get('Content-Type'),
+            )
+            raise HttpxHTTPError(message, response)
+        return response
+
+    async def _content(self, response: httpx.Response) -> Any:
+        await self._checked(response)
+        where = f'{response.request.method} {response.url}'
+        return content.decode(
+            response.content, response.headers.get('Content-Type'), response.status_code, where
+        )
+
+    async def _drive(self, flow: flows.Flow, reply: Any = None) -> Any:
+        """Run a flow's calls until it pauses (returning the paused value) or returns."""
+        try:
+            step = flow.send(reply)
+            while isinstance(step, flows.Call):
+                response = await self._send(step.method, step.path, **step.kwargs)
+                step = flow.send(flows.Reply(await self._content(response), response.headers))
+            return step.value
+        except StopIteration as stop:
+            return stop.value
+
+    def run(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Run the coroutine method `name` to completion from sync code, in a new event loop.
+
+        Connections opened during the run are closed before it returns, so no pool is tied
+        to a finished loop; the client stays usable for later runs.
+        """
+        return asyncio.run(self._run(name, args, kwargs))
+
+    async def _run(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        owner = self._owner or self
+        try:
+            return await getattr(self, name)(*args, **kwargs)
+        finally:
+            await owner._transport.aclose()
+            for transport in owner._mounts.values():
+                if transport is not None:
+                    await transport.aclose()
+
+
+def _incomplete(response: httpx.Response, exc: Exception) -> HttpxIncompleteBody:
+    message = f'{response.request.method} {response.url}: the connection ended before the whole body: {exc}'
+    return HttpxIncompleteBody(message, request=response.request)
+
+
+async def _chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    """Yield decoded body chunks as they arrive."""
+    try:
+        async for chunk in response.aiter_bytes():
+            yield chunk
+    except httpx.RemoteProtocolError as exc:
+        raise _incomplete(response, exc) from exc
+
+
+class AsyncResource(Navigation, AsyncClient):
+    """An `AsyncClient` that checks statuses, decodes content and navigates by attribute and item."""
+
+    async def request(self, method: str, path: object = '', **kwargs: Any) -> Any:
+        """Send a request and return its decoded content; error statuses raise `HTTPError`."""
+        return await self._content(await self._send(method, path, **kwargs))
+
+    @property
+    def client(self) -> AsyncClient:
+        """This resource as a plain async client (same pool), for raw responses."""
+        plain = next(cls for cls in type(self).__mro__ if not issubclass(cls, Navigation))
+        return self._derive(cls=plain)
+
+    def __getitem__(self, key: object) -> Any:
+        """Awaitable GET of the resource at `key`, a path that stays under the base URL."""
+        return self.get(self._item(key))
+
+    def __setitem__(self, key: object, json: Any) -> None:
+        raise TypeError(f'assignment cannot be awaited: use `await resource.put({key!r}, json)`')
+
+    def __delitem__(self, key: object) -> None:
+        raise TypeError(f'deletion cannot be awaited: use `await resource.delete({key!r})`')
+
+    def __call__(self, path: object = '', **params: Any) -> Any:
+        """Awaitable GET with query parameters."""
+        return self.get(path, params=params)
+
+    async def exists(self, path: object = '') -> bool:
+        """Return whether a HEAD request to `path` succeeds (status below 400)."""
+        response = await self._send('HEAD', path, follow_redirects=False)
+        return response.status_code < 400
+
+    def __contains__(self, key: object) -> bool:
+        raise TypeError(f'`in` cannot be awaited: use `await resource.exists({key!r})`')
+
+    async def iter(self, path: object = '', **kwargs: Any) -> AsyncIterator[Any]:
+        """Stream a GET: JSON values per line, text lines, or byte chunks, by content type."""
+        async with self.stream('GET', path, **kwargs) as response:
+            await self._checked(response, streamed=True)
+            items = content.Items(response.headers.get('Content-Type'))
+            async for chunk in _chunks(response):
+                for item in items.feed(chunk):
+                    yield item
+            for item in items.close():
+                yield item
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self.iter()
+
+    async def download(self, file: IO[bytes] | Any, path: object = '', **kwargs: Any) -> Any:
+        """Stream a GET's body into a binary file object (sync or async `write`) and return it."""
+        async with self.stream('GET', path, **kwargs) as response:
+            await self._checked(response, streamed=True)
+            async for chunk in _chunks(response):
+                written = file.write(chunk)
+                if inspect.isawaitable(written):
+                    await written
+        return file
+
+    async def create(self, path: object = '', json: Any = None, **kwargs: Any) -> str | None:
+        """POST and return the `Location` header of the created resource."""
+        response = await self._checked(await self._send('POST', path, json=json, **kwargs))
+        return response.headers.get('Location')
+
+    async def update(self, path: object = '', callback: Callable[..., Any] | None = None, **json: Any) -> Any:
+        """PATCH `json`; or, with a callback, GET then conditionally PUT `callback(current, **json)`."""
+        return await self._drive(flows.update(path, callback, json))
+
+    @contextlib.asynccontextmanager
+    async def updating(self, path: object = '', **kwargs: Any) -> AsyncIterator[Any]:
+        """Async context manager: GET JSON, yield it for editing, then PUT it back if it changed."""
+        flow = flows.updating(path, kwargs)
+        yield await self._drive(flow)
+        await self._drive(flow)
+
+    async def authorize(self, path: object = '', **kwargs: Any) -> Any:
+        """Fetch an OAuth token (POST if `json` or `data` is given) and use it for requests."""
+        token, header = await self._drive(flows.authorize(path, kwargs))
+        self.headers['Authorization'] = header
+        return token
+
+
+class AsyncRemote(Navigation, AsyncClient):
+    """An `AsyncClient` for RPC: calling it POSTs JSON defaults merged with keyword arguments."""
+
+    def __init__(self, url: str, json: Any = (), **kwargs: Any) -> None:
+        super().__init__(url, **kwargs)
+        self.json = dict(json)
+
+    async def __call__(self, path: object = '', **json: Any) -> Any:
+        """POST the defaults merged with `json` and return `check` of the decoded result."""
+        response = await self._send('POST', path, json=rpc.merge(self.json, json))
+        return self.check(await self._content(response))
+
+    @staticmethod
+    def check(result: Any) -> Any:
+        """Return the result of a call; override to validate or unwrap it."""
+        return result
+
+
+class AsyncGraph(AsyncRemote):
+    """An `AsyncRemote` for GraphQL: `await execute(query, **variables)` returns `data`."""
+
+    Error = GraphQLError
+
+    async def execute(self, query: str, **variables: Any) -> Any:
+        """Execute a GraphQL query and return its `data`; `errors` raise `AsyncGraph.Error`."""
+        return rpc.graphql_data(await self(query=query, variables=variables), self.Error)
+
+
+class AsyncProxy(hosts.Balancer, AsyncClient):
+    """An `AsyncClient` over several base URLs; each request goes to the least troubled host."""
+
+    async def _send(self, method: str, path: object = '', **kwargs: Any) -> httpx.Response:
+        host = self.choice(method)
+        with self.counting(host) as stats:
+            response = await super()._send(method, urls.join(host, path), **kwargs)
+        stats.add(failures=int(response.status_code >= 500))
+        return response

@@ -1,0 +1,311 @@
+"""The sync shell: clients over `requests.Session`.
+
+Only I/O lives here: sending, reading bodies and streams. URL rules, decoding, flows and
+host choice come from the core modules.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import IO, Any, Self
+
+import requests
+import urllib3
+from requests.cookies import cookiejar_from_dict
+from requests.structures import CaseInsensitiveDict
+
+from . import content, flows, hosts, rpc, urls
+from .errors import GraphQLError, RequestsHTTPError, RequestsIncompleteBody
+from .navigation import TIMEOUT, Navigable, Navigation
+
+SETTINGS = frozenset(requests.Session.__attrs__) | {'timeout'}
+
+
+def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    return request
+
+
+class Client(Navigable, requests.Session):  # type: ignore[misc]
+    """A `requests.Session` that sends requests relative to a base URL.
+
+    Args:
+        url: base URL; a trailing `/` is ensured
+        trailing: text appended to every request's path, e.g. `/`
+        headers: headers sent with every request
+        **attrs: Session attributes (`auth`, `params`, `verify`, `timeout`, ...)
+    """
+
+    timeout: Any
+
+    def __init__(self, url: str, trailing: str = '', headers: Any = (), **attrs: Any) -> None:
+        self.url = urls.base(url)
+        unknown = set(attrs) - SETTINGS
+        if unknown:
+            raise TypeError(f'unexpected keyword arguments: {", ".join(sorted(unknown))}')
+        super().__init__()
+        self.trailing = trailing
+        self.timeout = TIMEOUT
+        self._root = True
+        if 'cookies' in attrs and not isinstance(attrs['cookies'], requests.cookies.RequestsCookieJar):
+            attrs['cookies'] = cookiejar_from_dict(dict(attrs['cookies']))
+        for name, value in attrs.items():
+            setattr(self, name, value)
+        self.headers.update(headers)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return dict(self.__dict__, _root=True)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def _derive(self, path: object = None, cls: type | None = None) -> Self:
+        """Return a view of this client at `path`: same pool and cookies, copied settings."""
+        new = object.__new__(cls or type(self))
+        new.__dict__.update(self.__dict__)
+        for name, value in self.__dict__.items():
+            if isinstance(value, dict | list | CaseInsensitiveDict):
+                new.__dict__[name] = value.copy()
+        new.hooks = {event: list(hooks) for event, hooks in self.hooks.items()}
+        new._root = False
+        if path is not None:
+            new.url = urls.child(self.url, path)
+        return new
+
+    def close(self) -> None:
+        """Close the connection pool if this is the root client; a derived view never does."""
+        if self._root:
+            super().close()
+
+    def with_params(self, params: Any = (), **more: Any) -> Self:
+        """Return a derived client whose query parameters are updated."""
+        client = self._derive()
+        client.params = dict(client.params or {}, **dict(params), **more)
+        return client
+
+    def with_timeout(self, timeout: Any) -> Self:
+        """Return a derived client with another default timeout: seconds or (connect, read)."""
+        client = self._derive()
+        client.timeout = timeout
+        return client
+
+    def should_strip_auth(self, old_url: str, new_url: str) -> bool:
+        """Strip credentials on any redirect to another scheme, host or port."""
+        return urls.origin(old_url) != urls.origin(new_url)
+
+    def request(self, method: str, path: object = '', **kwargs: Any) -> Any:  # type: ignore[override]
+        """Send a request to `path` (relative, `/`-rooted or absolute) and return the response."""
+        return self._send(method, path, **kwargs)
+
+    def _send(self, method: str, path: object = '', **kwargs: Any) -> requests.Response:
+        url = self._url(path)
+        kwargs.setdefault('timeout', self.timeout)
+        if 'follow_redirects' in kwargs:
+            kwargs['allow_redirects'] = kwargs.pop('follow_redirects')
+        if urls.foreign(url, self._bases()):
+            names = urls.credentials(self.headers, kwargs.get('headers'))
+            kwargs['headers'] = dict(kwargs.get('headers') or {}, **dict.fromkeys(names))
+            if self.auth is not None and kwargs.get('auth') is None:
+                kwargs['auth'] = _no_auth
+        try:
+            return super().request(method, url, **kwargs)
+        except requests.exceptions.ChunkedEncodingError as exc:
+            raise _incomplete(method, url, exc) from exc
+
+    @contextlib.contextmanager
+    def streaming(self, method: str, path: object = '', **kwargs: Any) -> Iterator[requests.Response]:
+        """Context manager: send a streamed request and close the response on exit.
+
+        (`stream` is the `requests.Session` attribute that sets the default of `stream=`.)
+        """
+        response = self._send(method, path, stream=True, **kwargs)
+        try:
+            yield response
+        finally:
+            response.close()
+
+    def _checked(self, response: requests.Response, streamed: bool = False) -> requests.Response:
+        if response.status_code >= 400:
+            body = next(_chunks(response, 1 << 16, whole=True), b'') if streamed else response.content
+            message = content.status_message(
+                str(response.request.method), str(response.url), response.status_code,
+                response.reason or '', body, response.headers.get('Content-Type'),
+            )
+            raise RequestsHTTPError(message, response)
+        return response
+
+    def _content(self, response: requests.Response) -> Any:
+        self._checked(response)
+        where = f'{response.request.method} {response.url}'
+        return content.decode(
+            response.content, response.headers.get('Content-Type'), response.status_code, where
+        )
+
+    def _drive(self, flow: flows.Flow, reply: Any = None) -> Any:
+        """Run a flow's calls until it pauses (returning the paused value) or returns."""
+        try:
+            step = flow.send(reply)
+            while isinstance(step, flows.Call):
+                response = self._send(step.method, step.path, **step.kwargs)
+                step = flow.send(flows.Reply(self._content(response), response.headers))
+            return step.value
+        except StopIteration as stop:
+            return stop.value
+
+
+def _incomplete(method: str, url: str, exc: Exception) -> RequestsIncompleteBody:
+    return RequestsIncompleteBody(f'{method} {url}: the connection ended before the whole body: {exc}')
+
+
+def _chunks(response: requests.Response, size: int, whole: bool = False) -> Iterator[bytes]:
+    """Yield decoded body chunks: as they arrive (up to `size`), or of `size` when `whole`."""
+    raw = response.raw
+    try:
+        if whole:
+            yield from raw.stream(size, decode_content=True)
+        else:
+            while chunk := raw.read1(size, decode_content=True):
+                yield chunk
+    except urllib3.exceptions.ProtocolError as exc:
+        raise _incomplete(str(response.request.method), str(response.url), exc) from exc
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        raise requests.exceptions.ConnectionError(exc, response=response) from exc
+    except urllib3.exceptions.DecodeError as exc:
+        raise requests.exceptions.ContentDecodingError(exc, response=response) from exc
+
+
+class Resource(Navigation, Client):
+    """A `Client` that checks statuses, decodes content and navigates by attribute and item."""
+
+    def request(self, method: str, path: object = '', **kwargs: Any) -> Any:
+        """Send a request and return its decoded content; error statuses raise `HTTPError`."""
+        return self._content(self._send(method, path, **kwargs))
+
+    @property
+    def client(self) -> Client:
+        """This resource as a plain client (same pool), for raw responses."""
+        plain = next(cls for cls in type(self).__mro__ if not issubclass(cls, Navigation))
+        return self._derive(cls=plain)
+
+    def __getitem__(self, key: object) -> Any:
+        """GET the resource at `key`, a path that stays under the base URL."""
+        return self.get(self._item(key))
+
+    def __setitem__(self, key: object, json: Any) -> None:
+        """PUT JSON to the resource at `key`."""
+        self.put(self._item(key), json)
+
+    def __delitem__(self, key: object) -> None:
+        """DELETE the resource at `key`."""
+        self.delete(self._item(key))
+
+    def __call__(self, path: object = '', **params: Any) -> Any:
+        """GET with query parameters."""
+        return self.get(path, params=params)
+
+    def exists(self, path: object = '') -> bool:
+        """Return whether a HEAD request to `path` succeeds (status below 400)."""
+        return bool(self._send('HEAD', path, allow_redirects=False).ok)
+
+    def __contains__(self, key: object) -> bool:
+        """`key in resource`: whether a HEAD request to `key` succeeds."""
+        return self.exists(self._item(key))
+
+    def iter(self, path: object = '', **kwargs: Any) -> Iterator[Any]:
+        """Stream a GET: JSON values per line, text lines, or byte chunks, by content type."""
+        with self.streaming('GET', path, **kwargs) as response:
+            self._checked(response, streamed=True)
+            items = content.Items(response.headers.get('Content-Type'))
+            for chunk in _chunks(response, content.CHUNK_SIZE):
+                yield from items.feed(chunk)
+            yield from items.close()
+
+    __iter__ = iter
+
+    def download(self, file: IO[bytes], path: object = '', **kwargs: Any) -> IO[bytes]:
+        """Stream a GET's body into a binary file object and return the file."""
+        with self.streaming('GET', path, **kwargs) as response:
+            self._checked(response, streamed=True)
+            for chunk in _chunks(response, content.CHUNK_SIZE, whole=True):
+                file.write(chunk)
+        return file
+
+    def create(self, path: object = '', json: Any = None, **kwargs: Any) -> str | None:
+        """POST and return the `Location` header of the created resource."""
+        response = self._checked(self._send('POST', path, json=json, **kwargs))
+        return response.headers.get('Location')
+
+    def update(self, path: object = '', callback: Callable[..., Any] | None = None, **json: Any) -> Any:
+        """PATCH `json`; or, with a callback, GET then PUT `callback(current, **json)`.
+
+        The PUT carries `If-Match` / `If-Unmodified-Since` from the GET's `ETag` /
+        `Last-Modified`, so a concurrent change makes it fail instead of being lost.
+        """
+        return self._drive(flows.update(path, callback, json))
+
+    @contextlib.contextmanager
+    def updating(self, path: object = '', **kwargs: Any) -> Iterator[Any]:
+        """Context manager: GET JSON, yield it for editing, then PUT it back if it changed."""
+        flow = flows.updating(path, kwargs)
+        yield self._drive(flow)
+        self._drive(flow)
+
+    def authorize(self, path: object = '', **kwargs: Any) -> Any:
+        """Fetch an OAuth token (POST if `json` or `data` is given) and use it for requests.
+
+        Sets `Authorization: <token_type> <access_token>` on this client and returns the
+        token JSON; a failed request leaves the previous header in place.
+        """
+        token, header = self._drive(flows.authorize(path, kwargs))
+        self.headers['Authorization'] = header
+        return token
+
+
+class Remote(Navigation, Client):
+    """A `Client` for RPC: calling it POSTs JSON defaults merged with keyword arguments.
+
+    Args:
+        url: base URL
+        json: default JSON fields sent with every call
+        **kwargs: `Client` options
+    """
+
+    def __init__(self, url: str, json: Any = (), **kwargs: Any) -> None:
+        super().__init__(url, **kwargs)
+        self.json = dict(json)
+
+    def __call__(self, path: object = '', **json: Any) -> Any:
+        """POST the defaults merged with `json` and return `check` of the decoded result."""
+        return self.check(self._content(self._send('POST', path, json=rpc.merge(self.json, json))))
+
+    @staticmethod
+    def check(result: Any) -> Any:
+        """Return the result of a call; override to validate or unwrap it."""
+        return result
+
+
+class Graph(Remote):
+    """A `Remote` for GraphQL: `execute(query, **variables)` returns `data`."""
+
+    Error = GraphQLError
+
+    def execute(self, query: str, **variables: Any) -> Any:
+        """Execute a GraphQL query and return its `data`; `errors` raise `Graph.Error`."""
+        return rpc.graphql_data(self(query=query, variables=variables), self.Error)
+
+
+class Proxy(hosts.Balancer, Client):
+    """A `Client` over several base URLs; each request goes to the least troubled host.
+
+    Args:
+        *urls: base URLs of the hosts
+        **kwargs: `Client` options
+    """
+
+    def _send(self, method: str, path: object = '', **kwargs: Any) -> requests.Response:
+        host = self.choice(method)
+        with self.counting(host) as stats:
+            response = super()._send(method, urls.join(host, path), **kwargs)
+        stats.add(failures=int(response.status_code >= 500))
+        return response
+

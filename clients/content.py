@@ -1,0 +1,203 @@
+"""Content types: classifying, decoding bodies, and reading a server's own error text."""
+
+from __future__ import annotations
+
+import codecs
+import json
+from collections.abc import Iterable, Iterator
+from email.message import Message
+from typing import Any, Literal
+
+from .errors import DecodeError
+
+Kind = Literal['json', 'lines', 'text', 'bytes']
+
+# Content types whose body is a sequence of JSON texts, one per line (or record).
+JSON_LINES = frozenset({
+    'application/x-ndjson',
+    'application/ndjson',
+    'application/jsonl',
+    'application/x-jsonlines',
+    'application/json-seq',
+})
+ERROR_KEYS = ('message', 'detail', 'error', 'error_description', 'title')
+ERROR_TEXT_LIMIT = 200
+CHUNK_SIZE = 1 << 20
+
+
+def parse(content_type: str | None) -> tuple[str, str | None]:
+    """Return the lowercased media type and declared charset of a Content-Type header."""
+    if not content_type:
+        return '', None
+    message = Message()
+    message['content-type'] = content_type
+    media = message.get_content_type() if '/' in content_type.split(';')[0] else ''
+    charset = message.get_param('charset')
+    return media.lower(), (str(charset).strip() or None) if charset else None
+
+
+def kind(content_type: str | None) -> Kind:
+    """Classify a Content-Type as JSON, JSON lines, text or bytes."""
+    media, charset = parse(content_type)
+    if media in JSON_LINES:
+        return 'lines'
+    if media == 'application/json' or (media.startswith('application/') and media.endswith('+json')):
+        return 'json'
+    if media.startswith('text/') or charset:
+        return 'text'
+    return 'bytes'
+
+
+def encoding(content_type: str | None) -> str:
+    """Return the codec for a text body: its declared charset if known, else UTF-8."""
+    _, charset = parse(content_type)
+    if charset:
+        try:
+            return codecs.lookup(charset).name
+        except LookupError:
+            pass
+    return 'utf-8'
+
+
+def decode(body: bytes, content_type: str | None, status: int = 200, where: str = '') -> Any:
+    """Return a response body decoded by its content type; `None` for 204 or no body.
+
+    JSON types give the parsed value, JSON lines a list of values, text a string,
+    anything else the bytes.
+    """
+    if status == 204 or not body:
+        return None
+    match kind(content_type):
+        case 'json':
+            return loads(body, where)
+        case 'lines':
+            return list(json_lines(split_lines([body]), where))
+        case 'text':
+            return body.decode(encoding(content_type), errors='replace')
+    return body
+
+
+def loads(text: bytes, where: str = '') -> Any:
+    """Return parsed JSON, raising `DecodeError` naming `where` and the start of the text."""
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        prefix = f'{where}: ' if where else ''
+        sample = text[:ERROR_TEXT_LIMIT]
+        raise DecodeError(f'{prefix}invalid JSON ({exc}): {sample!r}') from exc
+
+
+def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Yield the lines of a byte stream without their endings, whatever the chunking.
+
+    Lines end at LF, CRLF or CR (a CRLF split across two chunks ends one line); the last
+    line is yielded even without an ending.
+    """
+    splitter = LineSplitter()
+    for chunk in chunks:
+        yield from splitter.feed(chunk)
+    yield from splitter.close()
+
+
+class LineSplitter:
+    """Incremental line splitter: `feed` chunks, then `close` for the final line."""
+
+    def __init__(self) -> None:
+        self.buffer = b''
+        self.after_cr = False
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """Return the lines completed by `chunk`."""
+        if self.after_cr and chunk.startswith(b'\n'):
+            chunk = chunk[1:]
+        self.after_cr = False
+        if not chunk:
+            return []
+        data = self.buffer + chunk
+        lines = data.splitlines(keepends=True)
+        self.buffer = b''
+        if not lines[-1].endswith((b'\n', b'\r')):
+            self.buffer = lines.pop()
+        elif lines[-1].endswith(b'\r'):
+            self.after_cr = True
+        return [line.rstrip(b'\r\n') for line in lines]
+
+    def close(self) -> list[bytes]:
+        """Return the last line if it had no ending."""
+        line, self.buffer = self.buffer, b''
+        return [line] if line else []
+
+
+def json_lines(lines: Iterable[bytes], where: str = '') -> Iterator[Any]:
+    """Yield one JSON value per non-blank line; RFC 7464 record separators are dropped."""
+    for line in lines:
+        line = line.strip(b'\x1e \t')
+        if line:
+            yield loads(line, where)
+
+
+class Items:
+    """Incremental stream decoder: `feed` body chunks, get JSON values, text lines or bytes.
+
+    JSON and JSON-lines types give one value per non-blank line, text types (or a declared
+    charset) give lines, anything else gives the chunks themselves.
+    """
+
+    def __init__(self, content_type: str | None, where: str = '') -> None:
+        self.kind = kind(content_type)
+        self.codec = encoding(content_type)
+        self.where = where
+        self.lines = LineSplitter()
+
+    def feed(self, chunk: bytes) -> list[Any]:
+        """Return the items completed by `chunk`."""
+        if self.kind == 'bytes':
+            return [chunk] if chunk else []
+        return self._decode(self.lines.feed(chunk))
+
+    def close(self) -> list[Any]:
+        """Return the last item, from a final line without a line ending."""
+        return self._decode(self.lines.close())
+
+    def _decode(self, lines: list[bytes]) -> list[Any]:
+        if self.kind == 'text':
+            return [line.decode(self.codec, errors='replace') for line in lines]
+        return list(json_lines(lines, self.where))
+
+
+def error_text(body: bytes, content_type: str | None) -> str:
+    """Return the server's own error text: a JSON message field, else the start of the body."""
+    if kind(content_type) == 'json':
+        try:
+            value = json.loads(body)
+        except ValueError:
+            value = None
+        found = _find_error(value)
+        if found:
+            return found[:ERROR_TEXT_LIMIT]
+    text = body[: ERROR_TEXT_LIMIT * 4].decode(encoding(content_type), errors='replace')
+    return ' '.join(text.split())[:ERROR_TEXT_LIMIT]
+
+
+def _find_error(value: Any) -> str:
+    if isinstance(value, dict):
+        for name in ERROR_KEYS:
+            found = value.get(name)
+            if isinstance(found, str) and found:
+                return found
+            if isinstance(found, dict | list):
+                nested = _find_error(found)
+                if nested:
+                    return nested
+        errors = value.get('errors')
+        if isinstance(errors, list) and errors:
+            return _find_error(errors[0])
+    if isinstance(value, list) and value:
+        return _find_error(value[0])
+    return ''
+
+
+def status_message(method: str, url: str, status: int, reason: str, body: bytes, content_type: str | None) -> str:
+    """Return the message of an HTTP status error: method, URL, status and the server's text."""
+    text = error_text(body, content_type)
+    return f'{method} {url} returned {status} {reason}'.rstrip() + (f': {text}' if text else '')

@@ -1,0 +1,102 @@
+"""Multi-step flows written once as generators, driven by the sync and async shells.
+
+A flow yields `Call` steps; the shell performs each as a decoded request (status checked)
+and sends back a `Reply`. A flow may yield a `Pause` to hand a value to the caller (the
+body of a `with` block) and be resumed later. The flow's return value is the result.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import TokenError
+
+
+@dataclass
+class Call:
+    """A request a flow asks the shell to make."""
+
+    method: str
+    path: object
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Reply:
+    """What the shell sends back for a `Call`: decoded content and response headers."""
+
+    content: Any
+    headers: Mapping[str, str]
+
+
+@dataclass
+class Pause:
+    """A value handed to the caller while the flow waits to be resumed."""
+
+    value: Any
+
+
+Flow = Generator[Call | Pause, Any, Any]
+
+
+def conditional(headers: Mapping[str, str]) -> dict[str, str]:
+    """Return the precondition headers for writing back what a GET returned."""
+    found = {}
+    if headers.get('ETag'):
+        found['If-Match'] = headers['ETag']
+    if headers.get('Last-Modified'):
+        found['If-Unmodified-Since'] = headers['Last-Modified']
+    return found
+
+
+def update(path: object, callback: Callable[..., Any] | None, json: dict[str, Any]) -> Flow:
+    """PATCH `json`; or, with a callback, GET then conditionally PUT `callback(current, **json)`."""
+    if callback is None:
+        reply = yield Call('PATCH', path, {'json': json})
+        return reply.content
+    current = yield Call('GET', path)
+    body = callback(current.content, **json)
+    reply = yield Call('PUT', path, {'json': body, 'headers': conditional(current.headers)})
+    return reply.content
+
+
+def updating(path: object, kwargs: dict[str, Any]) -> Flow:
+    """GET a JSON value, pause while the caller edits it, then PUT it back if it changed."""
+    current = yield Call('GET', path, kwargs)
+    original = copy.deepcopy(current.content)
+    yield Pause(current.content)
+    if current.content == original:
+        return None
+    headers = dict(kwargs.get('headers') or {}, **conditional(current.headers))
+    reply = yield Call('PUT', path, {**kwargs, 'json': current.content, 'headers': headers})
+    return reply.content
+
+
+def authorization(token: Any) -> str:
+    """Return the Authorization header value for an OAuth token response."""
+    if not isinstance(token, Mapping) or not isinstance(token.get('access_token'), str):
+        raise TokenError(f'token response has no access_token: {_redacted(token)!r}')
+    kind = token.get('token_type') or 'Bearer'
+    if not isinstance(kind, str):
+        raise TokenError(f'token_type must be a string, not {type(kind).__name__}')
+    kind = 'Bearer' if kind.lower() == 'bearer' else kind
+    value = f'{kind} {token["access_token"]}'
+    if any(char in value for char in '\r\n\0'):
+        raise TokenError('token contains a line break or NUL, refusing to use it as a header')
+    return value
+
+
+def authorize(path: object, kwargs: dict[str, Any]) -> Flow:
+    """Fetch an OAuth token (POST when a body is given, else GET); return (token, header)."""
+    method = 'POST' if 'json' in kwargs or 'data' in kwargs else 'GET'
+    reply = yield Call(method, path, kwargs)
+    return reply.content, authorization(reply.content)
+
+
+def _redacted(token: Any) -> Any:
+    if isinstance(token, Mapping):
+        return {name: ('...' if 'token' in str(name) else value) for name, value in token.items()}
+    return type(token).__name__

@@ -1,0 +1,102 @@
+"""The pure half of every client: base URL, derived views, verbs and attribute navigation.
+
+These mixins do no I/O; each shell (`base`, `aio`) supplies `request`, `_derive` and the
+settings it copies. Verbs are shared because they only return the result of `request`
+(a value in the sync shell, an awaitable in the async one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Self
+
+from . import urls
+
+# Default timeout for every client, sync and async: (connect, read) seconds.
+TIMEOUT = (5.0, 30.0)
+
+
+class Navigable:
+    """Base URL handling, derived views and verbs shared by `Client` and `AsyncClient`."""
+
+    url: str
+    trailing: str
+    _root: bool
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}({self.url}... {self.trailing})'
+
+    def __truediv__(self, path: object) -> Self:
+        """Return a derived client at `path` under this one, sharing its connection pool."""
+        return self._derive(path)
+
+    def __copy__(self) -> Self:
+        return self._derive()
+
+    if TYPE_CHECKING:  # supplied by each shell
+
+        def _derive(self, path: object = None, cls: type | None = None) -> Self: ...
+
+        def request(self, method: str, path: object = '', **kwargs: Any) -> Any: ...
+
+    def _bases(self) -> list[str]:
+        """Return the base URLs whose origins this client's credentials belong to."""
+        return [self.url]
+
+    def _url(self, path: object) -> str:
+        return urls.finish(urls.join(self.url, path), self.trailing)
+
+    def with_headers(self, headers: Mapping[str, str] | Any = (), **more: str) -> Self:
+        """Return a derived client whose headers are updated with `headers` and `more`."""
+        client = self._derive()
+        client.headers.update(headers, **more)  # type: ignore[attr-defined]
+        return client
+
+    def get(self, path: object = '', **kwargs: Any) -> Any:
+        """GET request with optional path."""
+        return self.request('GET', path, **kwargs)
+
+    def options(self, path: object = '', **kwargs: Any) -> Any:
+        """OPTIONS request with optional path."""
+        return self.request('OPTIONS', path, **kwargs)
+
+    def head(self, path: object = '', **kwargs: Any) -> Any:
+        """HEAD request with optional path; redirects are not followed."""
+        kwargs.setdefault('allow_redirects', False)
+        return self.request('HEAD', path, **kwargs)
+
+    def post(self, path: object = '', json: Any = None, **kwargs: Any) -> Any:
+        """POST request with optional path and JSON body."""
+        return self.request('POST', path, json=json, **kwargs)
+
+    def put(self, path: object = '', json: Any = None, **kwargs: Any) -> Any:
+        """PUT request with optional path and JSON body."""
+        return self.request('PUT', path, json=json, **kwargs)
+
+    def patch(self, path: object = '', json: Any = None, **kwargs: Any) -> Any:
+        """PATCH request with optional path and JSON body."""
+        return self.request('PATCH', path, json=json, **kwargs)
+
+    def delete(self, path: object = '', **kwargs: Any) -> Any:
+        """DELETE request with optional path."""
+        return self.request('DELETE', path, **kwargs)
+
+
+# Attribute names that never navigate, even when missing (e.g. while unpickling).
+RESERVED = frozenset({
+    'url', 'trailing', 'timeout', 'json', 'urls', 'headers', 'cookies', 'auth', 'proxies',
+    'hooks', 'params', 'verify', 'cert', 'adapters', 'stream', 'trust_env', 'max_redirects',
+})
+
+
+class Navigation:
+    """Attribute navigation: `resource.user.repos` is the resource at `user/repos/`."""
+
+    def __getattr__(self, name: str) -> Any:
+        """Return a derived client at path `name`; private and reserved names raise."""
+        if name.startswith('_') or name in RESERVED:
+            raise AttributeError(f'{type(self).__name__!r} object has no attribute {name!r}')
+        return self._derive(urls.key(name))  # type: ignore[attr-defined]
+
+    def _item(self, key: object) -> str:
+        return urls.key(key)

@@ -1,0 +1,127 @@
+"""Fixtures: a real local server, and `twin`, which runs one scenario through both shells."""
+
+from __future__ import annotations
+
+import inspect
+import json as json_module
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+import clients
+from tests.server import Server
+
+URL = 'http://api.test/v1/'
+
+
+@pytest.fixture(scope='session')
+def server() -> Iterator[Server]:
+    """A real HTTP/1.1 server on 127.0.0.1 shared by the session."""
+    with Server() as running:
+        yield running
+
+
+@pytest.fixture(scope='session')
+def other() -> Iterator[Server]:
+    """A second server: another origin (another port)."""
+    with Server() as running:
+        yield running
+
+
+@pytest.fixture
+def fresh() -> Iterator[Server]:
+    """A server of this test's own, for exact connection counts."""
+    with Server() as running:
+        yield running
+
+
+@dataclass
+class Sent:
+    """A request as a mock saw it."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class Twin:
+    """One shell, sync or async, behind the same interface, so scenarios are written once."""
+
+    def __init__(self, name: str, request: pytest.FixtureRequest) -> None:
+        self.name = name
+        self.request = request
+        prefix = 'Async' if name == 'async' else ''
+        for kind in ('Client', 'Resource', 'Remote', 'Graph', 'Proxy'):
+            setattr(self, kind, getattr(clients, prefix + kind))
+        self.HTTPError = clients.errors.HttpxHTTPError if name == 'async' else clients.errors.RequestsHTTPError
+        self._mock: Any = None
+
+    def __repr__(self) -> str:
+        return self.name
+
+    @property
+    def mocker(self) -> Any:
+        if self._mock is None:
+            fixture = 'httpx_mock' if self.name == 'async' else 'requests_mock'
+            self._mock = self.request.getfixturevalue(fixture)
+        return self._mock
+
+    def mock(self, method: str, url: str, status: int = 200, json: Any = None, body: bytes | None = None,
+             headers: dict[str, str] | None = None, exc: Exception | None = None) -> None:
+        """Answer `method url` with a response (or raise `exc`), any number of times."""
+        if json is not None:
+            body = json_module.dumps(json).encode()
+            headers = {'Content-Type': 'application/json', **(headers or {})}
+        if self.name == 'async':
+            if exc is not None:
+                self.mocker.add_exception(exc, method=method, url=url, is_reusable=True, is_optional=True)
+                return
+            self.mocker.add_response(method=method, url=url, status_code=status, content=body or b'',
+                                     headers=headers or {}, is_reusable=True, is_optional=True)
+        else:
+            if exc is not None:
+                self.mocker.register_uri(method, url, exc=exc)
+                return
+            self.mocker.register_uri(method, url, status_code=status, content=body or b'', headers=headers or {})
+
+    def sent(self) -> list[Sent]:
+        """Return the requests the mock received, in order."""
+        if self.name == 'async':
+            return [Sent(r.method, str(r.url), {k.lower(): v for k, v in r.headers.items()}, r.content)
+                    for r in self.mocker.get_requests()]
+        return [Sent(r.method, r.url, {k.lower(): v for k, v in r.headers.items()},
+                     r.body.encode() if isinstance(r.body, str) else (r.body or b''))
+                for r in self.mocker.request_history]
+
+    async def __call__(self, value: Any) -> Any:
+        """Await `value` if it is awaitable: the result of a call in either shell."""
+        return await value if inspect.isawaitable(value) else value
+
+    async def list(self, items: Any) -> list[Any]:
+        """Collect an iterator or async iterator."""
+        if hasattr(items, '__aiter__'):
+            return [item async for item in items]
+        return list(items)
+
+    async def close(self, client: Any) -> None:
+        await self(client.aclose() if self.name == 'async' else client.close())
+
+    def transport_error(self) -> Exception:
+        """A connection error of this shell's library."""
+        if self.name == 'async':
+            return httpx.ConnectError('refused')
+        return clients.base.requests.ConnectionError('refused')
+
+
+@pytest.fixture(params=['sync', 'async'])
+def twin(request: pytest.FixtureRequest) -> Twin:
+    """The sync or the async shell (each test runs with both)."""
+    return Twin(request.param, request)
+
+
+async def collect(items: AsyncIterator[Any]) -> list[Any]:
+    return [item async for item in items]
