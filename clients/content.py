@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import json
 from collections.abc import Iterable, Iterator
 from email.message import Message
+from http import HTTPStatus
 from typing import Any, Literal
 
 from .errors import DecodeError
@@ -200,4 +202,7 @@ def _find_error(value: Any) -> str:
 def status_message(method: str, url: str, status: int, reason: str, body: bytes, content_type: str | None) -> str:
     """Return the message of an HTTP status error: method, URL, status and the server's text."""
     text = error_text(body, content_type)
+    if not reason:
+        with contextlib.suppress(ValueError):
+            reason = HTTPStatus(status).phrase
     return f'{method} {url} returned {status} {reason}'.rstrip() + (f': {text}' if text else '')

@@ -96,7 +96,11 @@ def authorize(path: object, kwargs: dict[str, Any]) -> Flow:
     return reply.content, authorization(reply.content)
 
 
+def _secret(name: str) -> bool:
+    return name.lower().endswith('token') or any(word in name.lower() for word in ('secret', 'password'))
+
+
 def _redacted(token: Any) -> Any:
     if isinstance(token, Mapping):
-        return {name: ('...' if 'token' in str(name) else value) for name, value in token.items()}
+        return {name: ('...' if _secret(str(name)) else value) for name, value in token.items()}
     return type(token).__name__

@@ -49,7 +49,7 @@ class Navigable:
     def with_headers(self, headers: Mapping[str, str] | Any = (), **more: str) -> Self:
         """Return a derived client whose headers are updated with `headers` and `more`."""
         client = self._derive()
-        client.headers.update(headers, **more)  # type: ignore[attr-defined]
+        client.headers.update(dict(headers, **more))  # type: ignore[attr-defined]
         return client
 
     def get(self, path: object = '', **kwargs: Any) -> Any:

@@ -1,0 +1,107 @@
+import pytest
+
+from clients import DecodeError, content
+
+
+@pytest.mark.parametrize(('content_type', 'kind'), [
+    ('application/json', 'json'),
+    ('application/json; charset=utf-8', 'json'),
+    ('application/problem+json', 'json'),
+    ('application/vnd.api+json', 'json'),
+    ('APPLICATION/JSON', 'json'),
+    ('application/x-ndjson', 'lines'),
+    ('application/jsonl', 'lines'),
+    ('application/json-seq', 'lines'),
+    ('text/plain', 'text'),
+    ('text/html; charset=latin-1', 'text'),
+    ('application/xml; charset=utf-8', 'text'),
+    ('application/octet-stream', 'bytes'),
+    ('image/png', 'bytes'),
+    ('', 'bytes'),
+    (None, 'bytes'),
+    ('garbage', 'bytes'),
+])
+def test_kind(content_type, kind):
+    assert content.kind(content_type) == kind
+
+
+def test_encoding():
+    assert content.encoding('text/plain; charset=ISO-8859-1') == 'iso8859-1'
+    assert content.encoding('text/plain; charset=nonsense') == 'utf-8'
+    assert content.encoding('text/plain') == 'utf-8'
+    assert content.parse('text/plain; charset=""') == ('text/plain', None)
+
+
+def test_decode():
+    assert content.decode(b'{"a": 1}', 'application/json') == {'a': 1}
+    assert content.decode(b'{"a": 1}', 'application/json', 204) is None
+    assert content.decode(b'', 'application/json') is None
+    assert content.decode(b'{"a":1}\n\n{"b":2}', 'application/x-ndjson') == [{'a': 1}, {'b': 2}]
+    assert content.decode('é'.encode('latin-1'), 'text/plain; charset=latin-1') == 'é'
+    assert content.decode('é'.encode(), 'text/plain') == 'é'
+    assert content.decode(b'\x00\x01', 'application/octet-stream') == b'\x00\x01'
+    with pytest.raises(DecodeError, match=r"GET http://h/: invalid JSON .*b'{nope'"):
+        content.decode(b'{nope', 'application/json', where='GET http://h/')
+    with pytest.raises(ValueError, match='invalid JSON'):
+        content.loads(b'[')
+
+
+@pytest.mark.parametrize('chunks', [
+    [b'a\r\nb\nc'],
+    [b'a\r', b'\nb\n', b'c'],
+    [b'a', b'\r', b'\n', b'b', b'\n', b'c'],
+    [b'a\rb\r\nc'],
+])
+def test_split_lines_across_chunks(chunks):
+    assert list(content.split_lines(chunks)) == [b'a', b'b', b'c']
+
+
+def test_split_lines_blank_and_final():
+    assert list(content.split_lines([b'a\n\n', b'\n'])) == [b'a', b'', b'']
+    assert list(content.split_lines([b'', b'x'])) == [b'x']
+    assert list(content.split_lines([b'x\n'])) == [b'x']
+    assert list(content.split_lines([b'x\r'])) == [b'x']
+
+
+def test_items():
+    items = content.Items('application/x-ndjson')
+    assert items.feed(b'{"a": 1}\r') == [{'a': 1}]
+    assert items.feed(b'\n\n  \n{"b"') == []
+    assert items.feed(b': 2}') == []
+    assert items.close() == [{'b': 2}]
+    seq = content.Items('application/json-seq')
+    assert seq.feed(b'\x1e[1]\n\x1e[2]\n') == [[1], [2]]
+    text = content.Items('text/plain; charset=latin-1')
+    assert text.feed('é\n\nz'.encode('latin-1')) == ['é', '']
+    assert text.close() == ['z']
+    raw = content.Items('image/png')
+    assert raw.feed(b'\x00\n') == [b'\x00\n']
+    assert raw.feed(b'') == []
+    assert raw.close() == []
+    bad = content.Items('application/json', where='GET u')
+    with pytest.raises(DecodeError, match='GET u: invalid JSON'):
+        bad.feed(b'{\n')
+
+
+@pytest.mark.parametrize(('body', 'content_type', 'text'), [
+    (b'{"message": "bad id"}', 'application/json', 'bad id'),
+    (b'{"detail": "nope", "message": 3}', 'application/problem+json', 'nope'),
+    (b'{"error": {"message": "nested"}}', 'application/json', 'nested'),
+    (b'{"error": "invalid_grant", "error_description": "expired"}', 'application/json', 'invalid_grant'),
+    (b'{"errors": [{"message": "first"}, {"message": "second"}]}', 'application/json', 'first'),
+    (b'[{"title": "listed"}]', 'application/json', 'listed'),
+    (b'{"other": 1}', 'application/json', '{"other": 1}'),
+    (b'{"error": {}}', 'application/json', '{"error": {}}'),
+    (b'not json', 'application/json', 'not json'),
+    (b'<h1>Server\n  Error</h1>', 'text/html', '<h1>Server Error</h1>'),
+    (b'x' * 500, 'text/plain', 'x' * 200),
+    (b'', None, ''),
+])
+def test_error_text(body, content_type, text):
+    assert content.error_text(body, content_type) == text
+
+
+def test_status_message():
+    message = content.status_message('GET', 'http://h/x', 404, 'Not Found', b'{"message": "no x"}', 'application/json')
+    assert message == 'GET http://h/x returned 404 Not Found: no x'
+    assert content.status_message('PUT', 'http://h/', 599, '', b'', None) == 'PUT http://h/ returned 599'

@@ -1,0 +1,71 @@
+import pytest
+
+from clients import InvalidURL, urls
+
+
+def test_base_ensures_slash_and_checks():
+    assert urls.base('http://h/api') == 'http://h/api/'
+    assert urls.base('https://h/') == 'https://h/'
+    with pytest.raises(InvalidURL, match=r"did you mean https://api.github.com\?"):
+        urls.base('api.github.com')
+    with pytest.raises(InvalidURL, match='absolute http'):
+        urls.base('ftp://h/')
+    with pytest.raises(InvalidURL, match='must be a string'):
+        urls.base(None)  # type: ignore[arg-type]
+    with pytest.raises(InvalidURL, match='invalid port'):
+        urls.base('http://h:99999/')
+    with pytest.raises(InvalidURL, match="absolute http.*''$"):
+        urls.base('')
+
+
+@pytest.mark.parametrize(('path', 'expected'), [
+    ('', 'http://h/api/'),
+    ('x', 'http://h/api/x'),
+    ('x/y', 'http://h/api/x/y'),
+    ('/root', 'http://h/root'),
+    ('https://other/z', 'https://other/z'),
+    ('users:1', 'http://h/api/users:1'),
+    ('mailto:x', 'http://h/api/mailto:x'),
+    ('a\\b', 'http://h/api/a%5Cb'),
+    (3, 'http://h/api/3'),
+    ('//other/x', 'http://other/x'),
+])
+def test_join(path, expected):
+    assert urls.join('http://h/api/', path) == expected
+
+
+@pytest.mark.parametrize(('key', 'expected'), [
+    ('users', 'http://h/api/users'),
+    ('users:1', 'http://h/api/users:1'),
+    ('//evil/x', 'http://h/api/evil/x'),
+    ('http://evil/', 'http://h/api/http:/evil/'),
+    ('a\\b', 'http://h/api/a%5Cb'),
+    (7, 'http://h/api/7'),
+])
+def test_keys_stay_under_the_base(key, expected):
+    assert urls.join('http://h/api/', urls.key(key)) == expected
+
+
+def test_child_and_finish():
+    assert urls.child('http://h/api/', 'x') == 'http://h/api/x/'
+    assert urls.finish('http://h/api/x/') == 'http://h/api/x'
+    assert urls.finish('http://h/api/x', '/') == 'http://h/api/x/'
+    assert urls.finish('http://h/api/x/?a=1#f', '.json') == 'http://h/api/x.json?a=1#f'
+
+
+def test_origin_and_foreign():
+    assert urls.origin('http://H:80/x') == ('http', 'h', 80)
+    assert urls.origin('https://h/x') == ('https', 'h', 443)
+    assert urls.origin('http://h:bad/') == ('http', 'h', 80)
+    assert not urls.foreign('http://h/y', ['http://h:80/x/'])
+    assert urls.foreign('https://h/y', ['http://h/x/'])
+    assert urls.foreign('http://h:8080/y', ['http://h/x/'])
+    assert urls.foreign('http://g/y', ['http://h/', 'http://i/'])
+    assert not urls.foreign('http://i/y', ['http://h/', 'http://i/'])
+
+
+def test_credentials():
+    client = {'Authorization': 'x', 'Cookie': 'c', 'Accept': '*/*'}
+    assert urls.credentials(client, None) == ['Authorization', 'Cookie']
+    assert urls.credentials(client, {'authorization': 'mine'}) == ['Cookie']
+    assert urls.credentials(client, [('Cookie', 'mine')]) == ['Authorization']
