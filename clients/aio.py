@@ -29,7 +29,7 @@ def timeout(value: Any) -> Any:
     return value
 
 
-class AsyncClient(Navigable, httpx.AsyncClient):
+class AsyncClient(Navigable, httpx.AsyncClient):  # type: ignore[misc]
     """An `httpx.AsyncClient` that sends requests relative to a base URL.
 
     Args:
@@ -57,7 +57,7 @@ class AsyncClient(Navigable, httpx.AsyncClient):
 
     def _derive(self, path: object = None, cls: type | None = None) -> Self:
         """Return a view of this client at `path`: same pool and cookies, copied settings."""
-        new = object.__new__(cls or type(self))
+        new: Self = object.__new__(cls or type(self))
         new.__dict__.update(self.__dict__)
         for name, value in self.__dict__.items():
             if isinstance(value, dict | list):
@@ -214,10 +214,10 @@ async def _chunks(response: httpx.Response) -> AsyncIterator[bytes]:
         raise _incomplete(response, exc) from exc
 
 
-class AsyncResource(Navigation, AsyncClient):
+class AsyncResource(Navigation, AsyncClient):  # type: ignore[misc]
     """An `AsyncClient` that checks statuses, decodes content and navigates by attribute and item."""
 
-    async def request(self, method: str, path: object = '', **kwargs: Any) -> Any:
+    async def request(self, method: str, path: object = '', **kwargs: Any) -> Any:  # type: ignore[override]
         """Send a request and return its decoded content; error statuses raise `HTTPError`."""
         return await self._content(await self._send(method, path, **kwargs))
 
@@ -296,7 +296,7 @@ class AsyncResource(Navigation, AsyncClient):
         return token
 
 
-class AsyncRemote(Navigation, AsyncClient):
+class AsyncRemote(Navigation, AsyncClient):  # type: ignore[misc]
     """An `AsyncClient` for RPC: calling it POSTs JSON defaults merged with keyword arguments."""
 
     def __init__(self, url: str, json: Any = (), **kwargs: Any) -> None:
@@ -324,7 +324,7 @@ class AsyncGraph(AsyncRemote):
         return rpc.graphql_data(await self(query=query, variables=variables), self.Error)
 
 
-class AsyncProxy(hosts.Balancer, AsyncClient):
+class AsyncProxy(hosts.Balancer, AsyncClient):  # type: ignore[misc]
     """An `AsyncClient` over several base URLs; each request goes to the least troubled host."""
 
     async def _send(self, method: str, path: object = '', **kwargs: Any) -> httpx.Response:

@@ -61,7 +61,7 @@ class Client(Navigable, requests.Session):  # type: ignore[misc]
 
     def _derive(self, path: object = None, cls: type | None = None) -> Self:
         """Return a view of this client at `path`: same pool and cookies, copied settings."""
-        new = object.__new__(cls or type(self))
+        new: Self = object.__new__(cls or type(self))
         new.__dict__.update(self.__dict__)
         for name, value in self.__dict__.items():
             if isinstance(value, dict | list | CaseInsensitiveDict):
@@ -80,7 +80,8 @@ class Client(Navigable, requests.Session):  # type: ignore[misc]
     def with_params(self, params: Any = (), **more: Any) -> Self:
         """Return a derived client whose query parameters are updated."""
         client = self._derive()
-        client.params = dict(client.params or {}, **dict(params), **more)
+        current: Any = client.params or {}
+        client.params = dict(current, **dict(params), **more)
         return client
 
     def with_timeout(self, timeout: Any) -> Self:
@@ -174,10 +175,10 @@ def _chunks(response: requests.Response, size: int, whole: bool = False) -> Iter
         raise requests.exceptions.ContentDecodingError(exc, response=response) from exc
 
 
-class Resource(Navigation, Client):
+class Resource(Navigation, Client):  # type: ignore[misc]
     """A `Client` that checks statuses, decodes content and navigates by attribute and item."""
 
-    def request(self, method: str, path: object = '', **kwargs: Any) -> Any:
+    def request(self, method: str, path: object = '', **kwargs: Any) -> Any:  # type: ignore[override]
         """Send a request and return its decoded content; error statuses raise `HTTPError`."""
         return self._content(self._send(method, path, **kwargs))
 
@@ -261,7 +262,7 @@ class Resource(Navigation, Client):
         return token
 
 
-class Remote(Navigation, Client):
+class Remote(Navigation, Client):  # type: ignore[misc]
     """A `Client` for RPC: calling it POSTs JSON defaults merged with keyword arguments.
 
     Args:
@@ -294,7 +295,7 @@ class Graph(Remote):
         return rpc.graphql_data(self(query=query, variables=variables), self.Error)
 
 
-class Proxy(hosts.Balancer, Client):
+class Proxy(hosts.Balancer, Client):  # type: ignore[misc]
     """A `Client` over several base URLs; each request goes to the least troubled host.
 
     Args:

@@ -29,6 +29,9 @@ class Stats(collections.Counter[str]):
         return type(self), (), None, None, iter(self.items())
 
 
+HostStats = Stats  # the name `Stats` is also a class attribute of Balancer
+
+
 class Balancer:
     """Mixin for proxies: `urls` maps each base URL to its `Stats`; the least troubled wins.
 
@@ -38,7 +41,7 @@ class Balancer:
     """
 
     Stats = Stats
-    urls: dict[str, Stats]
+    urls: dict[str, HostStats]
     trailing: str
 
     def __init__(self, *urls: str, **kwargs: Any) -> None:
@@ -81,7 +84,7 @@ class Balancer:
         return random.choice(ranked[min(ranked)])
 
     @contextlib.contextmanager
-    def counting(self, url: str) -> Iterator[Stats]:
+    def counting(self, url: str) -> Iterator[HostStats]:
         """Count an active connection to `url` while the block runs.
 
         A transport error raised in the block counts as an error, a 5xx status error as a

@@ -96,7 +96,7 @@ class Navigation:
         """Return a derived client at path `name`; private and reserved names raise."""
         if name.startswith('_') or name in RESERVED:
             raise AttributeError(f'{type(self).__name__!r} object has no attribute {name!r}')
-        return self._derive(urls.key(name))  # type: ignore[attr-defined]
+        return self._derive(urls.key(name))
 
     def _item(self, key: object) -> str:
         return urls.key(key)

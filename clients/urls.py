@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from .errors import InvalidURL
@@ -83,7 +84,7 @@ def foreign(url: str, bases: Iterable[str]) -> bool:
     return origin(url) not in {origin(base) for base in bases}
 
 
-def credentials(client_headers: Mapping[str, str], request_headers: object) -> list[str]:
+def credentials(client_headers: Mapping[str, Any], request_headers: object) -> list[str]:
     """Return the client's credential header names that a request does not set itself."""
     own = {name.lower() for name in _names(request_headers)}
     return [

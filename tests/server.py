@@ -25,6 +25,7 @@ def route(path: str) -> Callable[[Route], Route]:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = 'HTTP/1.1'
+    disable_nagle_algorithm = True  # headers and body go out as separate writes
     server: Server
 
     def setup(self) -> None:
@@ -139,6 +140,21 @@ def chunks(handler: Handler) -> None:
     handler.wfile.write(b'0\r\n\r\n')
 
 
+@route('/gate')
+def gate(handler: Handler) -> None:
+    """Send one NDJSON line, wait until the test opens the gate, then say whether it did."""
+    handler.send_response(200)
+    handler.send_header('Content-Type', 'application/x-ndjson')
+    handler.send_header('Transfer-Encoding', 'chunked')
+    handler.end_headers()
+    first = b'{"first": true}\n'
+    handler.wfile.write(f'{len(first):x}\r\n'.encode() + first + b'\r\n')
+    handler.wfile.flush()
+    opened = handler.server.gate.wait(10)
+    last = json.dumps({'gate_opened': opened}).encode()
+    handler.wfile.write(f'{len(last):x}\r\n'.encode() + last + b'\r\n0\r\n\r\n')
+
+
 @route('/cookie')
 def cookie(handler: Handler) -> None:
     """Set a cookie for this host."""
@@ -162,6 +178,7 @@ class Server(ThreadingHTTPServer):
         super().__init__(('127.0.0.1', 0), Handler)
         self.lock = threading.Lock()
         self.connections = 0
+        self.gate = threading.Event()
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
 

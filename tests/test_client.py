@@ -64,7 +64,7 @@ async def test_repr_and_url(twin):
 
 
 async def test_invalid_base_url(twin):
-    with pytest.raises(clients.InvalidURL, match='did you mean https://api.test/v1'):
+    with pytest.raises(clients.InvalidURL, match=r'did you mean https://api.test/v1'):
         twin.Client('api.test/v1')
 
 

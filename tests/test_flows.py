@@ -63,7 +63,8 @@ def test_authorization(token, header):
 
 
 @pytest.mark.parametrize(('token', 'match'), [
-    ({'token_type': 'Bearer', 'refresh_token': 'secret'}, r"no access_token: \{'token_type': 'Bearer', 'refresh_token': '...'\}"),
+    ({'token_type': 'Bearer', 'refresh_token': 'secret'},
+     r"no access_token: \{'token_type': 'Bearer', 'refresh_token': '...'\}"),
     ('just text', 'no access_token: .str.'),
     ({'access_token': 't', 'token_type': 5}, 'token_type must be a string'),
     ({'access_token': 't\r\nX-Injected: 1'}, 'line break'),

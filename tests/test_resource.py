@@ -215,14 +215,15 @@ async def test_update_patches(twin):
 
 
 async def test_update_with_callback_is_conditional(twin):
-    twin.mock('GET', URL + 'items/1', json={'n': 1}, headers={'ETag': '"v1"', 'Last-Modified': 'Mon, 01 Jan 2024 00:00:00 GMT'})
+    validators = {'ETag': '"v1"', 'Last-Modified': 'Mon, 01 Jan 2024 00:00:00 GMT'}
+    twin.mock('GET', URL + 'items/1', json={'n': 1}, headers=validators)
     twin.mock('PUT', URL + 'items/1', json={'n': 2})
 
     def increment(item, by):
         return {'n': item['n'] + by}
 
     assert await twin(twin.Resource(URL).update('items/1', increment, by=1)) == {'n': 2}
-    get, put = twin.sent()
+    _, put = twin.sent()
     assert json.loads(put.body) == {'n': 2}
     assert put.headers['if-match'] == '"v1"'
     assert put.headers['if-unmodified-since'] == 'Mon, 01 Jan 2024 00:00:00 GMT'
@@ -297,3 +298,16 @@ async def test_singleton(twin):
     assert api.url == URL
     twin.mock('GET', URL + 'x', json=1)
     assert await twin(api.x.get()) == 1
+
+
+async def test_streamed_error_message_reads_a_bounded_prefix(twin):
+    twin.mock('GET', URL + 'big', status=500, body=b'e' * 300_000, headers={'Content-Type': 'text/plain'})
+    with pytest.raises(clients.HTTPError, match=r'500 Internal Server Error: e{200}$'):
+        await twin.list(twin.Resource(URL).iter('big'))
+
+
+async def test_undecodable_stream(twin):
+    twin.mock('GET', URL + 'zipped', body=b'not gzip at all', headers={'Content-Encoding': 'gzip'})
+    error = requests.exceptions.ContentDecodingError if twin.name == 'sync' else httpx.DecodingError
+    with pytest.raises(error):
+        await twin.list(twin.Resource(URL).iter('zipped'))

@@ -17,7 +17,7 @@ def test_graphql_data():
         rpc.graphql_data({'data': {'a': None}, 'errors': errors})
     assert info.value.errors == errors
     assert info.value.data == {'a': None}
-    with pytest.raises(GraphQLError, match='^oops$'):
+    with pytest.raises(GraphQLError, match=r'^oops$'):
         rpc.graphql_data({'errors': ['oops']})
     with pytest.raises(DecodeError, match='not a JSON object'):
         rpc.graphql_data('text')

@@ -14,7 +14,7 @@ def test_base_ensures_slash_and_checks():
         urls.base(None)  # type: ignore[arg-type]
     with pytest.raises(InvalidURL, match='invalid port'):
         urls.base('http://h:99999/')
-    with pytest.raises(InvalidURL, match="absolute http.*''$"):
+    with pytest.raises(InvalidURL, match=r"absolute http.*''$"):
         urls.base('')
 
 
