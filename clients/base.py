@@ -165,7 +165,9 @@ def _chunks(response: requests.Response, size: int, whole: bool = False) -> Iter
         if whole:
             yield from raw.stream(size, decode_content=True)
         else:
-            while chunk := raw.read1(size, decode_content=True):
+            # Without a content-encoding, skip urllib3's decoding buffer (a copy per chunk).
+            decode = response.headers.get('Content-Encoding', 'identity').lower() != 'identity'
+            while chunk := raw.read1(size, decode_content=decode):
                 yield chunk
     except urllib3.exceptions.ProtocolError as exc:
         raise _incomplete(str(response.request.method), str(response.url), exc) from exc

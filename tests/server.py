@@ -3,6 +3,7 @@ redirects, streamed and short bodies."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 import time
@@ -153,6 +154,13 @@ def gate(handler: Handler) -> None:
     opened = handler.server.gate.wait(10)
     last = json.dumps({'gate_opened': opened}).encode()
     handler.wfile.write(f'{len(last):x}\r\n'.encode() + last + b'\r\n0\r\n\r\n')
+
+
+@route('/gzip')
+def gzipped(handler: Handler) -> None:
+    """NDJSON lines, gzip-compressed, with Content-Encoding: gzip."""
+    body = gzip.compress(b'{"n": 1}\n{"n": 2}\n' * 1000)
+    handler.send(200, body, 'application/x-ndjson', Content_Encoding='gzip')
 
 
 @route('/cookie')

@@ -174,6 +174,13 @@ async def test_download_large_body(twin, server):
     await twin.close(api)
 
 
+async def test_compressed_bodies_are_decoded(twin, server):
+    api = twin.Resource(server.url)
+    assert await twin.list(api.gzip.iter()) == [{'n': 1}, {'n': 2}] * 1000
+    assert await twin(api.gzip.get()) == [{'n': 1}, {'n': 2}] * 1000
+    await twin.close(api)
+
+
 async def test_async_download_to_async_writer(server):
     class Writer:
         def __init__(self):

@@ -311,3 +311,4 @@ async def test_undecodable_stream(twin):
     error = requests.exceptions.ContentDecodingError if twin.name == 'sync' else httpx.DecodingError
     with pytest.raises(error):
         await twin.list(twin.Resource(URL).iter('zipped'))
+

@@ -1,0 +1,13 @@
+"""The benchmarks run (quick mode: a handful of requests); their figures are not checked here."""
+
+from bench import streaming
+
+
+def test_streaming_bench_runs(capsys):
+    medians = streaming.main(['--quick'])
+    assert set(medians) == {'requests iter_content(1 MiB)', 'Resource.download', 'Resource.iter',
+                            'httpx aiter_bytes()', 'AsyncResource.download', 'AsyncResource.iter'}
+    assert all(rate > 0 for rate in medians.values())
+    out = capsys.readouterr().out
+    assert 'ratio to the raw library' in out
+    assert 'Resource.download' in out
