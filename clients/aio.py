@@ -14,7 +14,7 @@ from typing import IO, Any, Self
 
 import httpx
 
-from . import content, flows, hosts, rpc, urls
+from . import content, flows, graphql, hosts, rpc, urls
 from .errors import GraphQLError, HttpxHTTPError, HttpxIncompleteBody
 from .navigation import TIMEOUT, Navigable, Navigation
 
@@ -319,9 +319,15 @@ class AsyncGraph(AsyncRemote):
 
     Error = GraphQLError
 
-    async def execute(self, query: str, **variables: Any) -> Any:
+    async def execute(self, query: str, operation_name: str | None = None, **variables: Any) -> Any:
         """Execute a GraphQL query and return its `data`; `errors` raise `AsyncGraph.Error`."""
-        return rpc.graphql_data(await self(query=query, variables=variables), self.Error)
+        payload = rpc.merge(self.json, graphql.body(query, operation_name, variables))
+        response = await self._send('POST', json=payload, headers={'Accept': graphql.ACCEPT})
+        where = f'POST {response.url}'
+        result = graphql.result(response.status_code, response.headers.get('Content-Type'), response.content, where)
+        if result is graphql.HTTP_ERROR:
+            result = await self._content(response)
+        return graphql.data(self.check(result), self.Error)
 
 
 class AsyncProxy(hosts.Balancer, AsyncClient):  # type: ignore[misc]

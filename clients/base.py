@@ -15,7 +15,7 @@ import urllib3
 from requests.cookies import cookiejar_from_dict
 from requests.structures import CaseInsensitiveDict
 
-from . import content, flows, hosts, rpc, urls
+from . import content, flows, graphql, hosts, rpc, urls
 from .errors import GraphQLError, RequestsHTTPError, RequestsIncompleteBody
 from .navigation import TIMEOUT, Navigable, Navigation
 
@@ -292,9 +292,19 @@ class Graph(Remote):
 
     Error = GraphQLError
 
-    def execute(self, query: str, **variables: Any) -> Any:
-        """Execute a GraphQL query and return its `data`; `errors` raise `Graph.Error`."""
-        return rpc.graphql_data(self(query=query, variables=variables), self.Error)
+    def execute(self, query: str, operation_name: str | None = None, **variables: Any) -> Any:
+        """Execute a GraphQL query and return its `data`.
+
+        A response with `errors` raises `Graph.Error` carrying every error and the partial
+        `data`, also when an error status comes with `application/graphql-response+json`.
+        """
+        payload = rpc.merge(self.json, graphql.body(query, operation_name, variables))
+        response = self._send('POST', json=payload, headers={'Accept': graphql.ACCEPT})
+        where = f'POST {response.url}'
+        result = graphql.result(response.status_code, response.headers.get('Content-Type'), response.content, where)
+        if result is graphql.HTTP_ERROR:
+            result = self._content(response)
+        return graphql.data(self.check(result), self.Error)
 
 
 class Proxy(hosts.Balancer, Client):  # type: ignore[misc]

@@ -1,4 +1,4 @@
-"""Remote and Graph (and async twins) with mocks."""
+"""Remote and AsyncRemote with mocks (Graph is in test_graphql.py)."""
 
 import json
 
@@ -51,22 +51,3 @@ async def test_remote_status_error(twin):
     with pytest.raises(clients.HTTPError, match=r'POST http://api.test/v1 returned 500 Internal Server Error: crashed'):
         await twin(twin.Remote(URL)())
 
-
-async def test_graph_execute(twin):
-    graph = twin.Graph(URL + 'graphql')
-    twin.mock('POST', URL + 'graphql', json={'data': {'user': {'login': 'x'}}, 'errors': []})
-    query = 'query($id: ID!) { user(id: $id) { login } }'
-    assert await twin(graph.execute(query, id=1)) == {'user': {'login': 'x'}}
-    assert json.loads(twin.sent()[0].body) == {'query': query, 'variables': {'id': 1}}
-
-
-async def test_graph_errors_are_one_class(twin):
-    graph = twin.Graph(URL + 'graphql')
-    errors = [{'message': 'no such field', 'locations': [{'line': 1, 'column': 3}], 'path': ['user']},
-              {'message': 'second'}]
-    twin.mock('POST', URL + 'graphql', json={'data': {'user': None}, 'errors': errors})
-    assert twin.Graph.Error is clients.GraphQLError
-    with pytest.raises(clients.GraphQLError, match=r'^no such field \(and 1 more\)$') as info:
-        await twin(graph.execute('{ user { nope } }'))
-    assert info.value.errors == errors
-    assert info.value.data == {'user': None}
