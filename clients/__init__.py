@@ -7,15 +7,25 @@ subclasses.
 from collections.abc import Callable
 from typing import Any
 
-from .aio import AsyncClient, AsyncGraph, AsyncProxy, AsyncRemote, AsyncResource
-from .base import Client, Graph, Proxy, Remote, Resource
+from . import jsonrpc
+from .aio import AsyncClient, AsyncGraph, AsyncJsonRpc, AsyncProxy, AsyncRemote, AsyncResource
+from .base import Client, Graph, JsonRpc, Proxy, Remote, Resource
 from .errors import (
+    BatchError,
     DecodeError,
     Error,
     GraphQLError,
     HTTPError,
     IncompleteBody,
+    InternalError,
+    InvalidParams,
+    InvalidRequest,
     InvalidURL,
+    JsonRpcError,
+    MethodNotFound,
+    ParseError,
+    ProtocolError,
+    ServerError,
     TokenError,
 )
 
@@ -30,9 +40,11 @@ def singleton(*args: Any, **kwargs: Any) -> Callable[[type], Any]:
 __all__ = [
     'AsyncClient',
     'AsyncGraph',
+    'AsyncJsonRpc',
     'AsyncProxy',
     'AsyncRemote',
     'AsyncResource',
+    'BatchError',
     'Client',
     'DecodeError',
     'Error',
@@ -40,10 +52,20 @@ __all__ = [
     'GraphQLError',
     'HTTPError',
     'IncompleteBody',
+    'InternalError',
+    'InvalidParams',
+    'InvalidRequest',
     'InvalidURL',
+    'JsonRpc',
+    'JsonRpcError',
+    'MethodNotFound',
+    'ParseError',
+    'ProtocolError',
     'Proxy',
     'Remote',
     'Resource',
+    'ServerError',
     'TokenError',
+    'jsonrpc',
     'singleton',
 ]

@@ -14,9 +14,9 @@ from typing import IO, Any, Self
 
 import httpx
 
-from . import content, flows, graphql, hosts, rpc, urls
+from . import content, flows, graphql, hosts, jsonrpc, rpc, urls
 from .errors import GraphQLError, HttpxHTTPError, HttpxIncompleteBody
-from .navigation import TIMEOUT, Navigable, Navigation
+from .navigation import RESERVED, TIMEOUT, Navigable, Navigation
 
 _SEND_OPTIONS = ('auth', 'follow_redirects')
 
@@ -328,6 +328,44 @@ class AsyncGraph(AsyncRemote):
         if result is graphql.HTTP_ERROR:
             result = await self._content(response)
         return graphql.data(self.check(result), self.Error)
+
+
+class AsyncJsonRpc(AsyncRemote):
+    """An `AsyncRemote` speaking JSON-RPC 2.0: `await rpc.subtract(42, 23)` returns `result`."""
+
+    def __init__(self, url: str, json: Any = (), **kwargs: Any) -> None:
+        super().__init__(url, json, **kwargs)
+        self.ids = jsonrpc.Ids()
+
+    def __getattr__(self, name: str) -> Any:
+        """Return the remote method `name`."""
+        if name.startswith('_') or name in RESERVED:
+            raise AttributeError(f'{type(self).__name__!r} object has no attribute {name!r}')
+        return jsonrpc.Method(self, name)
+
+    def __getitem__(self, name: str) -> jsonrpc.Method:
+        """Return the remote method `name`, whatever the name."""
+        return jsonrpc.Method(self, name)
+
+    async def _rpc(self, payload: Any) -> Any:
+        response = await self._send('POST', json=payload)
+        where = f'POST {response.url}'
+        value = jsonrpc.read(response.status_code, response.headers.get('Content-Type'), response.content, where)
+        return await self._content(response) if value is jsonrpc.HTTP_ERROR else value
+
+    async def invoke(self, method: str, args: Any = (), kwargs: Any = None) -> Any:
+        """Call `method` with positional `args` or named `kwargs` and return its result."""
+        message = jsonrpc.request(method, args, kwargs, next(self.ids))
+        return jsonrpc.result(await self._rpc(message), message['id'])
+
+    async def notify(self, method: str, *args: Any, **kwargs: Any) -> None:
+        """Send a notification: no id, no result awaited (an HTTP error status still raises)."""
+        await self._rpc(jsonrpc.request(method, args, kwargs))
+
+    async def batch(self, *calls: jsonrpc.Request) -> list[Any]:
+        """Send `jsonrpc.call(...)` and `jsonrpc.notification(...)` items in one POST."""
+        messages = jsonrpc.number(calls, self.ids)
+        return jsonrpc.results(messages, await self._rpc(messages))
 
 
 class AsyncProxy(hosts.Balancer, AsyncClient):  # type: ignore[misc]

@@ -15,9 +15,9 @@ import urllib3
 from requests.cookies import cookiejar_from_dict
 from requests.structures import CaseInsensitiveDict
 
-from . import content, flows, graphql, hosts, rpc, urls
+from . import content, flows, graphql, hosts, jsonrpc, rpc, urls
 from .errors import GraphQLError, RequestsHTTPError, RequestsIncompleteBody
-from .navigation import TIMEOUT, Navigable, Navigation
+from .navigation import RESERVED, TIMEOUT, Navigable, Navigation
 
 SETTINGS = frozenset(requests.Session.__attrs__) | {'timeout'}
 
@@ -305,6 +305,52 @@ class Graph(Remote):
         if result is graphql.HTTP_ERROR:
             result = self._content(response)
         return graphql.data(self.check(result), self.Error)
+
+
+class JsonRpc(Remote):
+    """A `Remote` speaking JSON-RPC 2.0: `rpc.subtract(42, 23)` returns the call's `result`.
+
+    Attributes are method names (`rpc.math.add` calls `math.add`; `rpc['name']` reaches
+    any name); `/` still derives a client at another URL. Errors raise `JsonRpcError`
+    subclasses by code.
+    """
+
+    def __init__(self, url: str, json: Any = (), **kwargs: Any) -> None:
+        super().__init__(url, json, **kwargs)
+        self.ids = jsonrpc.Ids()
+
+    def __getattr__(self, name: str) -> Any:
+        """Return the remote method `name`."""
+        if name.startswith('_') or name in RESERVED:
+            raise AttributeError(f'{type(self).__name__!r} object has no attribute {name!r}')
+        return jsonrpc.Method(self, name)
+
+    def __getitem__(self, name: str) -> jsonrpc.Method:
+        """Return the remote method `name`, whatever the name."""
+        return jsonrpc.Method(self, name)
+
+    def _rpc(self, payload: Any) -> Any:
+        response = self._send('POST', json=payload)
+        where = f'POST {response.url}'
+        value = jsonrpc.read(response.status_code, response.headers.get('Content-Type'), response.content, where)
+        return self._content(response) if value is jsonrpc.HTTP_ERROR else value
+
+    def invoke(self, method: str, args: Any = (), kwargs: Any = None) -> Any:
+        """Call `method` with positional `args` or named `kwargs` and return its result."""
+        message = jsonrpc.request(method, args, kwargs, next(self.ids))
+        return jsonrpc.result(self._rpc(message), message['id'])
+
+    def notify(self, method: str, *args: Any, **kwargs: Any) -> None:
+        """Send a notification: no id, no result awaited (an HTTP error status still raises)."""
+        self._rpc(jsonrpc.request(method, args, kwargs))
+
+    def batch(self, *calls: jsonrpc.Request) -> list[Any]:
+        """Send `jsonrpc.call(...)` and `jsonrpc.notification(...)` items in one POST.
+
+        Returns the results in call order (`None` for notifications), matched by id.
+        """
+        messages = jsonrpc.number(calls, self.ids)
+        return jsonrpc.results(messages, self._rpc(messages))
 
 
 class Proxy(hosts.Balancer, Client):  # type: ignore[misc]

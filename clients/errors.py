@@ -9,6 +9,11 @@ already catch, so existing `except` clauses keep working::
           ├── DecodeError (ValueError) ....... a body that does not parse as its content type
           ├── TokenError (ValueError) ........ an OAuth token response that cannot be used
           ├── GraphQLError ................... a GraphQL response with `errors` (sync and async)
+          ├── JsonRpcError ................... a JSON-RPC `error` object: .code .message .data
+          │    ├── ParseError (-32700), InvalidRequest (-32600), MethodNotFound (-32601),
+          │    │   InvalidParams (-32602), InternalError (-32603), ServerError (-32000..-32099)
+          │    └── BatchError ................ some calls of a batch failed: .results .errors
+          ├── ProtocolError (ValueError) ..... a response that breaks its protocol (e.g. wrong id)
           ├── IncompleteBody (OSError) ....... the connection ended before the whole body
           │    ├── RequestsIncompleteBody (requests.exceptions.ChunkedEncodingError)
           │    └── HttpxIncompleteBody (httpx.RemoteProtocolError)
@@ -57,6 +62,71 @@ class GraphQLError(Error):
 
 def _message(error: Any) -> str:
     return str(error.get('message', error)) if isinstance(error, dict) else str(error)
+
+
+class JsonRpcError(Error):
+    """A JSON-RPC error object: `code`, `message` and `data`."""
+
+    code: int | None = None
+
+    def __init__(self, message: str, code: int | None = None, data: Any = None) -> None:
+        super().__init__(f'{message} ({code if code is not None else self.code})')
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.data = data
+
+
+class ParseError(JsonRpcError):
+    """-32700: the server could not parse the JSON it received."""
+
+    code = -32700
+
+
+class InvalidRequest(JsonRpcError):
+    """-32600: the JSON sent is not a valid request object."""
+
+    code = -32600
+
+
+class MethodNotFound(JsonRpcError):
+    """-32601: the method does not exist or is not available."""
+
+    code = -32601
+
+
+class InvalidParams(JsonRpcError):
+    """-32602: invalid method parameters."""
+
+    code = -32602
+
+
+class InternalError(JsonRpcError):
+    """-32603: an internal JSON-RPC error."""
+
+    code = -32603
+
+
+class ServerError(JsonRpcError):
+    """-32000 to -32099: an implementation-defined server error."""
+
+    code = -32000
+
+
+class BatchError(JsonRpcError):
+    """Some calls of a JSON-RPC batch failed; `.results` holds every outcome in call order."""
+
+    def __init__(self, results: list[Any], errors: list[JsonRpcError]) -> None:
+        Error.__init__(self, f'{len(errors)} of {len(results)} calls failed; first: {errors[0]}')
+        self.message = str(self)
+        self.code = errors[0].code
+        self.data = None
+        self.results = results
+        self.errors = errors
+
+
+class ProtocolError(Error, ValueError):
+    """A response that breaks its protocol, e.g. a JSON-RPC response with the wrong id."""
 
 
 class IncompleteBody(Error, OSError):

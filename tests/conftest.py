@@ -55,7 +55,7 @@ class Twin:
         self.name = name
         self.request = request
         prefix = 'Async' if name == 'async' else ''
-        for kind in ('Client', 'Resource', 'Remote', 'Graph', 'Proxy'):
+        for kind in ('Client', 'Resource', 'Remote', 'Graph', 'Proxy', 'JsonRpc'):
             setattr(self, kind, getattr(clients, prefix + kind))
         self.HTTPError = clients.errors.HttpxHTTPError if name == 'async' else clients.errors.RequestsHTTPError
         self._mock: Any = None
