@@ -7,8 +7,9 @@ subclasses.
 from collections.abc import Callable
 from typing import Any
 
-from . import jsonrpc
+from . import auth, jsonrpc, webhooks
 from .aio import AsyncClient, AsyncGraph, AsyncJsonRpc, AsyncProxy, AsyncRemote, AsyncResource
+from .auth import ApiKey, Bearer, HmacSigner, OAuth2, Signer
 from .base import Client, Graph, JsonRpc, Proxy, Remote, Resource
 from .errors import (
     BatchError,
@@ -27,7 +28,9 @@ from .errors import (
     ProtocolError,
     ServerError,
     TokenError,
+    WebhookError,
 )
+from .webhooks import verify_webhook
 
 __version__ = '2.0.0.dev0'
 
@@ -38,6 +41,7 @@ def singleton(*args: Any, **kwargs: Any) -> Callable[[type], Any]:
 
 
 __all__ = [
+    'ApiKey',
     'AsyncClient',
     'AsyncGraph',
     'AsyncJsonRpc',
@@ -45,12 +49,14 @@ __all__ = [
     'AsyncRemote',
     'AsyncResource',
     'BatchError',
+    'Bearer',
     'Client',
     'DecodeError',
     'Error',
     'Graph',
     'GraphQLError',
     'HTTPError',
+    'HmacSigner',
     'IncompleteBody',
     'InternalError',
     'InvalidParams',
@@ -59,13 +65,19 @@ __all__ = [
     'JsonRpc',
     'JsonRpcError',
     'MethodNotFound',
+    'OAuth2',
     'ParseError',
     'ProtocolError',
     'Proxy',
     'Remote',
     'Resource',
     'ServerError',
+    'Signer',
     'TokenError',
+    'WebhookError',
+    'auth',
     'jsonrpc',
     'singleton',
+    'verify_webhook',
+    'webhooks',
 ]

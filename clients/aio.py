@@ -14,7 +14,7 @@ from typing import IO, Any, Self
 
 import httpx
 
-from . import content, flows, graphql, hosts, jsonrpc, rpc, urls
+from . import content, flows, graphql, hosts, jsonrpc, rpc, urls, webhooks
 from .errors import GraphQLError, HttpxHTTPError, HttpxIncompleteBody
 from .navigation import RESERVED, TIMEOUT, Navigable, Navigation
 
@@ -100,9 +100,16 @@ class AsyncClient(Navigable, httpx.AsyncClient):  # type: ignore[misc]
         """Strip credentials on any redirect to another scheme, host or port."""
         headers = super()._redirect_headers(request, url, method)
         if urls.origin(str(url)) != urls.origin(str(request.url)):
-            for name in urls.CREDENTIAL_HEADERS:
+            for name in (*urls.CREDENTIAL_HEADERS, *getattr(self._auth, 'credential_headers', ())):
                 headers.pop(name, None)
         return headers
+
+    async def webhook(self, url: str, payload: Any, secret: str | bytes, **kwargs: Any) -> httpx.Response:
+        """POST JSON `payload` to absolute `url` as a signed webhook delivery (see `clients.webhooks`)."""
+        body, headers = webhooks.delivery(payload, secret)
+        headers.update(kwargs.pop('headers', None) or {})
+        target = urls.absolute(url, 'webhook URL')
+        return await self._checked(await self._send('POST', target, content=body, headers=headers, **kwargs))
 
     async def request(self, method: str, path: object = '', **kwargs: Any) -> Any:  # type: ignore[override]
         """Send a request to `path` (relative, `/`-rooted or absolute) and return the response."""

@@ -15,7 +15,7 @@ import urllib3
 from requests.cookies import cookiejar_from_dict
 from requests.structures import CaseInsensitiveDict
 
-from . import content, flows, graphql, hosts, jsonrpc, rpc, urls
+from . import content, flows, graphql, hosts, jsonrpc, rpc, urls, webhooks
 from .errors import GraphQLError, RequestsHTTPError, RequestsIncompleteBody
 from .navigation import RESERVED, TIMEOUT, Navigable, Navigation
 
@@ -94,6 +94,23 @@ class Client(Navigable, requests.Session):  # type: ignore[misc]
         """Strip credentials on any redirect to another scheme, host or port."""
         return urls.origin(old_url) != urls.origin(new_url)
 
+    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
+        """Also strip the credential headers of the client's auth (API keys, signatures)."""
+        super().rebuild_auth(prepared_request, response)
+        if self.should_strip_auth(str(response.request.url), str(prepared_request.url)):
+            for name in getattr(self.auth, 'credential_headers', ()):
+                prepared_request.headers.pop(name, None)
+
+    def webhook(self, url: str, payload: Any, secret: str | bytes, **kwargs: Any) -> requests.Response:
+        """POST JSON `payload` to absolute `url` as a signed webhook delivery (see `clients.webhooks`).
+
+        The delivery carries an `Idempotency-Key`; error statuses raise `HTTPError`.
+        """
+        body, headers = webhooks.delivery(payload, secret)
+        headers.update(kwargs.pop('headers', None) or {})
+        target = urls.absolute(url, 'webhook URL')
+        return self._checked(self._send('POST', target, data=body, headers=headers, **kwargs))
+
     def request(self, method: str, path: object = '', **kwargs: Any) -> Any:  # type: ignore[override]
         """Send a request to `path` (relative, `/`-rooted or absolute) and return the response."""
         return self._send(method, path, **kwargs)
@@ -101,6 +118,8 @@ class Client(Navigable, requests.Session):  # type: ignore[misc]
     def _send(self, method: str, path: object = '', **kwargs: Any) -> requests.Response:
         url = self._url(path)
         kwargs.setdefault('timeout', self.timeout)
+        if 'content' in kwargs:  # httpx's name for a raw body
+            kwargs['data'] = kwargs.pop('content')
         if 'follow_redirects' in kwargs:
             kwargs['allow_redirects'] = kwargs.pop('follow_redirects')
         if urls.foreign(url, self._bases()):

@@ -14,6 +14,7 @@ already catch, so existing `except` clauses keep working::
           │    │   InvalidParams (-32602), InternalError (-32603), ServerError (-32000..-32099)
           │    └── BatchError ................ some calls of a batch failed: .results .errors
           ├── ProtocolError (ValueError) ..... a response that breaks its protocol (e.g. wrong id)
+          ├── WebhookError (ValueError) ...... a webhook delivery that fails verification
           ├── IncompleteBody (OSError) ....... the connection ended before the whole body
           │    ├── RequestsIncompleteBody (requests.exceptions.ChunkedEncodingError)
           │    └── HttpxIncompleteBody (httpx.RemoteProtocolError)
@@ -127,6 +128,10 @@ class BatchError(JsonRpcError):
 
 class ProtocolError(Error, ValueError):
     """A response that breaks its protocol, e.g. a JSON-RPC response with the wrong id."""
+
+
+class WebhookError(Error, ValueError):
+    """A webhook delivery with a missing or wrong signature, or a stale timestamp."""
 
 
 class IncompleteBody(Error, OSError):

@@ -17,19 +17,24 @@ _SCHEME_LIKE = re.compile(r'[A-Za-z][A-Za-z0-9+.-]*:')
 _DEFAULT_PORTS = {'http': 80, 'https': 443}
 
 
-def base(url: str) -> str:
-    """Return `url` checked as an absolute http(s) base URL, ending with `/`."""
+def absolute(url: str, what: str = 'URL') -> str:
+    """Return `url` checked as an absolute http(s) URL with a host."""
     if not isinstance(url, str):
-        raise InvalidURL(f'base URL must be a string, not {type(url).__name__}: {url!r}')
+        raise InvalidURL(f'{what} must be a string, not {type(url).__name__}: {url!r}')
     parts = urlsplit(url)
     if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
         hint = f'; did you mean https://{url}?' if not parts.scheme and url else ''
-        raise InvalidURL(f'base URL must be absolute http(s) with a host: {url!r}{hint}')
+        raise InvalidURL(f'{what} must be absolute http(s) with a host: {url!r}{hint}')
     try:
         parts.port  # noqa: B018 (validates the port)
     except ValueError as exc:
-        raise InvalidURL(f'base URL has an invalid port: {url!r}') from exc
-    return url.rstrip('/') + '/'
+        raise InvalidURL(f'{what} has an invalid port: {url!r}') from exc
+    return url
+
+
+def base(url: str) -> str:
+    """Return `url` checked as an absolute http(s) base URL, ending with `/`."""
+    return absolute(url, 'base URL').rstrip('/') + '/'
 
 
 def key(name: object) -> str:

@@ -1,0 +1,296 @@
+"""Authentication usable as `auth=` with sync and async clients alike.
+
+Each class here is both a `requests.auth.AuthBase` and an `httpx.Auth`: the header or
+parameter logic is written once (`Auth.sign`), and two thin adapters apply it to a
+`requests.PreparedRequest` or an `httpx.Request`. Headers named in `credential_headers`
+are treated like `Authorization`: never sent to another origin on a redirect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+import weakref
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import requests
+
+from . import oauth
+from .errors import TokenError
+
+
+def _header_value(value: str, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise TokenError(f'{what} must be a non-empty string')
+    if any(char in value for char in '\r\n\0'):
+        raise TokenError(f'{what} contains a line break or NUL, refusing to use it in a header')
+    return value
+
+
+def _body(request: requests.PreparedRequest) -> bytes:
+    """Return the exact bytes requests will send, reading a text, file or streamed body into bytes.
+
+    (httpx reads a streamed body before signing too: what is signed is what is sent.)
+    """
+    body: Any = request.body
+    if body is None or isinstance(body, bytes):
+        return body or b''
+    if isinstance(body, str):
+        body = body.encode()
+    elif hasattr(body, 'read'):
+        body = body.read()
+        body = body.encode() if isinstance(body, str) else body
+    else:
+        body = b''.join(part.encode() if isinstance(part, str) else part for part in body)
+    request.headers.pop('Transfer-Encoding', None)
+    request.body = body
+    request.prepare_content_length(body)
+    return body
+
+
+class Auth(requests.auth.AuthBase, httpx.Auth):
+    """Base of the auth helpers: `sign` returns the URL and headers to use for a request."""
+
+    credential_headers: tuple[str, ...] = ()
+
+    def sign(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> tuple[str, dict[str, str]]:
+        """Return the request's URL and the headers to set on it."""
+        raise NotImplementedError
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        body = _body(request) if self.requires_request_body else b''
+        url, headers = self.sign(str(request.method), str(request.url), request.headers, body)
+        request.url = url
+        request.headers.update(headers)
+        return request
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        body = request.content if self.requires_request_body else b''
+        url, headers = self.sign(request.method, str(request.url), request.headers, body)
+        if url != str(request.url):
+            request.url = httpx.URL(url)
+        request.headers.update(headers)
+        yield request
+
+
+class Bearer(Auth):
+    """`Authorization: Bearer <token>`."""
+
+    def __init__(self, token: str) -> None:
+        self.header = f'Bearer {_header_value(token, "token")}'
+
+    def sign(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> tuple[str, dict[str, str]]:
+        """Set the Authorization header."""
+        return url, {'Authorization': self.header}
+
+
+class ApiKey(Auth):
+    """An API key in a header (default `X-API-Key`) or, with `query=`, a query parameter.
+
+    Args:
+        key: the API key
+        header: the header that carries it
+        query: the query parameter that carries it instead of a header
+    """
+
+    def __init__(self, key: str, header: str = 'X-API-Key', *, query: str | None = None) -> None:
+        self.key = _header_value(key, 'API key')
+        self.header: str | None = None if query else header
+        self.query: str | None = query
+        self.credential_headers = (header,) if self.header else ()
+
+    def sign(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> tuple[str, dict[str, str]]:
+        """Add the key to the headers or the query."""
+        if self.query is None:
+            return url, {str(self.header): self.key}
+        return str(httpx.URL(url).copy_merge_params({self.query: self.key})), {}
+
+
+class Signer(Auth):
+    """A pluggable request signer: it sees method, URL, headers and the exact body bytes.
+
+    Subclasses implement `headers`; the body is made bytes first, so what is signed is
+    exactly what is sent (a streamed body cannot be signed and raises `TypeError`).
+    """
+
+    requires_request_body = True
+
+    def headers(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> dict[str, str]:
+        """Return the headers to add."""
+        raise NotImplementedError
+
+    def sign(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> tuple[str, dict[str, str]]:
+        """Return the URL unchanged and the signing headers."""
+        return url, self.headers(method, url, headers, body)
+
+
+class HmacSigner(Signer):
+    """HMAC-SHA256 signing with a key id, a timestamp and a nonce (API-Key / API-Sign style).
+
+    The signature is the hex HMAC-SHA256, keyed with `secret`, of `message(...)`: the
+    timestamp (milliseconds), nonce, upper-case method, path with query, and the hex SHA-256
+    of the body, joined by newlines. Servers verify with the same `message`.
+
+    Args:
+        key_id: sent in `key_header`
+        secret: the shared secret (text is UTF-8 encoded)
+        clock: seconds since the epoch, for tests
+        nonce: returns a fresh nonce, for tests
+    """
+
+    def __init__(
+        self, key_id: str, secret: str | bytes, *, key_header: str = 'API-Key', sign_header: str = 'API-Sign',
+        timestamp_header: str = 'API-Timestamp', nonce_header: str = 'API-Nonce',
+        clock: Callable[[], float] = time.time, nonce: Callable[[], str] = lambda: secrets.token_hex(16),
+    ) -> None:
+        self.key_id = _header_value(key_id, 'key id')
+        self.secret = secret.encode() if isinstance(secret, str) else secret
+        self.names = key_header, sign_header, timestamp_header, nonce_header
+        self.credential_headers = (key_header, sign_header)
+        self.clock, self.nonce = clock, nonce
+
+    @staticmethod
+    def message(method: str, url: str, timestamp: str, nonce: str, body: bytes) -> bytes:
+        """Return the bytes that are signed for a request."""
+        parts = urlsplit(url)
+        target = parts.path + (f'?{parts.query}' if parts.query else '')
+        digest = hashlib.sha256(body).hexdigest()
+        return '\n'.join([timestamp, nonce, method.upper(), target, digest]).encode()
+
+    def headers(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> dict[str, str]:
+        """Return the key id, timestamp, nonce and signature headers."""
+        timestamp, nonce = str(int(self.clock() * 1000)), self.nonce()
+        signature = hmac.new(self.secret, self.message(method, url, timestamp, nonce, body), hashlib.sha256)
+        key, sign, stamp, once = self.names
+        return {key: self.key_id, stamp: timestamp, once: nonce, sign: signature.hexdigest()}
+
+
+class OAuth2(Auth):
+    """OAuth 2.0 client credentials (or refresh token) with a cached, self-renewing token.
+
+    The token is fetched on first use and cached until `leeway` seconds before its
+    `expires_in`; a 401 refreshes it once and replays the request. Concurrent requests
+    (threads or tasks) share one refresh. Credentials go in the POST body, never the URL;
+    the token endpoint's redirects are not followed. A failed token request raises
+    (`HTTPError`, `TokenError`) and leaves the current token in place.
+
+    Args:
+        token_url: the token endpoint
+        client_id: the client id
+        client_secret: the client secret
+        scope: space-separated scopes to ask for
+        refresh_token: use the refresh-token grant (rotated tokens are kept)
+        leeway: seconds before expiry at which the token is renewed
+        options: keyword options for the token client (`verify`, `timeout`, ...)
+    """
+
+    credential_headers = ('Authorization',)
+
+    def __init__(
+        self, token_url: str, client_id: str, client_secret: str | None = None, *, scope: str | None = None,
+        refresh_token: str | None = None, leeway: float = 30.0, options: Mapping[str, Any] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.token_url = token_url
+        self.state = oauth.TokenState(client_id, client_secret, scope, refresh_token, leeway)
+        self.options = dict(options or {})
+        self.clock = clock
+        self.lock = threading.Lock()
+        self.async_locks: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+    @property
+    def token(self) -> dict[str, Any] | None:
+        """The current token response, if any."""
+        return self.state.token
+
+    # sync (requests)
+
+    def fetch(self) -> dict[str, Any]:
+        """Request a new token now (sync) and return it."""
+        from .base import Resource
+
+        with Resource(self.token_url, **self.options) as client:
+            token = client.post('', data=self.state.form(), allow_redirects=False)
+        self.state.accept(token, self.clock())
+        return token
+
+    def current(self) -> tuple[str, int]:
+        """Return the Authorization header and its generation, fetching a token if needed."""
+        with self.lock:
+            if not self.state.valid(self.clock()):
+                self.fetch()
+            return self.state.header, self.state.generation
+
+    def renew(self, generation: int) -> str:
+        """Return a fresh header after a 401, refreshing only if no one else already did."""
+        with self.lock:
+            if self.state.generation == generation:
+                self.fetch()
+            return self.state.header
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        header, generation = self.current()
+        request.headers['Authorization'] = header
+        body: Any = request.body
+        position = body.tell() if hasattr(body, 'tell') else None
+
+        def replay(response: requests.Response, **kwargs: Any) -> requests.Response:
+            if response.status_code != 401:
+                return response
+            fresh = response.request.copy()
+            if position is not None:
+                fresh.body.seek(position)  # type: ignore[union-attr]
+            elif not isinstance(fresh.body, bytes | str | None):
+                return response  # a consumed stream cannot be sent again
+            fresh.headers['Authorization'] = self.renew(generation)
+            fresh.hooks['response'] = [hook for hook in fresh.hooks['response'] if hook is not replay]
+            response.content  # noqa: B018 (read the body so the connection is released)
+            response.close()
+            again = response.connection.send(fresh, **kwargs)
+            again.history.append(response)
+            again.request = fresh
+            return again
+
+        request.register_hook('response', replay)
+        return request
+
+    # async (httpx)
+
+    def _async_lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        if loop not in self.async_locks:
+            self.async_locks[loop] = asyncio.Lock()
+        return self.async_locks[loop]
+
+    async def afetch(self) -> dict[str, Any]:
+        """Request a new token now (async) and return it."""
+        from .aio import AsyncResource
+
+        async with AsyncResource(self.token_url, **self.options) as client:
+            token: dict[str, Any] = await client.post('', data=self.state.form(), follow_redirects=False)
+        self.state.accept(token, self.clock())
+        return token
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        async with self._async_lock():
+            if not self.state.valid(self.clock()):
+                await self.afetch()
+            header, generation = self.state.header, self.state.generation
+        request.headers['Authorization'] = header
+        response = yield request
+        if response.status_code == 401:
+            async with self._async_lock():
+                if self.state.generation == generation:
+                    await self.afetch()
+                request.headers['Authorization'] = self.state.header
+            yield request
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        raise TypeError('OAuth2 serves requests-based clients and httpx.AsyncClient, not a sync httpx.Client')

@@ -1,0 +1,340 @@
+"""Auth helpers (Bearer, ApiKey, signers) and OAuth 2.0, through both shells."""
+
+import asyncio
+import hashlib
+import hmac
+import io
+import threading
+
+import pytest
+
+import clients
+from clients import auth, oauth
+from tests import auth_server
+from tests.conftest import URL
+
+
+class Clock:
+    """A fake clock: `now` seconds, moved by hand."""
+
+    def __init__(self, now=1000.0):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+# the pure token state
+
+def test_token_form():
+    assert oauth.TokenState('id', 'secret', 'read write', None, 30).form() == {
+        'grant_type': 'client_credentials', 'client_id': 'id', 'client_secret': 'secret', 'scope': 'read write'}
+    assert oauth.TokenState('id', None, None, 'r0', 30).form() == {
+        'grant_type': 'refresh_token', 'refresh_token': 'r0', 'client_id': 'id'}
+    with pytest.raises(clients.TokenError, match='needs a client_id'):
+        oauth.TokenState('', None, None, None, 30)
+
+
+def test_token_expiry_and_rotation():
+    state = oauth.TokenState('id', 's', None, None, leeway=30)
+    assert not state.valid(0)
+    state.accept({'access_token': 'a', 'expires_in': 100, 'refresh_token': 'r1'}, now=1000)
+    assert (state.header, state.generation, state.refresh_token) == ('Bearer a', 1, 'r1')
+    assert state.valid(1069)
+    assert not state.valid(1070)
+    state.accept({'access_token': 'b', 'expires_in': '10'}, now=2000)
+    assert state.expires == 2005  # leeway is at most half the lifetime
+    assert state.refresh_token == 'r1'
+    state.accept({'access_token': 'c'}, now=3000)
+    assert state.valid(10**9)
+    with pytest.raises(clients.TokenError, match='expires_in is not a number'):
+        state.accept({'access_token': 'd', 'expires_in': 'soon'}, now=0)
+    with pytest.raises(clients.TokenError, match='no access_token'):
+        state.accept({'error': 'x'}, now=0)
+    assert (state.header, state.generation) == ('Bearer c', 3)
+
+
+# header and query helpers, with mocks
+
+async def test_bearer(twin):
+    client = twin.Client(URL, auth=clients.Bearer('abc'))
+    twin.mock('GET', URL + 'me', json={})
+    twin.mock('GET', 'http://elsewhere.test/x', json={})
+    await twin(client.get('me'))
+    await twin(client.get('http://elsewhere.test/x'))
+    mine, foreign = twin.sent()
+    assert mine.headers['authorization'] == 'Bearer abc'
+    assert 'authorization' not in foreign.headers
+
+
+@pytest.mark.parametrize('token', ['', 'a\r\nX-Evil: 1', 'a\nb', 'nul\0', None])
+def test_bad_tokens_are_refused(token):
+    with pytest.raises(clients.TokenError):
+        clients.Bearer(token)
+    with pytest.raises(clients.TokenError):
+        clients.ApiKey(token)
+
+
+async def test_api_key_header_and_query(twin):
+    twin.mock('GET', URL + 'x', json={})
+    twin.mock('GET', URL + 'x?a=1&api_key=k', json={})
+    await twin(twin.Client(URL, auth=clients.ApiKey('k')).get('x'))
+    await twin(twin.Client(URL, auth=clients.ApiKey('k', 'Api-Token')).get('x'))
+    await twin(twin.Client(URL, auth=clients.ApiKey('k', query='api_key')).get('x', params={'a': 1}))
+    header, named, query = twin.sent()
+    assert header.headers['x-api-key'] == 'k'
+    assert named.headers['api-token'] == 'k'
+    assert query.url == URL + 'x?a=1&api_key=k'
+    assert 'x-api-key' not in query.headers
+    assert clients.ApiKey('k').credential_headers == ('X-API-Key',)
+    assert clients.ApiKey('k', query='q').credential_headers == ()
+
+
+def test_base_classes_are_abstract():
+    with pytest.raises(NotImplementedError):
+        auth.Auth().sign('GET', URL, {}, b'')
+    with pytest.raises(NotImplementedError):
+        auth.Signer().headers('GET', URL, {}, b'')
+
+
+def signer():
+    return clients.HmacSigner('key-1', 'shh', clock=lambda: 1700000000.123, nonce=lambda: 'n0nce')
+
+
+def expected_signature(method, target, body):
+    message = '\n'.join(['1700000000123', 'n0nce', method, target, hashlib.sha256(body).hexdigest()])
+    return hmac.new(b'shh', message.encode(), hashlib.sha256).hexdigest()
+
+
+@pytest.mark.parametrize('kwargs', [
+    {'json': {'b': 1, 'a': 'é'}},
+    {'data': {'x': '1', 'y': 'two'}},
+    {'content': b'\x00raw bytes'},
+    {'content': 'tëxt body'},
+])
+async def test_hmac_signer_signs_the_bytes_sent(twin, kwargs):
+    client = twin.Client(URL, auth=signer())
+    twin.mock('POST', URL + 'orders?pair=xbt', json={})
+    await twin(client.post('orders', params={'pair': 'xbt'}, **kwargs))
+    sent = twin.sent()[0]
+    assert sent.headers['api-key'] == 'key-1'
+    assert sent.headers['api-timestamp'] == '1700000000123'
+    assert sent.headers['api-nonce'] == 'n0nce'
+    assert sent.headers['api-sign'] == expected_signature('POST', '/v1/orders?pair=xbt', sent.body)
+    assert int(sent.headers['content-length']) == len(sent.body)
+
+
+async def test_hmac_signer_without_body(twin):
+    twin.mock('GET', URL + 'balance', json={})
+    await twin(twin.Client(URL, auth=signer()).get('balance'))
+    sent = twin.sent()[0]
+    assert sent.headers['api-sign'] == expected_signature('GET', '/v1/balance', b'')
+
+
+def test_sync_signer_reads_streamed_bodies(requests_mock):
+    requests_mock.post(URL + 'upload', json={})
+    client = clients.Client(URL, auth=signer())
+    client.post('upload', data=io.BytesIO(b'file body'))
+    client.post('upload', data=io.StringIO('text file'))
+    client.post('upload', data=iter([b'chunk ', 'two']))
+    bodies = [request.body for request in requests_mock.request_history]
+    assert bodies == [b'file body', b'text file', b'chunk two']
+    for request in requests_mock.request_history:
+        assert request.headers['API-Sign'] == expected_signature('POST', '/v1/upload', request.body)
+        assert 'Transfer-Encoding' not in request.headers
+
+
+async def test_async_signer_reads_streamed_bodies(httpx_mock):
+    httpx_mock.add_response(method='POST', url=URL + 'upload', json={})
+
+    async def parts():
+        yield b'chunk '
+        yield b'two'
+
+    async with clients.AsyncClient(URL, auth=signer()) as client:
+        await client.post('upload', content=parts())
+    request = httpx_mock.get_requests()[0]
+    assert request.content == b'chunk two'
+    assert request.headers['API-Sign'] == expected_signature('POST', '/v1/upload', b'chunk two')
+
+
+async def test_custom_signer(twin):
+    class Checksum(clients.Signer):
+        def headers(self, method, url, headers, body):
+            return {'X-Checksum': hashlib.md5(body).hexdigest(), 'X-Seen': f'{method} {url}'}
+
+    twin.mock('PUT', URL + 'x', json={})
+    await twin(twin.Client(URL, auth=Checksum()).put('x', {'a': 1}))
+    sent = twin.sent()[0]
+    assert sent.headers['x-checksum'] == hashlib.md5(sent.body).hexdigest()
+    assert sent.headers['x-seen'] == f'PUT {URL}x'
+
+
+def test_hmac_message_is_public():
+    message = clients.HmacSigner.message('post', 'http://h/a/b?c=d', '1', 'n', b'')
+    assert message == b'1\nn\nPOST\n/a/b?c=d\n' + hashlib.sha256(b'').hexdigest().encode()
+
+
+async def test_credential_headers_never_follow_a_redirect_elsewhere(twin, server, other):
+    for credential in (clients.ApiKey('k'), signer()):
+        api = twin.Resource(server.url, auth=credential)
+        echoed = await twin(api.redirect(to=other.url + 'echo'))
+        assert not {'x-api-key', 'api-key', 'api-sign'} & set(echoed['headers'])
+        here = await twin(api.redirect(to=server.url + 'echo'))
+        assert {'x-api-key', 'api-key'} & set(here['headers'])
+        await twin.close(api)
+
+
+# OAuth 2.0 against a real token endpoint
+
+def oauth2(server, **kwargs):
+    kwargs.setdefault('clock', Clock())
+    return clients.OAuth2(server.url + 'oauth/token', 'id', 'secret', **kwargs)
+
+
+async def test_token_is_fetched_once_and_cached(twin, fresh):
+    state = auth_server.oauth_state(fresh)
+    api = twin.Resource(fresh.url + 'oauth', auth=oauth2(fresh, scope='read'))
+    for _ in range(5):
+        assert await twin(api.protected.get()) == {'token': 't1'}
+    assert state['issued'] == 1
+    (request,) = state['requests']
+    assert request['query'] == ''
+    assert request['content_type'] == 'application/x-www-form-urlencoded'
+    assert request['form'] == {'grant_type': 'client_credentials', 'client_id': 'id', 'client_secret': 'secret',
+                               'scope': 'read'}
+    await twin.close(api)
+
+
+async def test_token_is_renewed_before_it_expires(twin, fresh):
+    state = auth_server.oauth_state(fresh)
+    state['expires_in'] = 100
+    clock = Clock()
+    credential = oauth2(fresh, clock=clock, leeway=30)
+    api = twin.Resource(fresh.url + 'oauth', auth=credential)
+    assert await twin(api.protected.get()) == {'token': 't1'}
+    clock.now += 69
+    assert await twin(api.protected.get()) == {'token': 't1'}
+    clock.now += 1
+    assert await twin(api.protected.get()) == {'token': 't2'}
+    assert state['issued'] == 2
+    assert credential.token['access_token'] == 't2'
+    await twin.close(api)
+
+
+async def test_401_refreshes_once_and_replays(twin, fresh):
+    state = auth_server.oauth_state(fresh)
+    api = twin.Resource(fresh.url + 'oauth', auth=oauth2(fresh))
+    assert await twin(api.protected.get()) == {'token': 't1'}
+    state['current'] = 'revoked'
+    assert await twin(api.protected.post(json={'n': 1})) == {'token': 't2'}
+    assert state['issued'] == 2
+    await twin.close(api)
+
+
+async def test_a_second_401_is_the_answer(twin, fresh):
+    state = auth_server.oauth_state(fresh)
+    state['reject'] = True
+    api = twin.Resource(fresh.url + 'oauth', auth=oauth2(fresh))
+    with pytest.raises(clients.HTTPError, match='401 Unauthorized: invalid_token'):
+        await twin(api.protected.get())
+    assert state['issued'] == 2
+    await twin.close(api)
+
+
+async def test_failed_refresh_raises_and_keeps_the_header(twin, fresh):
+    state = auth_server.oauth_state(fresh)
+    credential = oauth2(fresh)
+    api = twin.Resource(fresh.url + 'oauth', auth=credential)
+    await twin(api.protected.get())
+    state['current'], state['fail'] = 'revoked', True
+    with pytest.raises(clients.HTTPError, match='500 Internal Server Error: server_error'):
+        await twin(api.protected.get())
+    assert credential.state.header == 'Bearer t1'
+    assert credential.token['access_token'] == 't1'
+    await twin.close(api)
+
+
+async def test_token_with_a_line_break_is_refused(twin, fresh):
+    state = auth_server.oauth_state(fresh)
+    state['token'] = 'evil\r\nX-Injected: 1'
+    credential = oauth2(fresh)
+    api = twin.Resource(fresh.url + 'oauth', auth=credential)
+    with pytest.raises(clients.TokenError, match='line break'):
+        await twin(api.protected.get())
+    assert credential.token is None
+    await twin.close(api)
+
+
+async def test_refresh_token_grant_rotates(twin, fresh):
+    state = auth_server.oauth_state(fresh)
+    state['refresh'] = 'r0'
+    credential = clients.OAuth2(fresh.url + 'oauth/token', 'id', refresh_token='r0', clock=Clock())
+    api = twin.Resource(fresh.url + 'oauth', auth=credential)
+    assert await twin(api.protected.get()) == {'token': 't1'}
+    state['current'] = 'revoked'
+    assert await twin(api.protected.get()) == {'token': 't2'}
+    forms = [request['form'] for request in state['requests']]
+    assert forms == [{'grant_type': 'refresh_token', 'refresh_token': 'r0', 'client_id': 'id'},
+                     {'grant_type': 'refresh_token', 'refresh_token': 'r1', 'client_id': 'id'}]
+    await twin.close(api)
+
+
+async def test_wrong_client_secret(twin, fresh):
+    credential = clients.OAuth2(fresh.url + 'oauth/token', 'id', 'wrong')
+    api = twin.Resource(fresh.url + 'oauth', auth=credential)
+    with pytest.raises(clients.HTTPError, match='invalid_client'):
+        await twin(api.protected.get())
+    await twin.close(api)
+
+
+def test_concurrent_threads_share_one_refresh(fresh):
+    state = auth_server.oauth_state(fresh)
+    api = clients.Resource(fresh.url + 'oauth', auth=oauth2(fresh))
+    adapter = clients.base.requests.adapters.HTTPAdapter(pool_maxsize=32)
+    api.mount('http://', adapter)
+    assert api.protected.get() == {'token': 't1'}
+    state['current'], state['delay'] = 'revoked', 0.3
+    results, barrier = [], threading.Barrier(24)
+
+    def work():
+        barrier.wait()
+        results.append(api.protected.get()['token'])
+
+    threads = [threading.Thread(target=work) for _ in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == ['t2'] * 24
+    assert state['issued'] == 2
+    api.close()
+
+
+async def test_concurrent_tasks_share_one_refresh(fresh):
+    state = auth_server.oauth_state(fresh)
+    async with clients.AsyncResource(fresh.url + 'oauth', auth=oauth2(fresh)) as api:
+        assert await api.protected.get() == {'token': 't1'}
+        state['current'], state['delay'] = 'revoked', 0.3
+        results = await asyncio.gather(*(api.protected.get() for _ in range(50)))
+    assert [result['token'] for result in results] == ['t2'] * 50
+    assert state['issued'] == 2
+
+
+def test_oauth2_with_a_sync_httpx_client_is_refused():
+    with pytest.raises(TypeError, match=r'not a sync httpx\.Client'):
+        next(clients.OAuth2('http://h/token', 'id').sync_auth_flow(None))
+
+
+def test_replay_of_a_consumed_stream_returns_the_401(fresh):
+    state = auth_server.oauth_state(fresh)
+    api = clients.Resource(fresh.url + 'oauth', auth=oauth2(fresh))
+    api.protected.get()
+    state['current'] = 'revoked'
+    with pytest.raises(clients.HTTPError, match='401'):
+        api.protected.post(data=iter([b'once']))
+    assert state['issued'] == 1
+    file = io.BytesIO(b'seekable')
+    assert api.protected.post(data=file) == {'token': 't2'}
+    api.close()
+
