@@ -51,7 +51,7 @@ class Client(Navigable, requests.Session):  # type: ignore[misc]
             attrs['cookies'] = cookiejar_from_dict(dict(attrs['cookies']))
         for name, value in attrs.items():
             setattr(self, name, value)
-        self.headers.update(headers)
+        self.headers.update(headers or ())
 
     def __getstate__(self) -> dict[str, Any]:
         return dict(self.__dict__, _root=True)
