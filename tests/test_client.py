@@ -58,6 +58,7 @@ async def test_head_does_not_follow_redirects(twin):
 
 
 async def test_repr_and_url(twin):
+    assert not twin.Client(URL, headers=None).headers.get('Authorization')
     client = twin.Client('http://api.test/v1', trailing='/')
     assert client.url == URL
     assert repr(client) == f'{twin.Client.__name__}(http://api.test/v1/... /)'
