@@ -29,12 +29,17 @@ def absolute(url: str, what: str = 'URL') -> str:
         parts.port  # noqa: B018 (validates the port)
     except ValueError as exc:
         raise InvalidURL(f'{what} has an invalid port: {url!r}') from exc
+    if any(char.isspace() or ord(char) < 32 for char in parts.netloc):
+        raise InvalidURL(f'{what} has white space or control characters in its host: {url!r}')
     return url
 
 
 def base(url: str) -> str:
     """Return `url` checked as an absolute http(s) base URL, ending with `/`."""
-    return absolute(url, 'base URL').rstrip('/') + '/'
+    parts = urlsplit(absolute(url, 'base URL'))
+    if parts.query or parts.fragment:
+        raise InvalidURL(f'base URL must not have a query or fragment (pass params= instead): {url!r}')
+    return url.rstrip('/') + '/'
 
 
 def key(name: object) -> str:

@@ -16,6 +16,14 @@ def test_base_ensures_slash_and_checks():
         urls.base('http://h:99999/')
     with pytest.raises(InvalidURL, match=r"absolute http.*''$"):
         urls.base('')
+    with pytest.raises(InvalidURL, match='must not have a query or fragment'):
+        urls.base('http://h/x?a=1')
+    with pytest.raises(InvalidURL, match='must not have a query or fragment'):
+        urls.base('http://h/x#top')
+    with pytest.raises(InvalidURL, match='white space'):
+        urls.base('http://exa mple.com/')
+    with pytest.raises(InvalidURL, match='control characters'):
+        urls.absolute('http://h\x01/')
 
 
 @pytest.mark.parametrize(('path', 'expected'), [
