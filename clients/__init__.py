@@ -10,6 +10,7 @@ from typing import Any
 from .aio import AsyncClient, AsyncGraph, AsyncProxy, AsyncRemote, AsyncResource
 from .base import Client, Graph, Proxy, Remote, Resource
 from .errors import (
+    AllHostsDown,
     DecodeError,
     Error,
     GraphQLError,
@@ -18,6 +19,8 @@ from .errors import (
     InvalidURL,
     TokenError,
 )
+from .ratelimit import RateLimit
+from .retry import Retry
 
 __version__ = '2.0.0.dev0'
 
@@ -28,6 +31,7 @@ def singleton(*args: Any, **kwargs: Any) -> Callable[[type], Any]:
 
 
 __all__ = [
+    'AllHostsDown',
     'AsyncClient',
     'AsyncGraph',
     'AsyncProxy',
@@ -42,8 +46,10 @@ __all__ = [
     'IncompleteBody',
     'InvalidURL',
     'Proxy',
+    'RateLimit',
     'Remote',
     'Resource',
+    'Retry',
     'TokenError',
     'singleton',
 ]
