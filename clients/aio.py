@@ -360,7 +360,7 @@ class AsyncProxy(hosts.Balancer, AsyncClient):  # type: ignore[misc]
         with self.counting(host, plan) as stats:
             response = await super()._attempt(plan, method, urls.join(host, path), **kwargs)
             self.answered(host, response.status_code, plan)
-            if kwargs.get('stream'):  # count the connection until the response is closed
+            if kwargs.get('stream'):  # count the connection until it is closed (httpx closes it once read)
                 stats.add(connections=1)
                 release, close = hosts.Once(stats.end), response.aclose
                 response.aclose = lambda: hosts.aclosing(close, release)  # type: ignore[method-assign]

@@ -342,8 +342,11 @@ class Proxy(hosts.Balancer, Client):  # type: ignore[misc]
         with self.counting(host, plan) as stats:
             response = super()._attempt(plan, method, urls.join(host, path), **kwargs)
             self.answered(host, response.status_code, plan)
-            if _streamed(self, kwargs):  # count the connection until the response is closed
+            if _streamed(self, kwargs):  # count the connection until it is closed or read to the end
                 stats.add(connections=1)
                 release, close = hosts.Once(stats.end), response.close
                 response.close = lambda: hosts.closing(close, release)  # type: ignore[method-assign]
+                free = getattr(response.raw, 'release_conn', None)
+                if free is not None:  # urllib3 calls it once the body is read
+                    response.raw.release_conn = lambda: hosts.closing(free, release)
         return response

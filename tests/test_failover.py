@@ -2,8 +2,10 @@
 
 import asyncio
 import concurrent.futures
+import io
 
 import pytest
+import requests
 
 import clients
 from clients import Retry
@@ -137,6 +139,32 @@ async def test_a_streamed_response_counts_until_closed(twin, server):
         response.close()
         response.close()
     assert stats['connections'] == 0
+    response = await twin(proxy.get('bytes/100000', stream=True))
+    assert stats['connections'] == 1
+    if twin.name == 'async':
+        assert len(await response.aread()) == 100000
+    else:
+        assert len(response.content) == 100000
+    assert stats['connections'] == 0  # read to the end: released without a close
     response = await twin(proxy.get('bytes/10'))
     assert stats['connections'] == 0
     await twin.close(proxy)
+
+
+def test_a_streamed_response_without_a_urllib3_body_counts_until_closed():
+    class Adapter(requests.adapters.BaseAdapter):
+        def send(self, request, **kwargs):
+            response = requests.Response()
+            response.status_code, response.raw = 200, io.BytesIO(b'x')
+            response.request, response.url = request, request.url
+            return response
+
+        def close(self):
+            pass
+
+    proxy = clients.Proxy('http://raw.test/')
+    proxy.mount('http://raw.test/', Adapter())
+    response = proxy.get('x', stream=True)
+    assert proxy.urls['http://raw.test/']['connections'] == 1
+    response.close()
+    assert proxy.urls['http://raw.test/']['connections'] == 0

@@ -1,8 +1,12 @@
 """Retries and rate limits through both shells, against the real local server, on a fake clock."""
 
+import asyncio
+import concurrent.futures
 import email.utils
 import io
+import pickle
 import socket
+import threading
 import uuid
 
 import httpx
@@ -11,6 +15,7 @@ import requests
 
 import clients
 from clients import RateLimit, Retry
+from tests.conftest import FakeClock
 
 
 def flaky(fail=1, **query):
@@ -220,3 +225,44 @@ async def test_server_rate_limit_headers(twin, server, clock):
     with pytest.raises(TypeError, match='rate must be a number of requests per second'):
         twin.Client(server.url, rate='fast')
     await twin.close(api)
+
+
+class FrozenClock(FakeClock):
+    """A clock that records sleeps (from any thread) but never moves: every slot is reserved at once."""
+
+    def __init__(self):
+        super().__init__()
+        self.lock = threading.Lock()
+
+    def sleep(self, seconds):
+        if seconds > 0:
+            with self.lock:
+                self.sleeps.append(seconds)
+
+
+async def test_rate_limit_is_exact_under_threads_and_tasks(twin, server):
+    clock = FrozenClock()
+    api = twin.Client(server.url, rate=RateLimit(5, burst=2), retry=Retry(clock=clock))
+
+    async def one():
+        return (await twin(api.get('echo'))).status_code
+
+    if twin.name == 'async':
+        statuses = await asyncio.gather(*(one() for _ in range(20)))
+    else:
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            statuses = list(pool.map(lambda _: asyncio.run(one()), range(20)))
+    assert statuses == [200] * 20
+    # 2 at once, then one slot each 1/5 s: each request got its own
+    assert sorted(clock.sleeps) == pytest.approx([n / 5 for n in range(1, 19)])
+    await twin.close(api)
+
+
+def test_sync_clients_pickle_with_their_settings(server):
+    api = clients.Resource(server.url, rate=RateLimit(3), retry=Retry(attempts=4))
+    copy = pickle.loads(pickle.dumps(api.echo))
+    assert copy.retry == Retry(attempts=4)
+    assert (copy.rate.rate, copy.rate.burst) == (3.0, 3)
+    assert copy.get()['path'] == '/echo'
+    copy.close()
+    api.close()
