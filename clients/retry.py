@@ -175,7 +175,8 @@ def failure(error: BaseException) -> str | None:
     if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout | AllHostsDown):
         return CONNECT
     if isinstance(error, httpx.TransportError):
-        return None if isinstance(error, httpx.UnsupportedProtocol | httpx.ProxyError) else READ
+        local = httpx.UnsupportedProtocol | httpx.ProxyError | httpx.LocalProtocolError
+        return None if isinstance(error, local) else READ
     if isinstance(error, requests.exceptions.ConnectTimeout):
         return CONNECT
     if isinstance(error, requests.exceptions.ConnectionError):
@@ -191,7 +192,7 @@ def failure(error: BaseException) -> str | None:
         return None  # an invalid URL or header, too many redirects: another try gives the same
     if isinstance(error, ConnectionRefusedError):
         return CONNECT
-    return READ if isinstance(error, OSError) else None
+    return READ if isinstance(error, ConnectionError | TimeoutError) else None  # not a missing file
 
 
 def idempotent(method: str, methods: frozenset[str], *headers: Any) -> bool:

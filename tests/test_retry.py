@@ -120,6 +120,7 @@ def _max_retry(reason):
     (httpx.WriteError('broken pipe'), READ),
     (httpx.UnsupportedProtocol('ftp'), None),
     (httpx.ProxyError('proxy'), None),
+    (httpx.LocalProtocolError('bad header'), None),
     (requests.exceptions.ConnectTimeout('slow'), CONNECT),
     (_max_retry(urllib3.exceptions.NewConnectionError(None, 'refused')), CONNECT),
     (_max_retry(urllib3.exceptions.NameResolutionError('a', None, OSError())), CONNECT),
@@ -132,7 +133,9 @@ def _max_retry(reason):
     (requests.exceptions.InvalidURL('bad'), None),
     (ConnectionRefusedError(), CONNECT),
     (clients.AllHostsDown('GET', {}), CONNECT),  # nothing was sent
-    (OSError('other'), READ),
+    (ConnectionResetError(), READ),
+    (TimeoutError(), READ),
+    (FileNotFoundError('no CA bundle'), None),
     (KeyError('x'), None),
 ])
 def test_failure_classes(error, kind):
