@@ -348,5 +348,5 @@ class Proxy(hosts.Balancer, Client):  # type: ignore[misc]
                 response.close = lambda: hosts.closing(close, release)  # type: ignore[method-assign]
                 free = getattr(response.raw, 'release_conn', None)
                 if free is not None:  # urllib3 calls it once the body is read
-                    response.raw.release_conn = lambda: hosts.closing(free, release)
+                    response.raw.release_conn = lambda: hosts.closing(free, release)  # type: ignore[method-assign]
         return response
