@@ -283,11 +283,18 @@ def decide(
 
 
 def annotate(error: BaseException, attempts: int, reason: str = '') -> BaseException:
-    """Record `attempts` on an error, and in its message when there was more than one."""
+    """Record `attempts` on an error, and in its message when there was more than one.
+
+    A message that is not text (requests wraps urllib3's error) is left as it is, for code
+    that reads it, and the attempts are added as a note shown with the traceback.
+    """
     error.attempts = attempts  # type: ignore[attr-defined]
-    if attempts > 1 and error.args:
-        why = f': {reason}' if reason else ''
-        error.args = (f'{error.args[0]} (after {attempts} attempts{why})', *error.args[1:])
+    if attempts > 1:
+        note = f'after {attempts} attempts' + (f': {reason}' if reason else '')
+        if error.args and isinstance(error.args[0], str):
+            error.args = (f'{error.args[0]} ({note})', *error.args[1:])
+        else:
+            error.add_note(note)
     return error
 
 

@@ -30,6 +30,11 @@ def closed_port():
         return sock.getsockname()[1]
 
 
+def described(error):
+    """An error's message and notes: where the number of attempts is told."""
+    return ' '.join([str(error), *getattr(error, '__notes__', [])])
+
+
 def read_error(twin):
     return requests.ConnectionError if twin.name == 'sync' else httpx.RemoteProtocolError
 
@@ -113,7 +118,7 @@ async def test_dropped_connections_are_retried_for_idempotent_requests_only(twin
     with pytest.raises(read_error(twin)) as info:
         await twin(api.get('flaky', params=flaky(5, drop='1')))
     assert info.value.attempts == 3
-    assert '(after 3 attempts: attempts exhausted)' in str(info.value)
+    assert 'after 3 attempts: attempts exhausted' in described(info.value)
     await twin.close(api)
 
 
@@ -122,6 +127,7 @@ async def test_connect_errors_are_retried_for_any_method(twin, clock):
     with pytest.raises(connect_error(twin)) as info:
         await twin(api.post('x', {'a': 1}))
     assert info.value.attempts == 3
+    assert 'after 3 attempts: attempts exhausted' in described(info.value)
     assert clock.sleeps == [1, 2]
     await twin.close(api)
 

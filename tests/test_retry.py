@@ -234,6 +234,12 @@ def test_annotate():
     bare = requests.ConnectionError()
     retry.annotate(bare, 2)
     assert bare.attempts == 2
+    assert bare.__notes__ == ['after 2 attempts']
+    reason = urllib3.exceptions.MaxRetryError(None, 'http://a/', None)
+    wrapped = requests.ConnectionError(reason)
+    retry.annotate(wrapped, 3, 'attempts exhausted')
+    assert wrapped.args == (reason,)  # still what code that reads it expects
+    assert wrapped.__notes__ == ['after 3 attempts: attempts exhausted']
 
 
 class Client:
