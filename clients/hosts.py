@@ -152,6 +152,9 @@ class Balancer:
     def choice(self, method: str) -> str:
         """Return the base URL for a request; ties are broken at random.
 
+        The default also sends a retry to a healthy host the request has not tried yet; an
+        override decides every attempt itself, retries included.
+
         Args:
             method: the request's method, for extensions that route reads and writes apart
         """
@@ -161,6 +164,9 @@ class Balancer:
         return random.choice(best)
 
     def _untried(self, plan: Plan) -> list[str]:
+        """The best healthy hosts this request has not tried; none when `choice` is custom."""
+        if type(self).choice is not Balancer.choice:
+            return []  # a custom choice routes every attempt, e.g. writes to a primary only
         return self._ranked(url for url in self.urls if url not in plan.hosts)
 
     def _spare(self, plan: Plan) -> bool:

@@ -235,3 +235,15 @@ def test_stats_are_thread_safe_and_picklable():
     copy = pickle.loads(pickle.dumps(stats))
     assert copy == stats
     assert isinstance(copy.lock, type(threading.Lock()))
+
+
+def test_a_custom_choice_routes_every_attempt():
+    class Primary(Balanced):
+        def choice(self, method):
+            return 'http://a/' if method == 'POST' else super().choice(method)
+
+    proxy = Primary('http://a', 'http://b')
+    plan = retry.Plan(proxy.retry, 'POST', True)
+    plan.hosts['http://a/'] = 'refused'
+    assert not proxy._spare(plan)
+    assert proxy._route(plan) == 'http://a/'

@@ -272,3 +272,29 @@ def test_sync_clients_pickle_with_their_settings(server):
     assert copy.get()['path'] == '/echo'
     copy.close()
     api.close()
+
+
+async def test_every_client_class_takes_the_settings(twin, clock):
+    policy, limit = Retry(clock=clock), RateLimit(5)
+    for cls in (twin.Client, twin.Resource, twin.Remote, twin.Graph, twin.Proxy):
+        client = cls('http://api.test/', retry=policy, rate=limit)
+        derived = client / 'x'
+        assert (client.retry, client.rate, derived.retry, derived.rate) == (policy, limit, policy, limit)
+        assert cls('http://api.test/').retry == Retry()
+        assert cls('http://api.test/').rate is None
+        await twin.close(client)
+
+
+async def test_remote_calls_retry_connect_errors_only(twin, server, clock):
+    rpc = twin.Remote(server.url, retry=Retry(clock=clock))
+    query = flaky(1)
+    with pytest.raises(twin.HTTPError) as info:  # a POST answered 503 is not sent again
+        await twin(rpc.flaky.with_params(query)())
+    assert info.value.attempts == 1
+    assert server.hits[query['key']] == 1
+    down = twin.Remote(f'http://127.0.0.1:{closed_port()}/', retry=Retry(clock=clock))
+    with pytest.raises(connect_error(twin)) as info:
+        await twin(down(method='x'))
+    assert info.value.attempts == 3
+    await twin.close(rpc)
+    await twin.close(down)
