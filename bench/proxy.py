@@ -121,10 +121,12 @@ def outage(victim: Host, schedule: Schedule, start: float, events: dict[str, flo
     yield Host(port)
 
 
-def run_sync(urls: list[str], victim: Host, schedule: Schedule, workers: int) -> tuple[Log, dict[str, float], Host]:
+def run_sync(urls: list[str], victim: Host, schedule: Schedule, workers: int,
+             stats: type[clients.hosts.Stats]) -> tuple[Log, dict[str, float], Host]:
     """Send GETs through a sync Proxy from `workers` threads while the victim crashes."""
-    log, events, stop = Log(), {}, threading.Event()
-    proxy = clients.Proxy(*urls)
+    log, stop = Log(), threading.Event()
+    events: dict[str, float] = {}
+    proxy = type('Proxy', (clients.Proxy,), {'Stats': stats})(*urls)
     for _ in range(len(urls) * 2):  # warm up: connections to every host
         proxy.get('').json()
 
@@ -149,7 +151,8 @@ def run_sync(urls: list[str], victim: Host, schedule: Schedule, workers: int) ->
     return log, events, restarted
 
 
-def run_async(urls: list[str], victim: Host, schedule: Schedule, workers: int) -> tuple[Log, dict[str, float], Host]:
+def run_async(urls: list[str], victim: Host, schedule: Schedule, workers: int,
+              stats: type[clients.hosts.Stats]) -> tuple[Log, dict[str, float], Host]:
     """Send GETs through an AsyncProxy from `workers` tasks while the victim crashes (in a thread)."""
     log: Log = Log()
     events: dict[str, float] = {}
@@ -157,7 +160,7 @@ def run_async(urls: list[str], victim: Host, schedule: Schedule, workers: int) -
 
     async def main() -> None:
         stop = asyncio.Event()
-        async with clients.AsyncProxy(*urls) as proxy:
+        async with type('AsyncProxy', (clients.AsyncProxy,), {'Stats': stats})(*urls) as proxy:
             for _ in range(len(urls) * 2):  # warm up: connections to every host
                 (await proxy.get('')).json()
 
@@ -249,22 +252,26 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--down', type=float, default=3.0, help='seconds the victim stays down (default 3)')
     parser.add_argument('--workers', type=int, default=4, help='threads or tasks sending GETs (default 4)')
-    parser.add_argument('--quick', action='store_true', help='short phases: checks that it runs')
+    parser.add_argument('--quick', action='store_true',
+                        help='short phases and a 0.1 s cool-down: checks that it runs')
     args = parser.parse_args(argv)
-    down = 0.3 if args.quick else args.down
-    before, after = (0.2, 1.2) if args.quick else (2.0, 12.0)
+    stats: type[clients.hosts.Stats] = clients.Proxy.Stats
+    if args.quick:
+        stats = type('Stats', (stats,), {'cooldown': 0.1, 'cooldown_max': 0.4})
+    down = 0.25 if args.quick else args.down
+    before, after = (0.15, 0.5) if args.quick else (2.0, 12.0)
     schedule = Schedule(crash=before, restart=before + down, end=before + down + after)
     print(f'3 hosts, {args.workers} workers; one host down from {before:g} s to {before + down:g} s, '
-          f'run ends at {schedule.end:g} s (circuit cool-down {clients.Proxy.Stats.cooldown:g} s, '
-          f'doubling up to {clients.Proxy.Stats.cooldown_max:g} s)')
+          f'run ends at {schedule.end:g} s (circuit cool-down {stats.cooldown:g} s, '
+          f'doubling up to {stats.cooldown_max:g} s)')
     runs: dict[str, Callable[..., tuple[Log, dict[str, float], Host]]] = {'Proxy': run_sync, 'AsyncProxy': run_async}
     results = {}
     for name, run in runs.items():
         hosts = [Host() for _ in range(3)]
         urls = [host.url for host in hosts]
-        raw = raw_rate('sync' if name == 'Proxy' else 'async', urls, 0.2 if args.quick else 2.0, args.workers)
+        raw = raw_rate('sync' if name == 'Proxy' else 'async', urls, 0.1 if args.quick else 2.0, args.workers)
         victim = hosts[2]
-        log, events, restarted = run(urls, victim, schedule, args.workers)
+        log, events, restarted = run(urls, victim, schedule, args.workers, stats)
         results[name] = report(name, log, events, victim.server_address[1], raw)
         for host in (*hosts[:2], restarted):
             host.crash()
