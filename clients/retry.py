@@ -361,8 +361,9 @@ class Plan:
     def answered(self, status: int, headers: Mapping[str, str]) -> float | None:
         """Return the seconds to wait before retrying after an answer, or None to return it.
 
-        A retryable status that is not retried any more returns `math.inf`: the shell then
-        raises its HTTP error for the response (see `give_up`).
+        A retryable status on which retries ended returns `math.inf`: the shell then raises
+        its HTTP error for the response (see `give_up`). A status that was never retried
+        (a POST's, say, even after a connect error was) is returned as it is.
         """
         if self.limit is not None:
             self.limit.observe(status, headers, self.clock.now(), self.clock.time())
@@ -372,7 +373,7 @@ class Plan:
         decision = self._decide(status=status, retry_after=after)
         if decision.retry:
             return decision.delay
-        return math.inf if self.attempts > 1 else None
+        return math.inf if self.attempts > 1 and self.safe else None
 
     def give_up(self, error: BaseException) -> BaseException:
         """Record the attempts on the HTTP error raised for the last answer."""

@@ -4,6 +4,7 @@ import asyncio
 import concurrent.futures
 import io
 
+import httpx
 import pytest
 import requests
 
@@ -68,6 +69,7 @@ async def test_all_hosts_down_names_every_host(twin, clock):
     assert str(error).startswith(f'all hosts are down for GET: {first} (')
     assert second in str(error)
     assert '(after 3 attempts)' in str(error)
+    assert isinstance(error.__cause__, requests.ConnectionError if twin.name == 'sync' else httpx.ConnectError)
     for _ in range(5):  # each circuit opens after 3 failures; then nothing is sent until a cool-down ends
         with pytest.raises(clients.AllHostsDown):
             await twin(proxy.get('x'))

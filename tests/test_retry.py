@@ -308,6 +308,9 @@ def test_plan_answers(clock):
     post = retry.plan(Client(policy), 'POST', {})
     post.start()
     assert post.answered(503, {}) is None  # not retried: the response is returned as it is
+    assert post.failed(httpx.ConnectError('refused')) == 1
+    post.start()
+    assert post.answered(503, {}) is None  # still not a status to retry for a POST
     too_long = retry.plan(Client(policy), 'GET', {})
     too_long.start()
     assert too_long.answered(429, {'Retry-After': '3600'}) is None
