@@ -84,7 +84,7 @@ async def test_a_recovered_host_gets_traffic_again(twin, server, clock):
     port = flaky_host.server_address[1]
     proxy = twin.Proxy(server.url, flaky_host.url, retry=Retry(clock=clock))
     flaky_host.stop()
-    for _ in range(20):
+    for _ in range(60):
         assert (await twin(proxy.get('echo'))).json()['port'] == server.server_address[1]
     stats = proxy.urls[flaky_host.url]
     assert stats.state(clock.now()) == 'open'
@@ -170,3 +170,22 @@ def test_a_streamed_response_without_a_urllib3_body_counts_until_closed():
     assert proxy.urls['http://raw.test/']['connections'] == 1
     response.close()
     assert proxy.urls['http://raw.test/']['connections'] == 0
+
+
+async def test_retried_streams_release_their_counts(twin, server, other, clock):
+    proxy = twin.Proxy(server.url, other.url, retry=Retry(clock=clock))
+    query = flaky(1)  # each server fails the key's first request: the third attempt succeeds
+    if twin.name == 'async':
+        async with proxy.stream('GET', 'flaky', params=query) as response:
+            assert response.status_code == 200
+            assert sum(stats['connections'] for stats in proxy.urls.values()) == 1
+    else:
+        with proxy.streaming('GET', 'flaky', params=query) as response:
+            assert response.status_code == 200
+            assert sum(stats['connections'] for stats in proxy.urls.values()) == 1
+    assert [stats['connections'] for stats in proxy.urls.values()] == [0, 0]
+    assert sum(stats['requests'] for stats in proxy.urls.values()) == 3
+    with pytest.raises(twin.HTTPError):  # given up: the last streamed answer is closed too
+        await twin(proxy.get('flaky', params=flaky(9), stream=True))
+    assert [stats['connections'] for stats in proxy.urls.values()] == [0, 0]
+    await twin.close(proxy)
