@@ -9,6 +9,7 @@ the shells only sleep and send. Time comes from the policy's `clock`, so tests u
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import random
 import time
@@ -29,6 +30,8 @@ IDEMPOTENT = frozenset({'GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'})
 STATUSES = frozenset({429, 502, 503, 504})
 # Statuses whose `Retry-After` header says when to come back (RFC 9110 10.2.3, RFC 6585).
 IDEMPOTENCY_KEY = 'idempotency-key'
+
+LOG = logging.getLogger(__name__)
 
 CONNECT = 'connect'  # nothing was sent: safe to retry any method
 READ = 'read'  # the request may have been sent: retry only idempotent requests
@@ -347,10 +350,15 @@ class Plan:
         self.reason = decision.reason
         return decision
 
+    def _retrying(self, what: str, delay: float) -> None:
+        LOG.info('retrying %s after %s: attempt %d of %d in %.2f s',
+                 self.method, what, self.attempts + 1, self.policy.attempts, delay)
+
     def failed(self, error: BaseException) -> float:
         """Return the seconds to wait before retrying after `error`; raise the error to stop."""
         decision = self._decide(error=failure(error))
         if decision.retry:
+            self._retrying(f'{type(error).__name__}: {error}', decision.delay)
             return decision.delay
         reason = decision.reason if self.attempts > 1 else ''
         replacement = self.exhausted(self, error) if self.exhausted is not None else None
@@ -372,6 +380,7 @@ class Plan:
         after = retry_after(headers.get('Retry-After'), self.clock.time())
         decision = self._decide(status=status, retry_after=after)
         if decision.retry:
+            self._retrying(f'status {status}', decision.delay)
             return decision.delay
         return math.inf if self.attempts > 1 and self.safe else None
 

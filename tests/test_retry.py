@@ -269,6 +269,19 @@ def test_plan_backs_off_on_the_clock(clock):
     assert str(error) == 'reset (after 4 attempts: attempts exhausted)'
 
 
+def test_plan_logs_each_retry(clock, caplog):
+    caplog.set_level('INFO', logger='clients.retry')
+    plan = retry.plan(Client(Retry(backoff=1, jitter=0, clock=clock)), 'GET', {})
+    plan.start()
+    plan.failed(httpx.ConnectError('refused'))
+    plan.start()
+    plan.answered(503, {'Retry-After': '4'})
+    assert caplog.messages == [
+        'retrying GET after ConnectError: refused: attempt 2 of 3 in 1.00 s',
+        'retrying GET after status 503: attempt 3 of 3 in 4.00 s',
+    ]
+
+
 def test_plan_stops_at_the_time_budget(clock):
     policy = Retry(attempts=10, backoff=4, jitter=0, timeout=10, clock=clock)
     plan = retry.plan(Client(policy), 'GET', {})
