@@ -12,6 +12,7 @@ from .aio import AsyncClient, AsyncGraph, AsyncJsonRpc, AsyncProxy, AsyncRemote,
 from .auth import ApiKey, Bearer, HmacSigner, OAuth2, Signer
 from .base import Client, Graph, JsonRpc, Proxy, Remote, Resource
 from .errors import (
+    AllHostsDown,
     BatchError,
     DecodeError,
     Error,
@@ -30,6 +31,8 @@ from .errors import (
     TokenError,
     WebhookError,
 )
+from .ratelimit import RateLimit
+from .retry import Retry
 from .webhooks import verify_webhook
 
 __version__ = '2.0.0.dev0'
@@ -41,6 +44,7 @@ def singleton(*args: Any, **kwargs: Any) -> Callable[[type], Any]:
 
 
 __all__ = [
+    'AllHostsDown',
     'ApiKey',
     'AsyncClient',
     'AsyncGraph',
@@ -69,8 +73,10 @@ __all__ = [
     'ParseError',
     'ProtocolError',
     'Proxy',
+    'RateLimit',
     'Remote',
     'Resource',
+    'Retry',
     'ServerError',
     'Signer',
     'TokenError',

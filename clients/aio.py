@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import math
 from collections.abc import AsyncIterator, Callable
 from typing import IO, Any, Self
 
 import httpx
 
-from . import content, flows, graphql, hosts, jsonrpc, rpc, urls, webhooks
-from .errors import GraphQLError, HttpxHTTPError, HttpxIncompleteBody
+from . import content, flows, graphql, hosts, jsonrpc, retry, rpc, urls, webhooks
+from .errors import AllHostsDown, GraphQLError, HTTPError, HttpxHTTPError, HttpxIncompleteBody
 from .navigation import RESERVED, TIMEOUT, Navigable, Navigation
 
 _SEND_OPTIONS = ('auth', 'follow_redirects')
@@ -29,7 +30,7 @@ def timeout(value: Any) -> Any:
     return value
 
 
-class AsyncClient(Navigable, httpx.AsyncClient):  # type: ignore[misc]
+class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: ignore[misc]
     """An `httpx.AsyncClient` that sends requests relative to a base URL.
 
     Args:
@@ -37,11 +38,14 @@ class AsyncClient(Navigable, httpx.AsyncClient):  # type: ignore[misc]
         trailing: text appended to every request's path, e.g. `/`
         headers: headers sent with every request
         **kwargs: `httpx.AsyncClient` options (`auth`, `params`, `timeout`, `http2`, ...);
-            redirects are followed by default, as in the sync clients
+            redirects are followed by default, as in the sync clients; `retry` and `rate`
+            as in `Client`
     """
 
     def __init__(self, url: str, trailing: str = '', headers: Any = (), **kwargs: Any) -> None:
         self.url = urls.base(url)
+        self.retry = kwargs.pop('retry', retry.DEFAULT)
+        self.rate = kwargs.pop('rate', None)
         kwargs['timeout'] = timeout(kwargs.get('timeout', TIMEOUT))
         kwargs.setdefault('follow_redirects', True)
         super().__init__(headers=headers, **kwargs)
@@ -116,6 +120,30 @@ class AsyncClient(Navigable, httpx.AsyncClient):  # type: ignore[misc]
         return await self._send(method, path, **kwargs)
 
     async def _send(self, method: str, path: object = '', **kwargs: Any) -> httpx.Response:
+        plan = retry.plan(self, method, kwargs)
+        while True:
+            await plan.clock.asleep(plan.start())
+            try:
+                response = await self._attempt(plan, method, path, **kwargs)
+            except (httpx.TransportError, AllHostsDown) as exc:
+                await plan.clock.asleep(plan.failed(exc))
+                continue
+            delay = plan.answered(response.status_code, response.headers)
+            if delay is None:
+                return response
+            try:
+                if delay == math.inf:
+                    try:
+                        await self._checked(response, streamed=bool(kwargs.get('stream')))
+                    except HTTPError as exc:
+                        plan.give_up(exc)
+                        raise
+            finally:
+                await response.aclose()
+            await plan.clock.asleep(delay)
+
+    async def _attempt(self, plan: retry.Plan, method: str, path: object = '', **kwargs: Any) -> httpx.Response:
+        """Send one attempt of a request."""
         if self._owner is not None and self._owner.is_closed:
             raise RuntimeError('Cannot send a request, as the root client has been closed.')
         url = self._url(path)
@@ -376,11 +404,15 @@ class AsyncJsonRpc(AsyncRemote):
 
 
 class AsyncProxy(hosts.Balancer, AsyncClient):  # type: ignore[misc]
-    """An `AsyncClient` over several base URLs; each request goes to the least troubled host."""
+    """An `AsyncClient` over several base URLs; each request goes to a healthy, least busy host."""
 
-    async def _send(self, method: str, path: object = '', **kwargs: Any) -> httpx.Response:
-        host = self.choice(method)
-        with self.counting(host) as stats:
-            response = await super()._send(method, urls.join(host, path), **kwargs)
-        stats.add(failures=int(response.status_code >= 500))
+    async def _attempt(self, plan: retry.Plan, method: str, path: object = '', **kwargs: Any) -> httpx.Response:
+        host = self._route(plan)
+        with self.counting(host, plan) as stats:
+            response = await super()._attempt(plan, method, urls.join(host, path), **kwargs)
+            self.answered(host, response.status_code, plan)
+            if kwargs.get('stream'):  # count the connection until it is closed (httpx closes it once read)
+                stats.add(connections=1)
+                release, close = hosts.Once(stats.end), response.aclose
+                response.aclose = lambda: hosts.aclosing(close, release)  # type: ignore[method-assign]
         return response

@@ -7,6 +7,7 @@ host choice come from the core modules.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Iterator
 from typing import IO, Any, Self
 
@@ -15,25 +16,27 @@ import urllib3
 from requests.cookies import cookiejar_from_dict
 from requests.structures import CaseInsensitiveDict
 
-from . import content, flows, graphql, hosts, jsonrpc, rpc, urls, webhooks
-from .errors import GraphQLError, RequestsHTTPError, RequestsIncompleteBody
+from . import content, flows, graphql, hosts, jsonrpc, retry, rpc, urls, webhooks
+from .errors import TRANSPORT_ERRORS, GraphQLError, HTTPError, RequestsHTTPError, RequestsIncompleteBody
 from .navigation import RESERVED, TIMEOUT, Navigable, Navigation
 
-SETTINGS = frozenset(requests.Session.__attrs__) | {'timeout'}
+SETTINGS = frozenset(requests.Session.__attrs__) | {'timeout', 'retry', 'rate'}
 
 
 def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
     return request
 
 
-class Client(Navigable, requests.Session):  # type: ignore[misc]
+class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[misc]
     """A `requests.Session` that sends requests relative to a base URL.
 
     Args:
         url: base URL; a trailing `/` is ensured
         trailing: text appended to every request's path, e.g. `/`
         headers: headers sent with every request
-        **attrs: Session attributes (`auth`, `params`, `verify`, `timeout`, ...)
+        **attrs: Session attributes (`auth`, `params`, `verify`, `timeout`, ...), `retry`
+            (a `clients.Retry`, or None for no retries) and `rate` (requests per second or a
+            `clients.RateLimit`)
     """
 
     timeout: Any
@@ -116,6 +119,28 @@ class Client(Navigable, requests.Session):  # type: ignore[misc]
         return self._send(method, path, **kwargs)
 
     def _send(self, method: str, path: object = '', **kwargs: Any) -> requests.Response:
+        plan = retry.plan(self, method, kwargs)
+        while True:
+            plan.clock.sleep(plan.start())
+            try:
+                response = self._attempt(plan, method, path, **kwargs)
+            except TRANSPORT_ERRORS as exc:
+                plan.clock.sleep(plan.failed(exc))
+                continue
+            delay = plan.answered(response.status_code, response.headers)
+            if delay is None:
+                return response
+            with contextlib.closing(response):
+                if delay == math.inf:
+                    try:
+                        self._checked(response, streamed=_streamed(self, kwargs))
+                    except HTTPError as exc:
+                        plan.give_up(exc)
+                        raise
+            plan.clock.sleep(delay)
+
+    def _attempt(self, plan: retry.Plan, method: str, path: object = '', **kwargs: Any) -> requests.Response:
+        """Send one attempt of a request."""
         url = self._url(path)
         kwargs.setdefault('timeout', self.timeout)
         if 'content' in kwargs:  # httpx's name for a raw body
@@ -171,6 +196,11 @@ class Client(Navigable, requests.Session):  # type: ignore[misc]
             return step.value
         except StopIteration as stop:
             return stop.value
+
+
+def _streamed(client: Client, kwargs: dict[str, Any]) -> bool:
+    stream = kwargs.get('stream')
+    return bool(client.stream if stream is None else stream)
 
 
 def _incomplete(method: str, url: str, exc: Exception) -> RequestsIncompleteBody:
@@ -373,17 +403,25 @@ class JsonRpc(Remote):
 
 
 class Proxy(hosts.Balancer, Client):  # type: ignore[misc]
-    """A `Client` over several base URLs; each request goes to the least troubled host.
+    """A `Client` over several base URLs; each request goes to a healthy, least busy host.
+
+    A retried request goes to another healthy host when there is one (see `hosts.Balancer`).
 
     Args:
         *urls: base URLs of the hosts
         **kwargs: `Client` options
     """
 
-    def _send(self, method: str, path: object = '', **kwargs: Any) -> requests.Response:
-        host = self.choice(method)
-        with self.counting(host) as stats:
-            response = super()._send(method, urls.join(host, path), **kwargs)
-        stats.add(failures=int(response.status_code >= 500))
+    def _attempt(self, plan: retry.Plan, method: str, path: object = '', **kwargs: Any) -> requests.Response:
+        host = self._route(plan)
+        with self.counting(host, plan) as stats:
+            response = super()._attempt(plan, method, urls.join(host, path), **kwargs)
+            self.answered(host, response.status_code, plan)
+            if _streamed(self, kwargs):  # count the connection until it is closed or read to the end
+                stats.add(connections=1)
+                release, close = hosts.Once(stats.end), response.close
+                response.close = lambda: hosts.closing(close, release)  # type: ignore[method-assign]
+                free = getattr(response.raw, 'release_conn', None)
+                if free is not None:  # urllib3 calls it once the body is read
+                    response.raw.release_conn = lambda: hosts.closing(free, release)  # type: ignore[method-assign]
         return response
-

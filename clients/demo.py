@@ -294,12 +294,14 @@ def tour_rpc(url: str, show: Printer) -> None:
 
 
 def tour_proxy(url: str, show: Printer) -> None:
-    """Spread requests over two hosts with a `Proxy`, which avoids the one that failed."""
-    show.section('Proxy: one client over two hosts, /a/ and /b/; the healthiest is chosen')
+    """Spread requests over two hosts with a `Proxy`, which retries a GET on the other host."""
+    show.section('Proxy: one client over two hosts, /a/ and /b/; a failed GET is retried on the other')
     root = url.rstrip('/')
-    with clients.Proxy(url + 'a/', url + 'b/', **LOCAL) as proxy:
-        response = proxy.get('unavailable')
-        show("proxy.get('unavailable')", f'{response.status_code} from {response.url}')
+    with clients.Proxy(url + 'a/', url + 'b/', retry=clients.Retry(attempts=2), **LOCAL) as proxy:
+        try:
+            proxy.get('unavailable')
+        except clients.HTTPError as exc:
+            show("proxy.get('unavailable')", f'HTTPError after {exc.attempts} attempts: {exc.status_code}')
         table: dict[str, Any] = proxy.urls  # base URL -> its Stats (a Counter)
         stats = [f'{host.removeprefix(root)} failures={table[host]["failures"]}' for host in table]
         show('proxy.urls (per-host Stats)', ', '.join(stats))

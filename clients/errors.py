@@ -15,6 +15,7 @@ already catch, so existing `except` clauses keep working::
           │    └── BatchError ................ some calls of a batch failed: .results .errors
           ├── ProtocolError (ValueError) ..... a response that breaks its protocol (e.g. wrong id)
           ├── WebhookError (ValueError) ...... a webhook delivery that fails verification
+          ├── AllHostsDown (ConnectionError, LookupError) .. no host of a proxy can take a request
           ├── IncompleteBody (OSError) ....... the connection ended before the whole body
           │    ├── RequestsIncompleteBody (requests.exceptions.ChunkedEncodingError)
           │    └── HttpxIncompleteBody (httpx.RemoteProtocolError)
@@ -23,7 +24,8 @@ already catch, so existing `except` clauses keep working::
                └── HttpxHTTPError (httpx.HTTPStatusError) ....... raised by async clients
 
 `InvalidURL` and the other `ValueError` branches are programming or input mistakes;
-the rest describe what happened on the wire.
+the rest describe what happened on the wire. An error raised after retries carries
+`attempts`, the number of attempts made (see `clients.retry`).
 """
 
 from __future__ import annotations
@@ -150,10 +152,32 @@ class HttpxIncompleteBody(IncompleteBody, httpx.RemoteProtocolError):
         self._request = request
 
 
+class AllHostsDown(Error, ConnectionError, LookupError):
+    """Every host of a proxy is down (failed this request, or its circuit is open).
+
+    Carries `failures`, each host's last failure, all named in the message.
+    """
+
+    attempts = 1
+
+    def __init__(self, method: str, failures: dict[str, str]) -> None:
+        self.method = method
+        self.failures = dict(failures)
+        hosts = '; '.join(f'{url} ({failure})' for url, failure in failures.items())
+        super().__init__(f'all hosts are down for {method}: {hosts}')
+
+    def __reduce__(self) -> Any:
+        return type(self), (self.method, self.failures), self.__dict__
+
+
 class HTTPError(Error):
-    """A response with an error status; carries `.response`, `.status_code`, `.method`, `.url`."""
+    """A response with an error status; carries `.response`, `.status_code`, `.method`, `.url`.
+
+    `attempts` is the number of attempts made when retries ended on this status.
+    """
 
     response: Any
+    attempts = 1
 
     @property
     def status_code(self) -> int:

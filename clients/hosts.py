@@ -1,4 +1,4 @@
-"""Host choice for proxies: per-host counters and the choice of the least troubled host."""
+"""Host choice for proxies: per-host counts and circuit breakers, and the choice of a healthy host."""
 
 from __future__ import annotations
 
@@ -6,19 +6,36 @@ import collections
 import contextlib
 import random
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 from . import urls
-from .errors import TRANSPORT_ERRORS, HTTPError
+from .errors import TRANSPORT_ERRORS, AllHostsDown, HTTPError
+from .retry import Plan, Retry
 
 
 class Stats(collections.Counter[str]):
-    """Thread-safe counts of one host: `errors`, `failures` (5xx) and active `connections`."""
+    """Thread-safe counts of one host, and its health: a circuit breaker.
+
+    Counts: `requests`, `errors` (transport failures), `failures` (5xx answers) and active
+    `connections`. After `threshold` failures in a row the circuit opens: the host gets no
+    requests for `cooldown` seconds, then one probe (half-open). A probe that succeeds closes
+    the circuit; one that fails opens it again for twice as long, up to `cooldown_max`.
+    Subclass and set these class attributes (as `Proxy.Stats`) to tune them.
+    """
+
+    threshold = 3
+    cooldown = 1.0
+    cooldown_max = 10.0
 
     def __init__(self) -> None:
         super().__init__()
         self.lock = threading.Lock()
+        self.streak = 0  # failures in a row
+        self.opened: float | None = None  # when the circuit opened; None while closed
+        self.wait = self.cooldown
+        self.probing = False
+        self.last_failure = ''
 
     def add(self, **counts: int) -> None:
         """Add to the counts atomically."""
@@ -28,12 +45,63 @@ class Stats(collections.Counter[str]):
     def __reduce__(self) -> Any:
         return type(self), (), None, None, iter(self.items())
 
+    def state(self, now: float) -> str:
+        """Return `closed`, `open` (no requests) or `half-open` (one probe may go)."""
+        if self.opened is None:
+            return 'closed'
+        return 'half-open' if now >= self.opened + self.wait else 'open'
+
+    def available(self, now: float) -> bool:
+        """Return whether a request may go to this host now."""
+        state = self.state(now)
+        return state == 'closed' or (state == 'half-open' and not self.probing)
+
+    def begin(self, now: float) -> bool:
+        """Count a request starting; return whether it is the probe of a half-open circuit."""
+        with self.lock:
+            self.update(requests=1, connections=1)
+            probe = self.state(now) == 'half-open' and not self.probing
+            self.probing = self.probing or probe
+            return probe
+
+    def end(self, probe: bool = False) -> None:
+        """Count a request's connection released; a probe that was not judged frees the slot."""
+        with self.lock:
+            self.update(connections=-1)
+            if probe:
+                self.probing = False
+
+    def succeeded(self) -> None:
+        """Record an answer below 500: the circuit closes."""
+        with self.lock:
+            self.streak = 0
+            self.opened = None
+            self.wait = self.cooldown
+            self.probing = False
+
+    def failed(self, now: float, kind: str, reason: str) -> None:
+        """Record a failure (`kind` is `errors` or `failures`); open the circuit if it is due."""
+        with self.lock:
+            self.update({kind: 1})
+            self.streak += 1
+            self.last_failure = reason
+            if self.probing or (self.opened is not None and now >= self.opened + self.wait):
+                self.opened, self.wait = now, min(self.wait * 2, self.cooldown_max)
+            elif self.opened is None and self.streak >= self.threshold:
+                self.opened, self.wait = now, self.cooldown
+            self.probing = False
+
 
 HostStats = Stats  # the name `Stats` is also a class attribute of Balancer
 
 
+def describe(error: BaseException) -> str:
+    """Return a short account of a failure: the error's type and message."""
+    return f'{type(error).__name__}: {error}'
+
+
 class Balancer:
-    """Mixin for proxies: `urls` maps each base URL to its `Stats`; the least troubled wins.
+    """Mixin for proxies: `urls` maps each base URL to its `Stats`; a healthy, least busy host wins.
 
     Args:
         *urls: base URLs of the hosts
@@ -43,6 +111,7 @@ class Balancer:
     Stats = Stats
     urls: dict[str, HostStats]
     trailing: str
+    retry: Retry
 
     def __init__(self, *urls: str, **kwargs: Any) -> None:
         table = hosts(urls, self.Stats)
@@ -61,47 +130,137 @@ class Balancer:
             new.urls = derive(self.urls, path)
         return new
 
+    def _now(self) -> float:
+        return self.retry.clock.now()
+
     def priority(self, url: str) -> Any:
         """Return a comparable priority for `url`, lower is better; `None` excludes it.
 
-        The default minimizes (errors, failures, active connections).
+        The default excludes a host whose circuit is open (see `Stats`) and otherwise
+        prefers the fewest active connections.
         """
         stats = self.urls[url]
-        return stats['errors'], stats['failures'], stats['connections']
+        return stats['connections'] if stats.available(self._now()) else None
+
+    def _ranked(self, candidates: Any) -> list[str]:
+        ranked: dict[Any, list[str]] = collections.defaultdict(list)
+        for url in candidates:
+            ranked[self.priority(url)].append(url)
+        ranked.pop(None, None)
+        return ranked[min(ranked)] if ranked else []
 
     def choice(self, method: str) -> str:
         """Return the base URL for a request; ties are broken at random.
 
+        The default also sends a retry to a healthy host the request has not tried yet; an
+        override decides every attempt itself, retries included.
+
         Args:
             method: the request's method, for extensions that route reads and writes apart
         """
-        ranked: dict[Any, list[str]] = collections.defaultdict(list)
-        for url in self.urls:
-            ranked[self.priority(url)].append(url)
-        ranked.pop(None, None)
-        if not ranked:
+        best = self._ranked(self.urls)
+        if not best:
             raise LookupError(f'no host is available for {method}: {", ".join(self.urls)}')
-        return random.choice(ranked[min(ranked)])
+        return random.choice(best)
+
+    def _untried(self, plan: Plan) -> list[str]:
+        """The best healthy hosts this request has not tried; none when `choice` is custom."""
+        if type(self).choice is not Balancer.choice:
+            return []  # a custom choice routes every attempt, e.g. writes to a primary only
+        return self._ranked(url for url in self.urls if url not in plan.hosts)
+
+    def _spare(self, plan: Plan) -> bool:
+        """Whether a retry of this request can go to a healthy host it has not tried."""
+        return bool(self._untried(plan))
+
+    def _route(self, plan: Plan) -> str:
+        """Return the host of a request's next attempt: `choice`, then untried healthy hosts."""
+        untried = self._untried(plan) if plan.hosts else []
+        if untried:
+            return random.choice(untried)
+        try:
+            return self.choice(plan.method)
+        except LookupError as exc:
+            raise self._down(plan) from exc
+
+    def _down(self, plan: Plan) -> AllHostsDown:
+        now = self._now()
+        failures = {}
+        for url, stats in self.urls.items():
+            failures[url] = plan.hosts.get(url) or stats.last_failure or f'circuit {stats.state(now)}'
+        return AllHostsDown(plan.method, failures)
+
+    def _exhausted(self, plan: Plan, error: BaseException) -> AllHostsDown | None:
+        """The error to raise when a request gives up: every host down, or None for `error`."""
+        now = self._now()
+        if isinstance(error, AllHostsDown):
+            return None
+        if all(url in plan.hosts or not stats.available(now) for url, stats in self.urls.items()):
+            return self._down(plan)
+        return None
 
     @contextlib.contextmanager
-    def counting(self, url: str) -> Iterator[HostStats]:
-        """Count an active connection to `url` while the block runs.
+    def counting(self, url: str, plan: Plan | None = None) -> Iterator[HostStats]:
+        """Count an active connection to `url` while the block runs, and its health.
 
         A transport error raised in the block counts as an error, a 5xx status error as a
-        failure; the block adds `failures` itself for responses it returns unraised.
+        failure; the block reports responses it returns unraised with `answered`.
         """
         stats = self.urls[url]
-        stats.add(connections=1)
+        probe = stats.begin(self._now())
         try:
             yield stats
         except HTTPError as exc:
-            stats.add(failures=int(exc.status_code >= 500))
+            self.answered(url, exc.status_code, plan)
             raise
-        except TRANSPORT_ERRORS:
-            stats.add(errors=1)
+        except TRANSPORT_ERRORS as exc:
+            stats.failed(self._now(), 'errors', describe(exc))
+            if plan is not None:
+                plan.hosts[url] = describe(exc)
             raise
         finally:
-            stats.add(connections=-1)
+            stats.end(probe)
+
+    def answered(self, url: str, status: int, plan: Plan | None = None) -> None:
+        """Record an answer from `url`: 5xx is a failure, anything else closes the circuit."""
+        stats = self.urls[url]
+        if status >= 500:
+            stats.failed(self._now(), 'failures', f'status {status}')
+        else:
+            stats.succeeded()
+        if plan is not None and (status >= 500 or status in plan.policy.statuses):
+            plan.hosts[url] = f'status {status}'
+
+
+class Once:
+    """Call `func` the first time this is called, from any thread; later calls do nothing."""
+
+    def __init__(self, func: Callable[[], Any]) -> None:
+        self.func = func
+        self.lock = threading.Lock()
+        self.done = False
+
+    def __call__(self) -> None:
+        with self.lock:
+            done, self.done = self.done, True
+        if not done:
+            self.func()
+
+
+def closing(close: Callable[[], Any], release: Callable[[], Any]) -> Any:
+    """Close a response, then release its host's connection count."""
+    try:
+        return close()
+    finally:
+        release()
+
+
+async def aclosing(close: Callable[[], Awaitable[Any]], release: Callable[[], Any]) -> Any:
+    """Close an async response, then release its host's connection count."""
+    try:
+        return await close()
+    finally:
+        release()
 
 
 def hosts(addresses: tuple[str, ...], stats: type[Stats]) -> dict[str, Stats]:

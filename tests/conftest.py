@@ -125,3 +125,46 @@ def twin(request: pytest.FixtureRequest) -> Twin:
 
 async def collect(items: AsyncIterator[Any]) -> list[Any]:
     return [item async for item in items]
+
+
+class FakeClock(clients.retry.Clock):
+    """A clock whose sleeps only move its time forward, and are recorded."""
+
+    def __init__(self, start: float = 1000.0, wall: float = 1_700_000_000.0) -> None:
+        self.monotonic = start
+        self.wall = wall
+        self.sleeps: list[float] = []
+
+    def now(self) -> float:
+        return self.monotonic
+
+    def time(self) -> float:
+        return self.wall
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self.sleeps.append(seconds)
+            self.monotonic += seconds
+            self.wall += seconds
+
+    async def asleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A fake clock, for `clients.Retry(clock=clock)`."""
+    return FakeClock()
+
+
+@pytest.fixture(autouse=True)
+def instant_retries(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Retries with the default clock do not really wait in tests; the waits are recorded."""
+    waits: list[float] = []
+
+    async def asleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr(clients.retry.CLOCK, 'sleep', waits.append)
+    monkeypatch.setattr(clients.retry.CLOCK, 'asleep', asleep)
+    return waits

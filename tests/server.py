@@ -3,8 +3,10 @@ redirects, streamed and short bodies."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +35,7 @@ class Handler(BaseHTTPRequestHandler):
         super().setup()
         with self.server.lock:
             self.server.connections += 1
+            self.server.sockets.append(self.connection)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -176,19 +179,61 @@ def slow(handler: Handler) -> None:
     handler.send_json(200, {'slow': True})
 
 
+@route('/flaky')
+def flaky(handler: Handler) -> None:
+    """/flaky?key=K&fail=N: fail the first N requests for key K, then echo the attempt number.
+
+    A failure answers `status` (default 503) with a `Retry-After` of `retry_after` if given,
+    or with `drop=1` closes the connection without an answer.
+    """
+    query = handler.query
+    handler.body()
+    attempt = handler.server.hit(query.get('key', ''))
+    if attempt <= int(query.get('fail', 1)):
+        if query.get('drop'):
+            handler.close_connection = True
+            return
+        headers = {'Retry_After': query['retry_after']} if 'retry_after' in query else {}
+        handler.send_json(int(query.get('status', 503)), {'message': f'failure {attempt}'}, **headers)
+        return
+    handler.send_json(200, {'attempt': attempt, 'port': handler.server.server_address[1]})
+
+
+@route('/healthy')
+def healthy(handler: Handler) -> None:
+    """/healthy?ports=P,Q: 200 from the servers on those ports, 503 from any other."""
+    port = handler.server.server_address[1]
+    ok = str(port) in handler.query.get('ports', '').split(',')
+    handler.send_json(200 if ok else 503, {'port': port})
+
+
+@route('/ratelimited')
+def ratelimited(handler: Handler) -> None:
+    """Answer 200 with `X-RateLimit-Remaining: 0` and `X-RateLimit-Reset: <reset>` seconds."""
+    handler.send_json(200, {}, X_RateLimit_Remaining='0', X_RateLimit_Reset=handler.query.get('reset', '1'))
+
+
 class Server(ThreadingHTTPServer):
     """The test server: counts TCP connections and records requests."""
 
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self) -> None:
-        super().__init__(('127.0.0.1', 0), Handler)
+    def __init__(self, port: int = 0) -> None:
+        super().__init__(('127.0.0.1', port), Handler)
         self.lock = threading.Lock()
+        self.hits: dict[str, int] = {}
+        self.sockets: list[Any] = []
         self.connections = 0
         self.gate = threading.Event()
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+
+    def hit(self, key: str) -> int:
+        """Count a request for `key`; return how many there have been."""
+        with self.lock:
+            self.hits[key] = self.hits.get(key, 0) + 1
+            return self.hits[key]
 
     @property
     def url(self) -> str:
@@ -201,3 +246,12 @@ class Server(ThreadingHTTPServer):
     def __exit__(self, *args: Any) -> None:
         self.shutdown()
         self.server_close()
+
+    def stop(self) -> None:
+        """Stop as a crashed host would: stop listening and cut every open connection."""
+        self.shutdown()
+        self.server_close()
+        with self.lock:
+            for sock in self.sockets:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)

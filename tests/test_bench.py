@@ -11,3 +11,17 @@ def test_streaming_bench_runs(capsys):
     out = capsys.readouterr().out
     assert 'ratio to the raw library' in out
     assert 'Resource.download' in out
+
+
+def test_proxy_bench_runs(capsys):
+    from bench import proxy
+
+    results = proxy.main(['--quick'])
+    assert set(results) == {'Proxy', 'AsyncProxy'}
+    for figures in results.values():
+        assert figures['requests'] > 0
+        assert figures['success'] == 1  # every GET succeeded though a host went down
+        assert figures['ratio'] > 0
+    out = capsys.readouterr().out
+    assert 'succeeded' in out
+    assert 'x raw' in out

@@ -45,9 +45,9 @@ NOT_FOUND = re.compile(
     r'\n api\.items\[99\] GET http://127\.0\.0\.1:\d+/items/99 returned 404 Not Found: no item 99\n'
 )
 PROXY = re.compile(
-    r"\n proxy\.get\('unavailable'\) 503 from http://127\.0\.0\.1:\d+/(?P<bad>[ab])/unavailable"
-    r'\n proxy\.urls \(per-host Stats\) /a/ failures=(?P<a>[01]), /b/ failures=(?P<b>[01])'
-    r"\n proxy\.get\('items'\) 200 from http://127\.0\.0\.1:\d+/(?P<good>[ab])/items\n"
+    r"\n proxy\.get\('unavailable'\) HTTPError after 2 attempts: 503"
+    r'\n proxy\.urls \(per-host Stats\) /a/ failures=1, /b/ failures=1'
+    r"\n proxy\.get\('items'\) 200 from http://127\.0\.0\.1:\d+/[ab]/items\n"
 )
 
 
@@ -59,9 +59,6 @@ def check_tour(output: str) -> None:
     assert NOT_FOUND.search(collapsed)
     proxy = PROXY.search(collapsed)
     assert proxy, output
-    bad, good = proxy['bad'], proxy['good']
-    assert {bad, good} == {'a', 'b'}  # after a 503 from one host, the other one is chosen
-    assert (proxy[bad], proxy[good]) == ('1', '0')
     lines = output.splitlines()
     assert lines[0].startswith('clients ')
     assert len(lines) < 50

@@ -1,14 +1,19 @@
+"""Host health and choice: counts, circuit breakers, routing of retries (fake clock)."""
+
+import asyncio
 import threading
 
 import httpx
 import pytest
 
-from clients import HTTPError, errors, hosts
+from clients import AllHostsDown, HTTPError, Retry, errors, hosts, retry
+from tests.conftest import FakeClock
 
 
 class Balanced(hosts.Balancer):
-    def __init__(self, *urls):
+    def __init__(self, *urls, clock=None):
         self.urls = hosts.hosts(urls, self.Stats)
+        self.retry = Retry(clock=clock or FakeClock())
 
 
 def test_table():
@@ -21,15 +26,17 @@ def test_table():
         hosts.hosts((), hosts.Stats)
 
 
-def test_choice_prefers_fewest_problems():
+def test_choice_prefers_healthy_hosts_with_fewest_connections():
     proxy = Balanced('http://a', 'http://b', 'http://c')
-    proxy.urls['http://a/'].add(errors=1)
+    proxy.urls['http://a/'].add(connections=1)
     proxy.urls['http://b/'].add(connections=2)
-    proxy.urls['http://c/'].add(failures=1)
+    proxy.urls['http://c/'].add(connections=3)
+    assert proxy.choice('GET') == 'http://a/'
+    for _ in range(3):
+        proxy.urls['http://a/'].failed(proxy._now(), 'errors', 'refused')
+    assert proxy.priority('http://a/') is None  # its circuit is open
     assert proxy.choice('GET') == 'http://b/'
-    proxy.urls['http://b/'].add(failures=2)
-    assert proxy.choice('GET') == 'http://c/'
-    assert {proxy.priority(url) for url in proxy.urls} == {(1, 0, 0), (0, 2, 2), (0, 1, 0)}
+    assert [proxy.priority(url) for url in proxy.urls] == [None, 2, 3]
 
 
 def test_choice_ties_are_random():
@@ -50,10 +57,16 @@ def test_priority_none_excludes():
 @pytest.mark.parametrize('error', [OSError('x'), httpx.ConnectError('x')])
 def test_counting_errors(error):
     proxy = Balanced('http://a')
-    with pytest.raises(type(error)), proxy.counting('http://a/') as stats:
+    plan = retry.Plan(Retry(), 'GET', True)
+    with pytest.raises(type(error)), proxy.counting('http://a/', plan) as stats:
         assert stats['connections'] == 1
         raise error
-    assert dict(stats) == {'connections': 0, 'errors': 1}
+    assert dict(stats) == {'connections': 0, 'errors': 1, 'requests': 1}
+    assert stats.last_failure == plan.hosts['http://a/'] == f'{type(error).__name__}: x'
+    assert stats.streak == 1
+    with pytest.raises(type(error)), proxy.counting('http://a/'):  # no plan: the counts only
+        raise error
+    assert stats['errors'] == 2
 
 
 def test_counting_status_errors():
@@ -66,7 +79,140 @@ def test_counting_status_errors():
         raise errors.HttpxHTTPError('missing', response)
     with pytest.raises(KeyError), proxy.counting('http://a/'):
         raise KeyError('not a transport error')
-    assert dict(proxy.urls['http://a/']) == {'connections': 0, 'failures': 1}
+    assert dict(proxy.urls['http://a/']) == {'connections': 0, 'failures': 1, 'requests': 3}
+
+
+def test_answered():
+    proxy = Balanced('http://a')
+    plan = retry.Plan(Retry(), 'GET', True)
+    stats = proxy.urls['http://a/']
+    proxy.answered('http://a/', 500)
+    assert (stats['failures'], stats.streak, stats.last_failure, plan.hosts) == (1, 1, 'status 500', {})
+    proxy.answered('http://a/', 429, plan)  # not the host's failure, but the request tries elsewhere
+    assert (stats['failures'], stats.streak, plan.hosts) == (1, 0, {'http://a/': 'status 429'})
+    proxy.answered('http://a/', 502, plan)
+    assert plan.hosts == {'http://a/': 'status 502'}
+
+
+def test_circuit_opens_cools_down_and_probes():
+    clock = FakeClock()
+    stats = hosts.Stats()
+    now = clock.now()
+    assert stats.state(now) == 'closed'
+    stats.failed(now, 'errors', 'refused')
+    stats.succeeded()
+    assert stats.streak == 0
+    for _ in range(3):
+        assert stats.available(now)
+        stats.failed(now, 'errors', 'refused')
+    assert (stats.state(now), stats.available(now)) == ('open', False)
+    stats.failed(now + 0.5, 'errors', 'late')  # a request sent before it opened: no change
+    assert (stats.opened, stats.wait) == (now, 1.0)
+    assert stats.state(now + 1) == 'half-open'
+    assert stats.available(now + 1)
+    assert stats.begin(now + 1) is True  # the probe
+    assert not stats.available(now + 1)  # one probe at a time
+    assert stats.begin(now + 1) is False
+    stats.end()
+    stats.failed(now + 1, 'errors', 'refused')  # the probe failed: open for twice as long
+    stats.end(probe=True)
+    assert (stats.state(now + 2.9), stats.state(now + 3)) == ('open', 'half-open')
+    for step in range(3, 10):  # the cool-down doubles up to cooldown_max
+        stats.failed(now + 100 * step, 'errors', 'refused')
+    assert stats.wait == hosts.Stats.cooldown_max
+    assert stats.begin(now + 1000)
+    stats.succeeded()
+    stats.end(probe=True)
+    assert (stats.state(now + 1000), stats.wait, stats.probing) == ('closed', 1.0, False)
+    assert stats['connections'] == 0
+
+
+def test_unjudged_probe_frees_its_slot():
+    stats = hosts.Stats()
+    for _ in range(3):
+        stats.failed(0.0, 'errors', 'refused')
+    probe = stats.begin(5.0)
+    assert not stats.available(5.0)
+    stats.end(probe)  # e.g. the request raised something that says nothing about the host
+    assert stats.available(5.0)
+
+
+def test_tuned_stats():
+    class Patient(hosts.Stats):
+        threshold = 1
+        cooldown = 5.0
+
+    stats = Patient()
+    stats.failed(0.0, 'failures', 'status 503')
+    assert (stats.state(4.9), stats.state(5.0)) == ('open', 'half-open')
+
+
+def test_routing_tries_other_hosts_first():
+    proxy = Balanced('http://a', 'http://b', 'http://c')
+    plan = retry.Plan(proxy.retry, 'GET', True)
+    first = proxy._route(plan)
+    plan.hosts[first] = 'refused'
+    assert proxy._spare(plan)
+    second = proxy._route(plan)
+    assert second != first
+    plan.hosts[second] = 'refused'
+    third = proxy._route(plan)
+    assert third not in (first, second)
+    plan.hosts[third] = 'status 503'
+    assert not proxy._spare(plan)
+    assert proxy._route(plan) in proxy.urls  # all tried: back to the usual choice
+    error = httpx.ConnectError('refused')
+    down = proxy._exhausted(plan, error)
+    assert isinstance(down, AllHostsDown)
+    assert down.failures == {first: 'refused', second: 'refused', third: 'status 503'}
+    assert proxy._exhausted(plan, down) is None  # raised as it is
+
+
+def test_exhausted_with_a_healthy_host_left_is_the_last_error():
+    proxy = Balanced('http://a', 'http://b')
+    plan = retry.Plan(proxy.retry, 'GET', True)
+    plan.hosts['http://a/'] = 'refused'
+    assert proxy._exhausted(plan, OSError()) is None
+
+
+def test_all_hosts_down_names_each_and_its_last_failure():
+    proxy = Balanced('http://a', 'http://b')
+    now = proxy._now()
+    for _ in range(3):
+        proxy.urls['http://a/'].failed(now, 'errors', 'ConnectError: refused')
+        proxy.urls['http://b/'].failed(now, 'failures', 'status 503')
+    plan = retry.Plan(proxy.retry, 'GET', True)
+    with pytest.raises(AllHostsDown) as info:
+        proxy._route(plan)
+    error = info.value
+    assert isinstance(error, ConnectionError)
+    assert isinstance(error, LookupError)  # as the no-host error of 1.3
+    assert str(error) == 'all hosts are down for GET: http://a/ (ConnectError: refused); http://b/ (status 503)'
+    assert isinstance(error.__cause__, LookupError)
+    assert error.attempts == 1
+    fresh = Balanced('http://a')
+    fresh.urls['http://a/'].opened = fresh._now()  # opened by hand: nothing recorded
+    assert fresh._down(plan).failures == {'http://a/': 'circuit open'}
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(error))
+    assert (str(copy), copy.failures, copy.method) == (str(error), error.failures, 'GET')
+
+
+def test_once_and_closing():
+    calls = []
+    once = hosts.Once(lambda: calls.append(1))
+    assert hosts.closing(lambda: 'closed', once) == 'closed'
+    with pytest.raises(OSError):
+        hosts.closing(lambda: (_ for _ in ()).throw(OSError()), once)
+    assert calls == [1]
+
+    async def aclose():
+        return 'aclosed'
+
+    released = []
+    assert asyncio.run(hosts.aclosing(aclose, lambda: released.append(1))) == 'aclosed'
+    assert released == [1]
 
 
 def test_stats_are_thread_safe_and_picklable():
@@ -85,6 +231,19 @@ def test_stats_are_thread_safe_and_picklable():
     for thread in threads:
         thread.join()
     assert stats == {'connections': 0, 'errors': 80000}
+    stats.failed(0.0, 'errors', 'x')
     copy = pickle.loads(pickle.dumps(stats))
     assert copy == stats
     assert isinstance(copy.lock, type(threading.Lock()))
+
+
+def test_a_custom_choice_routes_every_attempt():
+    class Primary(Balanced):
+        def choice(self, method):
+            return 'http://a/' if method == 'POST' else super().choice(method)
+
+    proxy = Primary('http://a', 'http://b')
+    plan = retry.Plan(proxy.retry, 'POST', True)
+    plan.hosts['http://a/'] = 'refused'
+    assert not proxy._spare(plan)
+    assert proxy._route(plan) == 'http://a/'

@@ -17,25 +17,24 @@ async def test_requests_spread_over_hosts(twin):
         assert (await twin(proxy.get('x'))).status_code == 200
     hosts = {request.url for request in twin.sent()}
     assert hosts == {A + 'x', B + 'x'}
-    assert all(stats == {'connections': 0, 'failures': 0} for stats in proxy.urls.values())
+    assert all(stats['connections'] == stats['failures'] == 0 for stats in proxy.urls.values())
+    assert sum(stats['requests'] for stats in proxy.urls.values()) == 40
 
 
-async def test_failures_and_errors_steer_traffic(twin):
-    proxy = twin.Proxy(A, B)
+async def test_failures_and_errors_open_circuits(twin):
+    proxy = twin.Proxy(A, B, retry=clients.Retry(attempts=2))
     twin.mock('GET', A + 'x', status=503)
     twin.mock('GET', B + 'x', exc=twin.transport_error())
-    results = []
-    for _ in range(6):
-        try:
-            results.append((await twin(proxy.get('x'))).status_code)
-        except OSError if twin.name == 'sync' else Exception as exc:  # noqa: B030
-            results.append(type(exc).__name__)
-    assert proxy.urls[A]['failures'] >= 1
-    assert proxy.urls[B]['errors'] >= 1
+    for _ in range(3):  # each GET tries both hosts
+        with pytest.raises((twin.HTTPError, clients.AllHostsDown)):
+            await twin(proxy.get('x'))
+    assert proxy.urls[A]['failures'] == proxy.urls[B]['errors'] == 3
     assert proxy.urls[A]['connections'] == proxy.urls[B]['connections'] == 0
-    assert proxy.urls[A]['failures'] + proxy.urls[B]['errors'] == 6
-    # with one of each, the failing host ranks better than the erroring one
-    assert proxy.choice('GET') == A
+    assert proxy.urls[A].state(proxy._now()) == proxy.urls[B].state(proxy._now()) == 'open'
+    with pytest.raises(clients.AllHostsDown, match=r'all hosts are down for GET: .*status 503.*refused') as info:
+        await twin(proxy.get('x'))
+    assert info.value.attempts == 2
+    assert len(twin.sent()) == 6  # nothing more was sent
 
 
 async def test_derived_proxy_shares_counts(twin):
@@ -53,7 +52,7 @@ async def test_proxy_resource_composition(twin):
     class Api(twin.Proxy, twin.Resource):
         pass
 
-    api = Api(A, B)
+    api = Api(A, B, retry=None)
     twin.mock('GET', A + 'items/1', json={'id': 1})
     twin.mock('GET', B + 'items/1', json={'id': 1})
     twin.mock('GET', A + 'items/2', status=502, json={'message': 'bad gateway'})

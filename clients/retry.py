@@ -1,0 +1,421 @@
+"""Retries: the policy object, the pure decision function, and the per-request plan.
+
+Both shells drive a `Plan` the same way: `start()` before each attempt (it returns how long to
+wait for the rate limit), then `failed(error)` or `answered(status, headers)`, which return how
+long to wait before the next attempt, or say to stop. Every decision is made here by `decide`;
+the shells only sleep and send. Time comes from the policy's `clock`, so tests use a fake one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import requests
+import urllib3
+
+from .errors import AllHostsDown
+from .ratelimit import RETRY_AFTER_STATUSES, RateLimit, retry_after
+
+# Methods that mean the same when sent twice (RFC 9110, 9.2.2).
+IDEMPOTENT = frozenset({'GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'})
+# Statuses worth another try: too many requests, and a gateway or server that is briefly away.
+STATUSES = frozenset({429, 502, 503, 504})
+# Statuses whose `Retry-After` header says when to come back (RFC 9110 10.2.3, RFC 6585).
+IDEMPOTENCY_KEY = 'idempotency-key'
+
+LOG = logging.getLogger(__name__)
+
+CONNECT = 'connect'  # nothing was sent: safe to retry any method
+READ = 'read'  # the request may have been sent: retry only idempotent requests
+
+
+class Clock:
+    """Where clients read time and sleep; pass another (e.g. a fake) as `Retry(clock=...)`."""
+
+    def now(self) -> float:
+        """Return monotonic seconds, for durations."""
+        return time.monotonic()
+
+    def time(self) -> float:
+        """Return wall-clock seconds since the epoch, for HTTP dates."""
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        """Block for `seconds` (nothing when zero)."""
+        if seconds > 0:
+            time.sleep(seconds)
+
+    async def asleep(self, seconds: float) -> None:
+        """Wait `seconds` in the event loop (nothing when zero)."""
+        if seconds > 0:
+            await asyncio.sleep(seconds)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        return 'CLOCK' if self is CLOCK else super().__reduce_ex__(protocol)
+
+
+CLOCK = Clock()
+
+
+def _seconds(name: str, value: Any, allow_none: bool = False) -> Any:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0 or math.isinf(value):
+        expected = 'a finite number of seconds >= 0' + (' or None' if allow_none else '')
+        raise ValueError(f'Retry {name} must be {expected}, not {value!r}')
+    return float(value)
+
+
+class Retry:
+    """A retry policy: how many attempts, how long to wait between them, and what is retried.
+
+    Args:
+        attempts: attempts in all, the first included (1 means never retry)
+        backoff: the first wait in seconds; each later one doubles
+        backoff_max: the longest backoff wait
+        jitter: the fraction of each backoff wait that is random (0 to 1; 1 is "full jitter")
+        timeout: the time budget in seconds from the first attempt; no retry starts after it
+            (None: attempts alone bound the retries)
+        statuses: response statuses to retry (idempotent requests only)
+        methods: methods whose requests are retried after a read error, a timeout or a
+            retryable status; connect errors are retried for every method
+        retry_after_max: the longest `Retry-After` honoured; a server asking for more ends
+            the retries at once
+        clock: where time is read and sleeping is done
+    """
+
+    __slots__ = ('attempts', 'backoff', 'backoff_max', 'clock', 'jitter', 'methods', 'retry_after_max',
+                 'statuses', 'timeout')
+
+    def __init__(
+        self,
+        attempts: int = 3,
+        backoff: float = 0.5,
+        backoff_max: float = 10.0,
+        jitter: float = 0.5,
+        timeout: float | None = 60.0,
+        statuses: Iterable[int] = STATUSES,
+        methods: Iterable[str] = IDEMPOTENT,
+        retry_after_max: float = 60.0,
+        clock: Clock = CLOCK,
+    ) -> None:
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            raise ValueError(f'Retry attempts must be an int >= 1, not {attempts!r}')
+        self.attempts = attempts
+        self.backoff = _seconds('backoff', backoff)
+        self.backoff_max = _seconds('backoff_max', backoff_max)
+        if isinstance(jitter, bool) or not isinstance(jitter, int | float) or not 0 <= jitter <= 1:
+            raise ValueError(f'Retry jitter must be a fraction from 0 to 1, not {jitter!r}')
+        self.jitter = float(jitter)
+        self.timeout = _seconds('timeout', timeout, allow_none=True)
+        self.retry_after_max = _seconds('retry_after_max', retry_after_max)
+        if isinstance(statuses, str | bytes) or not isinstance(statuses, Iterable):
+            raise TypeError(f'Retry statuses must be a collection of status codes, not {statuses!r}')
+        self.statuses = frozenset(statuses)
+        bad = [code for code in self.statuses if isinstance(code, bool) or not isinstance(code, int)
+               or not 400 <= code <= 599]
+        if bad:
+            raise ValueError(f'Retry statuses must be error statuses (400-599), not {bad!r}')
+        if isinstance(methods, str | bytes) or not isinstance(methods, Iterable):
+            raise TypeError(f'Retry methods must be a collection of method names, not {methods!r}')
+        self.methods = frozenset(str(method).upper() for method in methods)
+        self.clock = clock
+
+    def __repr__(self) -> str:
+        fields = ', '.join(f'{name}={getattr(self, name)!r}' for name in self.__slots__ if name != 'clock')
+        return f'Retry({fields})'
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Retry):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, name) for name in self.__slots__))
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if hasattr(self, 'clock'):
+            raise AttributeError('Retry is immutable: build another, e.g. Retry(attempts=5)')
+        object.__setattr__(self, name, value)
+
+    @classmethod
+    def of(cls, value: Any) -> Retry:
+        """Return the policy meant by a `retry=` option: a `Retry`, or None/False for no retries."""
+        if isinstance(value, Retry):
+            return value
+        if value is None or value is False:
+            return NEVER
+        raise TypeError(f'retry must be a clients.Retry, None or False, not {value!r}')
+
+    def backoff_delay(self, retries: int, chance: float) -> float:
+        """Return the wait before retry number `retries` (1-based), `chance` in [0, 1)."""
+        delay = min(self.backoff * 2 ** min(retries - 1, 64), self.backoff_max)
+        return delay * (1 - self.jitter * chance)
+
+
+NEVER = Retry(attempts=1)
+DEFAULT = Retry()
+
+
+def failure(error: BaseException) -> str | None:
+    """Return whether a transport error happened before anything was sent (`CONNECT`), maybe
+    after (`READ`), or is not worth retrying (None)."""
+    if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout | AllHostsDown):
+        return CONNECT
+    if isinstance(error, httpx.TransportError):
+        local = httpx.UnsupportedProtocol | httpx.ProxyError | httpx.LocalProtocolError
+        return None if isinstance(error, local) else READ
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return CONNECT
+    if isinstance(error, requests.exceptions.ConnectionError):
+        reason = error.args[0] if error.args else None
+        if isinstance(reason, urllib3.exceptions.MaxRetryError):
+            reason = reason.reason
+        if isinstance(reason, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError):
+            return CONNECT
+        return READ
+    if isinstance(error, requests.exceptions.Timeout | requests.exceptions.ChunkedEncodingError):
+        return READ
+    if isinstance(error, requests.exceptions.RequestException):
+        return None  # an invalid URL or header, too many redirects: another try gives the same
+    if isinstance(error, ConnectionRefusedError):
+        return CONNECT
+    return READ if isinstance(error, ConnectionError | TimeoutError) else None  # not a missing file
+
+
+def idempotent(method: str, methods: frozenset[str], *headers: Any) -> bool:
+    """Return whether a request may be retried after it may have been sent."""
+    return method.upper() in methods or any(
+        value is not None and str(name).lower() == IDEMPOTENCY_KEY for name, value in _pairs(headers)
+    )
+
+
+def _pairs(headers: tuple[Any, ...]) -> Iterable[tuple[Any, Any]]:
+    for group in headers:
+        if isinstance(group, Mapping):
+            yield from group.items()
+        elif group is not None:
+            yield from group
+
+
+def replayable(kwargs: Mapping[str, Any]) -> bool:
+    """Return whether a request's body can be sent again: no file, iterator or stream in it."""
+    for name in ('data', 'content'):
+        body = kwargs.get(name)
+        if body is not None and not isinstance(body, str | bytes | bytearray | Mapping | list | tuple):
+            return False
+    files = kwargs.get('files')
+    values = files.values() if isinstance(files, Mapping) else [pair[1] for pair in files or ()]
+    for value in values:
+        if isinstance(value, tuple | list):
+            value = value[1] if len(value) > 1 else None
+        if value is not None and not isinstance(value, str | bytes | bytearray):
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do after an attempt: retry after `delay` seconds, or stop (and why)."""
+
+    retry: bool
+    delay: float = 0.0
+    reason: str = ''
+
+
+def decide(
+    policy: Retry,
+    *,
+    attempts: int,
+    elapsed: float,
+    safe: bool,
+    error: str | None = None,
+    status: int | None = None,
+    retry_after: float | None = None,
+    chance: float = 0.0,
+    elsewhere: bool = False,
+) -> Decision:
+    """Decide whether to retry after an attempt that failed (`error`) or answered `status`.
+
+    Args:
+        policy: the retry policy
+        attempts: attempts made so far
+        elapsed: seconds since the first attempt started
+        safe: whether the request may be sent twice (idempotent, opted in, or keyed)
+        error: `CONNECT`, `READ`, or None for an answer
+        status: the answer's status
+        retry_after: seconds the answer's `Retry-After` asks to wait, if it has one
+        chance: a random number in [0, 1) for the jitter
+        elsewhere: whether the next attempt goes to another host, which needs no wait
+    """
+    if error is None:
+        if status not in policy.statuses:
+            return Decision(False, reason='not a retryable status')
+        if not safe:
+            return Decision(False, reason='not an idempotent request')
+    elif error != CONNECT and not safe:
+        return Decision(False, reason='the request may have been sent, and is not idempotent')
+    if attempts >= policy.attempts:
+        return Decision(False, reason='attempts exhausted')
+    if elsewhere:
+        delay = 0.0
+    elif retry_after is not None and status in RETRY_AFTER_STATUSES:
+        if retry_after > policy.retry_after_max:
+            return Decision(False, reason=f'Retry-After {retry_after:g} s exceeds {policy.retry_after_max:g} s')
+        delay = retry_after
+    else:
+        delay = policy.backoff_delay(attempts, chance)
+    if policy.timeout is not None and elapsed + delay >= policy.timeout:
+        return Decision(False, reason=f'time budget of {policy.timeout:g} s spent')
+    return Decision(True, delay)
+
+
+def annotate(error: BaseException, attempts: int, reason: str = '') -> BaseException:
+    """Record `attempts` on an error, and in its message when there was more than one.
+
+    A message that is not text (requests wraps urllib3's error) is left as it is, for code
+    that reads it, and the attempts are added as a note shown with the traceback.
+    """
+    error.attempts = attempts  # type: ignore[attr-defined]
+    if attempts > 1:
+        note = f'after {attempts} attempts' + (f': {reason}' if reason else '')
+        if error.args and isinstance(error.args[0], str):
+            error.args = (f'{error.args[0]} ({note})', *error.args[1:])
+        else:
+            error.add_note(note)
+    return error
+
+
+class Plan:
+    """The state of one request's attempts; the shells call it around every attempt.
+
+    Args:
+        policy: the retry policy
+        method: the request method
+        safe: whether the request may be sent twice
+        limit: the client's rate limit, if any
+        spare: for proxies, whether an untried healthy host is left for this request
+        exhausted: for proxies, the error to raise instead of the last one, if any
+    """
+
+    def __init__(
+        self,
+        policy: Retry,
+        method: str,
+        safe: bool,
+        limit: RateLimit | None = None,
+        spare: Callable[[Plan], bool] | None = None,
+        exhausted: Callable[[Plan, BaseException], BaseException | None] | None = None,
+    ) -> None:
+        self.policy = policy
+        self.clock = policy.clock
+        self.method = method
+        self.safe = safe
+        self.limit = limit
+        self.spare = spare
+        self.exhausted = exhausted
+        self.attempts = 0
+        self.began = 0.0
+        self.hosts: dict[str, str] = {}  # host -> its failure, for proxies
+        self.reason = ''
+
+    def start(self) -> float:
+        """Count an attempt about to start; return the seconds to wait first (rate limit)."""
+        now = self.clock.now()
+        if not self.attempts:
+            self.began = now
+        self.attempts += 1
+        return self.limit.reserve(now) if self.limit is not None else 0.0
+
+    def _decide(self, **outcome: Any) -> Decision:
+        decision = decide(
+            self.policy, attempts=self.attempts, elapsed=self.clock.now() - self.began, safe=self.safe,
+            chance=random.random(), elsewhere=self.spare is not None and self.spare(self), **outcome,
+        )
+        self.reason = decision.reason
+        return decision
+
+    def _retrying(self, what: str, delay: float) -> None:
+        LOG.info('retrying %s after %s: attempt %d of %d in %.2f s',
+                 self.method, what, self.attempts + 1, self.policy.attempts, delay)
+
+    def failed(self, error: BaseException) -> float:
+        """Return the seconds to wait before retrying after `error`; raise the error to stop."""
+        decision = self._decide(error=failure(error))
+        if decision.retry:
+            self._retrying(f'{type(error).__name__}: {error}', decision.delay)
+            return decision.delay
+        reason = decision.reason if self.attempts > 1 else ''
+        replacement = self.exhausted(self, error) if self.exhausted is not None else None
+        if replacement is not None:
+            raise annotate(replacement, self.attempts) from error
+        raise annotate(error, self.attempts, reason)
+
+    def answered(self, status: int, headers: Mapping[str, str]) -> float | None:
+        """Return the seconds to wait before retrying after an answer, or None to return it.
+
+        A retryable status on which retries ended returns `math.inf`: the shell then raises
+        its HTTP error for the response (see `give_up`). A status that was never retried
+        (a POST's, say, even after a connect error was) is returned as it is.
+        """
+        if self.limit is not None:
+            self.limit.observe(status, headers, self.clock.now(), self.clock.time())
+        if status not in self.policy.statuses:
+            return None
+        after = retry_after(headers.get('Retry-After'), self.clock.time())
+        decision = self._decide(status=status, retry_after=after)
+        if decision.retry:
+            self._retrying(f'status {status}', decision.delay)
+            return decision.delay
+        return math.inf if self.attempts > 1 and self.safe else None
+
+    def give_up(self, error: BaseException) -> BaseException:
+        """Record the attempts on the HTTP error raised for the last answer."""
+        return annotate(error, self.attempts, self.reason)
+
+
+def plan(client: Any, method: str, kwargs: dict[str, Any]) -> Plan:
+    """Return the plan of a request, popping its `retry=` option from `kwargs`."""
+    policy = Retry.of(kwargs.pop('retry')) if 'retry' in kwargs else client.retry
+    if not replayable(kwargs) and policy.attempts > 1:
+        policy = Retry(attempts=1, clock=policy.clock)  # a file or stream body cannot be sent twice
+    safe = idempotent(method, policy.methods, client.headers, kwargs.get('headers'))
+    return Plan(policy, method.upper(), safe, client.rate, getattr(client, '_spare', None),
+                getattr(client, '_exhausted', None))
+
+
+class Resilience:
+    """The `retry` and `rate` settings of every client; derived clients inherit them."""
+
+    @property
+    def retry(self) -> Retry:
+        """The retry policy of requests that do not pass their own `retry=`."""
+        return self.__dict__.get('_retry', DEFAULT)
+
+    @retry.setter
+    def retry(self, value: Any) -> None:
+        self.__dict__['_retry'] = Retry.of(value)
+
+    @property
+    def rate(self) -> RateLimit | None:
+        """The client-side rate limit, shared with derived clients; None for none."""
+        return self.__dict__.get('_rate')
+
+    @rate.setter
+    def rate(self, value: Any) -> None:
+        self.__dict__['_rate'] = RateLimit.of(value)

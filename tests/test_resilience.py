@@ -1,0 +1,300 @@
+"""Retries and rate limits through both shells, against the real local server, on a fake clock."""
+
+import asyncio
+import concurrent.futures
+import email.utils
+import io
+import pickle
+import socket
+import threading
+import uuid
+
+import httpx
+import pytest
+import requests
+
+import clients
+from clients import RateLimit, Retry
+from tests.conftest import FakeClock
+
+
+def flaky(fail=1, **query):
+    """The query of a `/flaky` request failing `fail` times, under a key of its own."""
+    return {'key': uuid.uuid4().hex, 'fail': str(fail), **query}
+
+
+def closed_port():
+    """A local port nothing listens on: connecting to it is refused."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def described(error):
+    """An error's message and notes: where the number of attempts is told."""
+    return ' '.join([str(error), *getattr(error, '__notes__', [])])
+
+
+def read_error(twin):
+    return requests.ConnectionError if twin.name == 'sync' else httpx.RemoteProtocolError
+
+
+def connect_error(twin):
+    return requests.ConnectionError if twin.name == 'sync' else httpx.ConnectError
+
+
+async def test_failed_statuses_are_retried_with_backoff(twin, server, clock):
+    api = twin.Resource(server.url, retry=Retry(backoff=1, jitter=0, clock=clock))
+    assert await twin(api.get('flaky', params=flaky(2))) == {'attempt': 3, 'port': server.server_address[1]}
+    assert clock.sleeps == [1, 2]
+    await twin.close(api)
+
+
+@pytest.mark.parametrize('status', [429, 502, 503, 504])
+async def test_last_status_is_raised_with_the_attempts(twin, server, clock, status):
+    for cls in (twin.Resource, twin.Client):  # even a plain client raises once retries ran out
+        client = cls(server.url, retry=Retry(backoff=1, jitter=0, clock=clock))
+        with pytest.raises(twin.HTTPError) as info:
+            await twin(client.get('flaky', params=flaky(5, status=str(status))))
+        error = info.value
+        assert (error.status_code, error.attempts) == (status, 3)
+        assert str(error).endswith('failure 3 (after 3 attempts: attempts exhausted)')
+        assert error.response.status_code == status
+        await twin.close(client)
+
+
+async def test_other_statuses_are_not_retried(twin, server, clock):
+    client = twin.Client(server.url, retry=Retry(clock=clock))
+    assert (await twin(client.get('flaky', params=flaky(1, status='500')))).status_code == 500
+    query = flaky(1)
+    assert (await twin(client.post('flaky', params=query))).status_code == 503  # POST: not idempotent
+    assert server.hits[query['key']] == 1
+    assert clock.sleeps == []
+    await twin.close(client)
+
+
+@pytest.mark.parametrize('how', ['key', 'client', 'request'])
+async def test_post_is_retried_when_opted_in(twin, server, clock, how):
+    policy = Retry(backoff=1, jitter=0, clock=clock)
+    opted = Retry(methods=Retry().methods | {'POST'}, backoff=1, jitter=0, clock=clock)
+    api = twin.Resource(server.url, retry=opted if how == 'client' else policy)
+    kwargs = {'headers': {'Idempotency-Key': 'k1'}} if how == 'key' else {}
+    if how == 'request':
+        kwargs['retry'] = opted
+    assert (await twin(api.post('flaky', {'a': 1}, params=flaky(1), **kwargs)))['attempt'] == 2
+    assert clock.sleeps == [1]
+    await twin.close(api)
+
+
+async def test_retry_after_is_honoured(twin, server, clock):
+    api = twin.Resource(server.url, retry=Retry(clock=clock))
+    await twin(api.get('flaky', params=flaky(1, status='429', retry_after='7')))
+    date = email.utils.formatdate(clock.time() + 12, usegmt=True)
+    await twin(api.get('flaky', params=flaky(1, status='503', retry_after=date)))
+    assert clock.sleeps == [7, 12]
+    with pytest.raises(twin.HTTPError) as info:  # longer than retry_after_max: no retry
+        await twin(api.get('flaky', params=flaky(1, status='429', retry_after='3600')))
+    assert info.value.attempts == 1
+    await twin.close(api)
+
+
+async def test_time_budget_ends_retries(twin, server, clock):
+    api = twin.Resource(server.url, retry=Retry(attempts=10, backoff=4, jitter=0, timeout=10, clock=clock))
+    with pytest.raises(twin.HTTPError, match=r'after 2 attempts: time budget of 10 s spent') as info:
+        await twin(api.get('flaky', params=flaky(5)))
+    assert info.value.attempts == 2
+    assert clock.sleeps == [4]
+    await twin.close(api)
+
+
+async def test_dropped_connections_are_retried_for_idempotent_requests_only(twin, server, clock):
+    api = twin.Resource(server.url, retry=Retry(backoff=1, jitter=0, clock=clock))
+    assert (await twin(api.get('flaky', params=flaky(2, drop='1'))))['attempt'] == 3
+    query = flaky(1, drop='1')
+    with pytest.raises(read_error(twin)) as info:
+        await twin(api.post('flaky', {}, params=query))
+    assert info.value.attempts == 1
+    assert server.hits[query['key']] == 1
+    with pytest.raises(read_error(twin)) as info:
+        await twin(api.get('flaky', params=flaky(5, drop='1')))
+    assert info.value.attempts == 3
+    assert 'after 3 attempts: attempts exhausted' in described(info.value)
+    await twin.close(api)
+
+
+async def test_connect_errors_are_retried_for_any_method(twin, clock):
+    api = twin.Resource(f'http://127.0.0.1:{closed_port()}/', retry=Retry(backoff=1, jitter=0, clock=clock))
+    with pytest.raises(connect_error(twin)) as info:
+        await twin(api.post('x', {'a': 1}))
+    assert info.value.attempts == 3
+    assert 'after 3 attempts: attempts exhausted' in described(info.value)
+    assert clock.sleeps == [1, 2]
+    await twin.close(api)
+
+
+async def test_read_timeouts_are_retried(twin, server, clock):
+    api = twin.Resource(server.url, timeout=0.2, retry=Retry(attempts=2, clock=clock))
+    error = requests.exceptions.ReadTimeout if twin.name == 'sync' else httpx.ReadTimeout
+    with pytest.raises(error) as info:
+        await twin(api.slow.get(params={'delay': '1'}))
+    assert info.value.attempts == 2
+    await twin.close(api)
+
+
+async def test_retry_settings_are_inherited_and_overridable(twin, server, clock):
+    api = twin.Resource(server.url, retry=None)
+    assert api.retry is clients.retry.NEVER
+    assert twin.Resource(server.url).retry == Retry()  # the default
+    with pytest.raises(twin.HTTPError) as info:
+        await twin(api.get('flaky', params=flaky(1)))
+    assert info.value.attempts == 1
+    policy = Retry(clock=clock)
+    api.retry = policy
+    child = api.echo / 'x'
+    assert child.retry is policy
+    assert (await twin(api.get('flaky', params=flaky(1))))['attempt'] == 2
+    with pytest.raises(twin.HTTPError):
+        await twin(api.get('flaky', params=flaky(1), retry=None))
+    with pytest.raises(TypeError, match=r'retry must be a clients\.Retry, None or False, not 3'):
+        twin.Client(server.url, retry=3)
+    await twin.close(api)
+
+
+async def test_a_stream_body_is_not_sent_twice(twin, server, clock):
+    api = twin.Client(server.url, retry=Retry(clock=clock))
+    query = flaky(1)
+    body = {'data': io.BytesIO(b'body')} if twin.name == 'sync' else {'content': _body()}
+    response = await twin(api.put('flaky', params=query, **body))
+    assert response.status_code == 503
+    assert server.hits[query['key']] == 1
+    await twin.close(api)
+
+
+async def _body():
+    yield b'body'
+
+
+async def test_streamed_requests_are_retried_and_closed(twin, server, clock):
+    api = twin.Client(server.url, retry=Retry(clock=clock))
+    manager = api.stream if twin.name == 'async' else api.streaming
+    query = flaky(2)
+    if twin.name == 'async':
+        async with manager('GET', 'flaky', params=query) as response:
+            assert (await response.aread()).startswith(b'{"attempt": 3')
+    else:
+        with manager('GET', 'flaky', params=query) as response:
+            assert response.json()['attempt'] == 3
+    await twin.close(api)
+
+
+async def test_streamed_error_after_retries(twin, server, clock):
+    api = twin.Resource(server.url, retry=Retry(clock=clock))
+    with pytest.raises(twin.HTTPError, match='failure 3'):
+        await twin.list(api.iter('flaky', params=flaky(3)))
+    await twin.close(api)
+
+
+async def test_flows_are_retried(twin, server, clock):
+    api = twin.Resource(server.url, retry=Retry(clock=clock))
+    with pytest.raises(twin.HTTPError, match=r'failure 3 \(after 3 attempts') as info:
+        await twin(api.authorize('flaky', params=flaky(3)))
+    assert info.value.attempts == 3
+    await twin.close(api)
+
+
+async def test_client_rate_limit(twin, server, clock):
+    limit = RateLimit(2, burst=1)
+    api = twin.Resource(server.url, rate=limit, retry=Retry(clock=clock))
+    assert api.rate is limit
+    child = api / 'echo'
+    for _ in range(3):
+        await twin(api.echo.get())
+        await twin(child.get())  # derived clients share their root's limit
+    assert clock.sleeps == [0.5] * 5
+    api.rate = 10
+    assert api.rate.rate == 10.0
+    assert child.rate is limit
+    await twin.close(api)
+
+
+async def test_server_rate_limit_headers(twin, server, clock):
+    api = twin.Resource(server.url, rate=RateLimit(headers=True), retry=Retry(clock=clock))
+    await twin(api.get('ratelimited', params={'reset': '3'}))
+    assert clock.sleeps == []
+    await twin(api.echo.get())
+    assert clock.sleeps == [3]
+    await twin(api.echo.get())
+    assert clock.sleeps == [3]
+    # a 429's Retry-After holds the other requests too
+    await twin(api.get('flaky', params=flaky(1, status='429', retry_after='2')))
+    assert clock.sleeps == [3, 2]
+    with pytest.raises(TypeError, match='rate must be a number of requests per second'):
+        twin.Client(server.url, rate='fast')
+    await twin.close(api)
+
+
+class FrozenClock(FakeClock):
+    """A clock that records sleeps (from any thread) but never moves: every slot is reserved at once."""
+
+    def __init__(self):
+        super().__init__()
+        self.lock = threading.Lock()
+
+    def sleep(self, seconds):
+        if seconds > 0:
+            with self.lock:
+                self.sleeps.append(seconds)
+
+
+async def test_rate_limit_is_exact_under_threads_and_tasks(twin, server):
+    clock = FrozenClock()
+    api = twin.Client(server.url, rate=RateLimit(5, burst=2), retry=Retry(clock=clock))
+
+    async def one():
+        return (await twin(api.get('echo'))).status_code
+
+    if twin.name == 'async':
+        statuses = await asyncio.gather(*(one() for _ in range(20)))
+    else:
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            statuses = list(pool.map(lambda _: asyncio.run(one()), range(20)))
+    assert statuses == [200] * 20
+    # 2 at once, then one slot each 1/5 s: each request got its own
+    assert sorted(clock.sleeps) == pytest.approx([n / 5 for n in range(1, 19)])
+    await twin.close(api)
+
+
+def test_sync_clients_pickle_with_their_settings(server):
+    api = clients.Resource(server.url, rate=RateLimit(3), retry=Retry(attempts=4))
+    copy = pickle.loads(pickle.dumps(api.echo))
+    assert copy.retry == Retry(attempts=4)
+    assert (copy.rate.rate, copy.rate.burst) == (3.0, 3)
+    assert copy.get()['path'] == '/echo'
+    copy.close()
+    api.close()
+
+
+async def test_every_client_class_takes_the_settings(twin, clock):
+    policy, limit = Retry(clock=clock), RateLimit(5)
+    for cls in (twin.Client, twin.Resource, twin.Remote, twin.Graph, twin.Proxy):
+        client = cls('http://api.test/', retry=policy, rate=limit)
+        derived = client / 'x'
+        assert (client.retry, client.rate, derived.retry, derived.rate) == (policy, limit, policy, limit)
+        assert cls('http://api.test/').retry == Retry()
+        assert cls('http://api.test/').rate is None
+        await twin.close(client)
+
+
+async def test_remote_calls_retry_connect_errors_only(twin, server, clock):
+    rpc = twin.Remote(server.url, retry=Retry(clock=clock))
+    query = flaky(1)
+    with pytest.raises(twin.HTTPError) as info:  # a POST answered 503 is not sent again
+        await twin(rpc.flaky.with_params(query)())
+    assert info.value.attempts == 1
+    assert server.hits[query['key']] == 1
+    down = twin.Remote(f'http://127.0.0.1:{closed_port()}/', retry=Retry(clock=clock))
+    with pytest.raises(connect_error(twin)) as info:
+        await twin(down(method='x'))
+    assert info.value.attempts == 3
+    await twin.close(rpc)
+    await twin.close(down)
