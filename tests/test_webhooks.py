@@ -97,3 +97,14 @@ async def test_send_to_a_real_receiver(twin, fresh, other):
 async def test_webhook_url_must_be_absolute(twin):
     with pytest.raises(clients.InvalidURL, match='webhook URL must be absolute'):
         await twin(twin.Client('http://h/').webhook('hooks/1', {}, 'shh'))
+
+
+async def test_deliveries_are_retried_with_one_idempotency_key(twin, fresh):
+    client = twin.Client(fresh.url)
+    response = await twin(client.webhook(fresh.url + 'flaky?key=hook&fail=2', {'event': 'paid'}, 'shh'))
+    assert response.json()['attempt'] == 3
+    sent = [headers for method, path, headers in fresh.requests if path.startswith('/flaky')]
+    assert len(sent) == 3
+    assert len({headers['Idempotency-Key'] for headers in sent}) == 1
+    assert len({headers['X-Webhook-Signature-256'] for headers in sent}) == 1
+    await twin.close(client)
