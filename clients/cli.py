@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import dataclasses
 import enum
+import errno
 import functools
 import json
 import mimetypes
@@ -225,18 +226,6 @@ def show_exchange(stream: TextIO) -> Callable[..., None]:
 # --- requests --------------------------------------------------------------------------
 
 
-@dataclasses.dataclass
-class Request:
-    """What the command line asks for: where, how, and the fields to send."""
-
-    base: str
-    method: str = 'GET'
-    segments: list[str] = dataclasses.field(default_factory=list)
-    query: list[tuple[str, str]] = dataclasses.field(default_factory=list)
-    body: dict[str, Any] = dataclasses.field(default_factory=dict)
-    path: str = ''  # the URL's own query, as `?...`, kept exactly as given
-
-
 def split_url(url: str) -> tuple[str, str]:
     """Return a URL without its query and fragment, and its query as a relative path `?...`."""
     parts = urlsplit(url)
@@ -300,13 +289,14 @@ def parse_items(method: str, items: Sequence[str]) -> tuple[list[str], list[tupl
 
 def open_resource(url: str, headers: Sequence[str], timeout: float | None, defaults: dict[str, str]) -> Resource:
     """Return a root `Resource` at `url` with default and `-H` headers, and the timeout."""
+    parsed = [parse_header(header) for header in headers]
     resource = Resource(url)
     if timeout is not None:
         resource.timeout = timeout
     resource.headers.update(defaults)
     # Set on the client (not per request), so the library's origin rule keeps credentials
     # from other hosts (redirects, pagination links).
-    for name, value in map(parse_header, headers):
+    for name, value in parsed:
         if value is None:
             resource.headers.pop(name, None)
         else:
@@ -352,7 +342,7 @@ def pages(resource: Resource, path: str = '', **kwargs: Any) -> Iterator[Any]:
         path, kwargs = found, {key: value for key, value in kwargs.items() if key != 'params'}
 
 
-def request(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> Exit:
+def request(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> None:
     """Send the request the command line describes and print what comes back."""
     method = parse_method(args.method)
     if (args.pages or args.stream) and method != 'GET':
@@ -377,7 +367,6 @@ def request(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> Exit:
                 printer.body(page)
         else:
             printer.body(resource.request(method, path, **kwargs))
-    return Exit.OK
 
 
 # --- download --------------------------------------------------------------------------
@@ -548,8 +537,34 @@ def file_mode(path: str) -> int:
     return 0o666 & ~umask
 
 
+def replace_when_complete(folder: str, write: Callable[[IO[bytes]], int],
+                          final: Callable[[], str]) -> tuple[str, int]:
+    """Write into a new temporary file in `folder`, then rename it to `final()`.
+
+    On any failure (or interruption) the temporary file is removed, so nothing partial is
+    left. Returns the final path and the number of bytes written.
+    """
+    try:
+        temporary = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below)
+            'wb', dir=folder, prefix='.clients-', suffix='.part', delete=False
+        )
+    except OSError as exc:  # name the folder, not the temporary file
+        raise OSError(exc.errno, exc.strerror, folder) from exc
+    try:
+        with temporary:
+            size = write(temporary)
+        path = final()
+        os.chmod(temporary.name, file_mode(path))
+        os.replace(temporary.name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary.name)
+        raise
+    return path, size
+
+
 def download(args: argparse.Namespace, stdout: TextIO, stderr: TextIO,
-             clock: Callable[[], float] = time.monotonic) -> Exit:
+             clock: Callable[[], float] = time.monotonic) -> None:
     """Save the body at URL to PATH, into a directory or to standard output; progress on a terminal.
 
     A file PATH is replaced only when the whole body has arrived: the body goes to a
@@ -557,11 +572,11 @@ def download(args: argparse.Namespace, stdout: TextIO, stderr: TextIO,
     """
     base, path = split_url(args.url)
     target: str | None = args.path
-    into_folder = target is None or os.path.isdir(target)
-    # `-`, and existing files that are not regular (`/dev/null`, a FIFO), are written directly.
-    direct = target is not None and os.path.exists(target) and not into_folder and not os.path.isfile(target)
     if target == '-' and stdout.isatty():
         raise UsageError("not writing a body to a terminal: redirect the output, or give a PATH other than '-'")
+    into_folder = target is None or os.path.isdir(target)
+    if target is not None and not into_folder and target.endswith(('/', os.sep)):
+        raise FileNotFoundError(errno.ENOENT, 'No such directory', target)
     responses: list[requests.Response] = []
     progress: list[Progress] = []
 
@@ -569,8 +584,13 @@ def download(args: argparse.Namespace, stdout: TextIO, stderr: TextIO,
         responses.append(response)
         if stderr.isatty() and response.ok and not response.is_redirect:
             length = response.headers.get('Content-Length', '')
-            name = os.path.basename(str(target)) if not into_folder and target != '-' else suggested_name(response)
+            name = suggested_name(response) if into_folder or target == '-' else os.path.basename(str(target))
             progress[:] = [Progress(stderr, name, int(length) if length.isdigit() else None, clock)]
+
+    def final() -> str:
+        if into_folder:
+            return unused(os.path.join(target or '', suggested_name(responses[-1])))
+        return os.path.realpath(str(target))  # through a symbolic link, which stays
 
     hooks = {'response': [started, *([show_exchange(stderr)] if args.verbose else [])]}
     defaults = {'User-Agent': USER_AGENT, 'Accept-Encoding': 'identity'}  # sizes are the file's
@@ -586,35 +606,15 @@ def download(args: argparse.Namespace, stdout: TextIO, stderr: TextIO,
         if target == '-':
             stdout.flush()
             fetch(stdout.buffer)
-            return Exit.OK
-        if direct:
-            with open(str(target), 'wb') as file:
-                size = fetch(file)
-            stderr.write(f'Saved {size_text(size)} ({size} bytes) to {target}\n')
-            return Exit.OK
-        folder = target if into_folder else os.path.dirname(os.path.realpath(str(target)))
-        try:
-            opened = tempfile.NamedTemporaryFile(  # noqa: SIM115 (entered below)
-                'wb', dir=folder or '.', prefix='.clients-', suffix='.part', delete=False
-            )
-        except OSError as exc:  # name the folder, not the temporary file
-            raise OSError(exc.errno, exc.strerror, folder or '.') from exc
-        with opened as temporary:
-            try:
-                size = fetch(temporary)
-            except BaseException:
-                temporary.close()
-                os.unlink(temporary.name)
-                raise
-        if into_folder:
-            final = unused(os.path.join(folder or '', suggested_name(responses[-1])))
+            return
+        if target is not None and not into_folder and os.path.exists(target) and not os.path.isfile(target):
+            with open(target, 'wb') as file:  # `/dev/null`, a FIFO: written directly
+                saved, size = target, fetch(file)
         else:
-            final = os.path.realpath(str(target))
-        os.chmod(temporary.name, file_mode(final))
-        os.replace(temporary.name, final)
-    shown = target if target is not None and not into_folder else final
+            folder = target if into_folder else os.path.dirname(os.path.realpath(str(target)))
+            saved, size = replace_when_complete(folder or '.', fetch, final)
+    shown = saved if into_folder else target
     stderr.write(f'Saved {size_text(size)} ({size} bytes) to {shown}\n')
-    return Exit.OK
 
 
 # --- demo and main -----------------------------------------------------------------------

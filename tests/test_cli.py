@@ -544,6 +544,44 @@ def test_download_into_a_missing_directory_fails_clearly(server: Server, tmp_pat
     assert one_line_error(result.err) == f'clients download: No such file or directory: {tmp_path / "missing"}\n'
 
 
+def test_download_to_a_missing_directory_named_with_a_slash(server: Server, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = cli_main('download', f'{server.url}bytes/3', 'newdir/')
+    assert result.code == 1
+    assert one_line_error(result.err) == 'clients download: No such directory: newdir/\n'
+    assert os.listdir(tmp_path) == []
+
+
+def test_an_interrupted_download_leaves_nothing(server: Server, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    written: list[int] = []
+    write = cli.Counting.write
+
+    def interrupt_later(self: cli.Counting, data: bytes) -> int:
+        if written:
+            raise KeyboardInterrupt
+        written.append(write(self, data))
+        return written[-1]
+
+    monkeypatch.setattr(cli.Counting, 'write', interrupt_later)
+    result = cli_main('download', f'{server.url}bytes/{3 << 20}', str(tmp_path / 'big.bin'))
+    assert (result.code, result.err) == (130, 'clients: interrupted\n')
+    assert written == [1 << 20]  # part of the body had been written
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_failed_rename_leaves_nothing(server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(source: str, target: str) -> None:
+        raise PermissionError(13, 'Permission denied', target)
+
+    monkeypatch.setattr(os, 'replace', refuse)
+    result = cli_main('download', f'{server.url}bytes/3', str(tmp_path / 'x.bin'))
+    assert result.code == 1
+    assert one_line_error(result.err) == f'clients download: Permission denied: {tmp_path / "x.bin"}\n'
+    assert os.listdir(tmp_path) == []
+
+
 def test_download_shows_a_progress_bar_on_a_terminal(server: Server, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv('COLUMNS', '100')
