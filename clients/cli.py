@@ -433,6 +433,12 @@ class Progress:
         self.stream.write('\n')
         self.stream.flush()
 
+    def abort(self) -> None:
+        """End the line where it stands, so that an error message starts on a line of its own."""
+        if self.drawn is not None:
+            self.stream.write('\n')
+            self.stream.flush()
+
     def draw(self, now: float, final: bool = False) -> None:
         """Write the progress line over the previous one."""
         self.drawn = now
@@ -598,7 +604,12 @@ def download(args: argparse.Namespace, stdout: TextIO, stderr: TextIO,
 
         def fetch(file: IO[bytes]) -> int:
             counting = Counting(file, progress)
-            resource.download(cast(IO[bytes], counting), path, hooks=hooks)
+            try:
+                resource.download(cast(IO[bytes], counting), path, hooks=hooks)
+            except BaseException:
+                for bar in progress:
+                    bar.abort()
+                raise
             for bar in progress:
                 bar.finish()
             return counting.size

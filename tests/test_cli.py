@@ -569,6 +569,11 @@ def test_an_interrupted_download_leaves_nothing(server: Server, tmp_path: Path,
     assert (result.code, result.err) == (130, 'clients: interrupted\n')
     assert written == [1 << 20]  # part of the body had been written
     assert os.listdir(tmp_path) == []
+    written.clear()
+    shown = cli_main('download', f'{server.url}bytes/{3 << 20}', str(tmp_path / 'big.bin'), tty_err=True)
+    assert shown.code == 130
+    assert re.fullmatch(r'\rbig\.bin  33% \[#+\.+\]  1\.0 MiB / 3\.0 MiB  .*\x1b\[K\nclients: interrupted\n', shown.err)
+    assert os.listdir(tmp_path) == []
 
 
 def test_a_failed_rename_leaves_nothing(server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -662,6 +667,16 @@ def test_progress_fits_the_terminal(columns: int, line: str) -> None:
     progress = cli.Progress(Stream(), name, 1000, Clock(), columns=columns)
     progress.done = 500
     assert progress.line(1) == line
+
+
+def test_progress_abort_ends_a_drawn_line_only() -> None:
+    stream = Stream(tty=True)
+    progress = cli.Progress(stream, 'x', 10, Clock(), columns=80)
+    progress.abort()
+    assert stream.text() == ''
+    progress.update(5)
+    progress.abort()
+    assert stream.text().endswith('\x1b[K\n')
 
 
 def test_progress_without_a_total_or_beyond_it() -> None:
