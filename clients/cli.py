@@ -22,14 +22,13 @@ import json
 import mimetypes
 import os
 import re
-import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from email.message import Message
 from email.utils import collapse_rfc2231_value
-from typing import IO, Any, NoReturn, TextIO, cast
+from typing import IO, TYPE_CHECKING, Any, NoReturn, TextIO, cast
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import requests
@@ -38,6 +37,9 @@ import urllib3
 from . import __version__, urls
 from .base import Resource
 from .errors import Error, HTTPError, IncompleteBody, InvalidURL
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 
 class Exit(enum.IntEnum):
@@ -390,6 +392,17 @@ def duration_text(seconds: float) -> str:
     return f'{hours}:{minutes:02}:{secs:02}' if hours else f'{minutes}:{secs:02}'
 
 
+def terminal_width(stream: IO[str]) -> int:
+    """Return the width of the terminal `stream` writes to: `COLUMNS` if set, else asked, else 80."""
+    with contextlib.suppress(KeyError, ValueError):
+        if (columns := int(os.environ['COLUMNS'])) > 0:
+            return columns
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError):  # not a terminal, or no file descriptor at all
+        return 80
+
+
 class Progress:
     """A progress line on a terminal: name, percent and bar, size of total, rate, time left.
 
@@ -412,7 +425,7 @@ class Progress:
         self.total = total
         self.clock = clock
         self.interval = interval
-        self.columns = columns or shutil.get_terminal_size().columns
+        self.columns = columns or terminal_width(stream)
         self.done = 0
         self.start = clock()
         self.drawn: float | None = None
@@ -641,15 +654,34 @@ def run_demo(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> None:
 
 
 class Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line: `clients: <what was wrong>`."""
+    """An argument parser that writes help to `output` and raises one-line `UsageError`s.
+
+    (Never `contextlib.redirect_stdout`: that would capture every thread's output.)
+    """
+
+    output: TextIO | None = None  # standard output when None
+
+    def print_help(self, file: SupportsWrite[str] | None = None) -> None:
+        """Write the help to `file`, else to `output`."""
+        super().print_help(file or self.output or sys.stdout)
 
     def error(self, message: str) -> NoReturn:
         """Raise `UsageError` with the message (reported by `main`)."""
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-def parsers() -> dict[str, Parser]:
-    """Return the argument parsers: the request (`''`), `download` and `demo`."""
+class ShowVersion(argparse.Action):
+    """`--version`: write the version to the parser's output and exit."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        """Write `clients <version>` and exit with status 0."""
+        print(f'clients {__version__}', file=getattr(parser, 'output', None) or sys.stdout)
+        parser.exit()
+
+
+def parsers(output: TextIO | None = None) -> dict[str, Parser]:
+    """Return the argument parsers, writing help to `output`: the request (`''`), `download`, `demo`."""
     formatter = argparse.RawDescriptionHelpFormatter
     common = Parser(add_help=False)
     common.add_argument('-H', '--header', action='append', default=[], metavar="'NAME: VALUE'",
@@ -668,7 +700,7 @@ def parsers() -> dict[str, Parser]:
                     "'clients download' saves a body to a file; 'clients demo' runs a tour of the "
                     'library against an embedded local API.',
     )
-    main.add_argument('--version', action='version', version=f'clients {__version__}')
+    main.add_argument('--version', action=ShowVersion, nargs=0, help="show clients' version and exit")
     main.add_argument('-X', '--method', default='GET', help='HTTP method (default: GET)')
     follow = main.add_mutually_exclusive_group()
     follow.add_argument('--pages', action='store_true',
@@ -687,6 +719,8 @@ def parsers() -> dict[str, Parser]:
                       help='file, directory or - (default: a name from the response)')
 
     tour = Parser(prog='clients demo', formatter_class=formatter, description=run_demo.__doc__)
+    for parser in (main, save, tour):
+        parser.output = output
     return {'': main, 'download': save, 'demo': tour}
 
 
@@ -757,12 +791,11 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
     err = stderr or sys.stderr
     arguments = list(sys.argv[1:] if argv is None else argv)
     command = arguments[0] if arguments and arguments[0] in ('download', 'demo') else ''
-    parser = parsers()[command]
+    parser = parsers(out)[command]
     try:
         if not arguments:
             raise UsageError("give a URL, 'download URL' or 'demo' (see 'clients --help')")
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            args = parser.parse_intermixed_args(arguments[1:] if command else arguments)
+        args = parser.parse_intermixed_args(arguments[1:] if command else arguments)
         return COMMANDS[command](args, out, err) or Exit.OK
     except SystemExit as exc:  # --help and --version
         return int(exc.code or 0)

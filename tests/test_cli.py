@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import configparser
+import contextlib
 import dataclasses
 import importlib
 import io
@@ -24,7 +25,7 @@ import requests
 import urllib3
 
 from clients import __version__, cli
-from tests.server import Handler, Server, route
+from tests.server import Handler, Server, blob, route
 from tests.test_demo import check_tour
 
 ROOT = Path(__file__).parent.parent
@@ -64,6 +65,13 @@ def attachment(handler: Handler) -> None:
 def text(handler: Handler) -> None:
     """The text `body` as text/plain."""
     handler.send(200, handler.query['body'].encode(), 'text/plain; charset=utf-8')
+
+
+@route('/cli/abandoned')
+def abandoned(handler: Handler) -> None:
+    """/cli/abandoned/<n>: like /bytes/<n>, for clients that leave half-way (no server traceback)."""
+    with contextlib.suppress(ConnectionError):
+        blob(handler)
 
 
 @route('/cli/broken-json')
@@ -565,12 +573,12 @@ def test_an_interrupted_download_leaves_nothing(server: Server, tmp_path: Path,
         return written[-1]
 
     monkeypatch.setattr(cli.Counting, 'write', interrupt_later)
-    result = cli_main('download', f'{server.url}bytes/{3 << 20}', str(tmp_path / 'big.bin'))
+    result = cli_main('download', f'{server.url}cli/abandoned/{3 << 20}', str(tmp_path / 'big.bin'))
     assert (result.code, result.err) == (130, 'clients: interrupted\n')
     assert written == [1 << 20]  # part of the body had been written
     assert os.listdir(tmp_path) == []
     written.clear()
-    shown = cli_main('download', f'{server.url}bytes/{3 << 20}', str(tmp_path / 'big.bin'), tty_err=True)
+    shown = cli_main('download', f'{server.url}cli/abandoned/{3 << 20}', str(tmp_path / 'big.bin'), tty_err=True)
     assert shown.code == 130
     assert re.fullmatch(r'\rbig\.bin  33% \[#+\.+\]  1\.0 MiB / 3\.0 MiB  .*\x1b\[K\nclients: interrupted\n', shown.err)
     assert os.listdir(tmp_path) == []
@@ -688,6 +696,20 @@ def test_progress_without_a_total_or_beyond_it() -> None:
     assert over.line(1) == 'x 100% [' + '#' * 31 + ']  20 B / 10 B  20 B/s  ETA 0:00'
 
 
+def test_terminal_width(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv('COLUMNS', raising=False)
+    assert cli.terminal_width(Stream(tty=True)) == 80  # no file descriptor
+    with open(os.devnull, 'w') as devnull:
+        assert cli.terminal_width(devnull) == 80  # not a terminal
+        monkeypatch.setattr(os, 'get_terminal_size', lambda fd: os.terminal_size((132, 40)))
+        assert cli.terminal_width(devnull) == 132  # the stream's own terminal (stderr, not stdout)
+        for columns in ('0', 'wide'):
+            monkeypatch.setenv('COLUMNS', columns)
+            assert cli.terminal_width(devnull) == 132
+    monkeypatch.setenv('COLUMNS', '90')
+    assert cli.terminal_width(Stream(tty=True)) == 90
+
+
 @pytest.mark.parametrize(('size', 'text'), [(0, '0 B'), (1023, '1023 B'), (1024, '1.0 KiB'), (1536, '1.5 KiB'),
                                             (5 << 30, '5.0 GiB'), (3 << 50, '3072.0 TiB')])
 def test_size_text(size: int, text: str) -> None:
@@ -779,7 +801,7 @@ def test_importing_dunder_main_runs_nothing(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.delitem(sys.modules, 'clients.__main__', raising=False)
     module = importlib.import_module('clients.__main__')
     assert module.main is cli.main
-    assert capsys.readouterr() == ('', '')
+    assert capsys.readouterr().out == ''
 
 
 def test_python_dash_m_clients_in_process(server: Server, monkeypatch: pytest.MonkeyPatch,
