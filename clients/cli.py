@@ -34,7 +34,7 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 import requests
 import urllib3
 
-from . import __version__, urls
+from . import __version__, content, urls
 from .base import Resource
 from .errors import Error, HTTPError, IncompleteBody, InvalidURL
 
@@ -185,13 +185,16 @@ class Printer:
         self.stdout.buffer.flush()
         return True
 
-    def body(self, value: Any) -> None:
-        """Write a decoded body: JSON pretty-printed, text as it is, bytes raw; nothing for none."""
+    def body(self, value: Any, kind: content.Kind) -> None:
+        """Write a body decoded as `kind`: JSON pretty-printed, text as it is, bytes raw.
+
+        Nothing is written for no body (`None`).
+        """
         if value is None:
             return
-        if isinstance(value, bytes):
+        if kind == 'bytes':
             self.binary(value, f'a binary body ({len(value)} bytes)')
-        elif isinstance(value, str):
+        elif kind == 'text':
             ending = '\n' if self.stdout.isatty() and not value.endswith('\n') else ''
             self.stdout.write(value + ending)
         else:
@@ -344,6 +347,20 @@ def pages(resource: Resource, path: str = '', **kwargs: Any) -> Iterator[Any]:
         path, kwargs = found, {key: value for key, value in kwargs.items() if key != 'params'}
 
 
+@contextlib.contextmanager
+def blamed_on(responses: list[requests.Response]) -> Iterator[None]:
+    """Give a transport error the request of the last response if it has none.
+
+    (requests raises read timeouts while reading a body without the request.)
+    """
+    try:
+        yield
+    except requests.RequestException as exc:
+        if exc.request is None and responses:
+            exc.request = responses[-1].request
+        raise
+
+
 def request(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> None:
     """Send the request the command line describes and print what comes back."""
     method = parse_method(args.method)
@@ -352,13 +369,20 @@ def request(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> None:
     segments, query, body = parse_items(method, args.items)
     base, path = split_url(args.url)
     printer = Printer(stdout, stderr, use_color(args.color, stdout))
-    kwargs: dict[str, Any] = {'params': query}
+    responses: list[requests.Response] = []
+
+    def kind() -> content.Kind:
+        """How the last response's body was decoded (a JSON string must print as JSON)."""
+        return content.kind(responses[-1].headers.get('Content-Type'))
+
+    hooks = [lambda response, **_: responses.append(response)]
+    if args.verbose:
+        hooks.append(show_exchange(stderr))
+    kwargs: dict[str, Any] = {'params': query, 'hooks': {'response': hooks}}
     if body:
         kwargs['json'] = body
-    if args.verbose:
-        kwargs['hooks'] = {'response': [show_exchange(stderr)]}
     defaults = {'User-Agent': USER_AGENT, 'Accept': ACCEPT}
-    with open_resource(base, args.header, args.timeout, defaults) as root:
+    with open_resource(base, args.header, args.timeout, defaults) as root, blamed_on(responses):
         resource = navigate(root, segments)
         if args.stream:
             for item in resource.iter(path, **kwargs):
@@ -366,9 +390,10 @@ def request(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> None:
                     break
         elif args.pages:
             for page in pages(resource, path, **kwargs):
-                printer.body(page)
+                printer.body(page, kind())
         else:
-            printer.body(resource.request(method, path, **kwargs))
+            value = resource.request(method, path, **kwargs)
+            printer.body(value, kind())
 
 
 # --- download --------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import runpy
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -67,11 +68,32 @@ def text(handler: Handler) -> None:
     handler.send(200, handler.query['body'].encode(), 'text/plain; charset=utf-8')
 
 
+# Routes for clients that leave half-way: the connection is closed after the answer, and a
+# client gone meanwhile is no error, so the server prints no traceback.
+
+
 @route('/cli/abandoned')
 def abandoned(handler: Handler) -> None:
-    """/cli/abandoned/<n>: like /bytes/<n>, for clients that leave half-way (no server traceback)."""
+    """/cli/abandoned/<n>: like /bytes/<n>."""
+    handler.close_connection = True
     with contextlib.suppress(ConnectionError):
         blob(handler)
+
+
+@route('/cli/late')
+def late(handler: Handler) -> None:
+    """NDJSON that comes late: `before` seconds before the headers, `between` before a second line."""
+    handler.close_connection = True
+    with contextlib.suppress(ConnectionError):
+        time.sleep(float(handler.query.get('before', 0)))
+        handler.send_response(200)
+        handler.send_header('Content-Type', 'application/x-ndjson')
+        handler.send_header('Content-Length', str(len(b'{"a": 1}\n{"b": 2}\n')))
+        handler.end_headers()
+        handler.wfile.write(b'{"a": 1}\n')
+        handler.wfile.flush()
+        time.sleep(float(handler.query.get('between', 0)))
+        handler.wfile.write(b'{"b": 2}\n')
 
 
 @route('/cli/broken-json')
@@ -166,7 +188,8 @@ def test_navigates_like_a_resource_and_prints_plain_json_when_piped(server: Serv
         (['{url}', 'status', '503'], 5, r'returned 503 Service Unavailable: status 503 as asked$'),
         (['http://127.0.0.1:{closed}/', 'x'], 3, r'GET http://127\.0\.0\.1:\d+/x: connection failed: '
                                                  r'Connection refused$'),
-        (['--timeout', '0.2', '{url}slow', 'delay=2'], 6, r'timed out waiting for data; a longer --timeout'),
+        (['--timeout', '0.2', '{url}cli/late', 'before=2'], 6, r'timed out waiting for data; a longer --timeout'),
+        (['--timeout', '0.2', '{url}cli/late', 'between=2'], 6, r'/cli/late\?between=2: timed out waiting for data'),
         (['{url}short'], 3, r'/short: the connection ended before the whole body'),
         (['{url}cli/broken-json'], 1, r'invalid JSON'),
         (['api.example.com'], 2, r"base URL must be absolute http\(s\) with a host: 'api\.example\.com'; "
@@ -264,8 +287,8 @@ def test_query_parameters_keep_the_url_query_and_may_repeat(server: Server) -> N
 
 
 def test_segments_are_path_segments(server: Server) -> None:
-    result = cli_main(server.url, 'echo', 'a?b', 'c#d', 'users:1', 'json', '_private')
-    assert json.loads(result.out)['path'] == '/echo/a%3Fb/c%23d/users:1/json/_private'
+    result = cli_main(server.url, 'echo', 'a?b', 'c#d', 'users:1', 'json', '_private', '-1', '--', '-x')
+    assert json.loads(result.out)['path'] == '/echo/a%3Fb/c%23d/users:1/json/_private/-1/-x'
 
 
 def test_headers_are_set_replaced_and_removed(server: Server) -> None:
@@ -375,6 +398,12 @@ def test_text_is_printed_as_it_is(server: Server) -> None:
     assert cli_main(f'{server.url}cli/text', 'body=two\n', tty=True).out == 'two\n'
 
 
+def test_a_json_string_prints_as_json(server: Server) -> None:
+    parts = json.dumps(['"two\\nlines"'])
+    result = cli_main(f'{server.url}chunks', 'type=application/problem+json', f'parts={parts}')
+    assert (result.code, result.out) == (0, '"two\\nlines"\n')
+
+
 def test_bytes_go_to_a_pipe_but_not_to_a_terminal(server: Server) -> None:
     piped = cli_main(f'{server.url}bytes/300')
     assert (piped.code, piped.stdout.bytes(), piped.err) == (0, (bytes(range(256)) * 2)[:300], '')
@@ -441,19 +470,25 @@ def test_stream_prints_event_stream_lines(server: Server) -> None:
 
 
 def test_stream_of_bytes(server: Server) -> None:
-    piped = cli_main('--stream', f'{server.url}bytes/70000')
+    piped = cli_main('--stream', f'{server.url}cli/abandoned/70000')
     assert piped.stdout.bytes() == (bytes(range(256)) * 274)[:70000]
-    shown = cli_main('--stream', f'{server.url}bytes/70000', tty=True)
+    shown = cli_main('--stream', f'{server.url}cli/abandoned/70000', tty=True)
     assert (shown.code, shown.out) == (0, '')
     assert one_line_error(shown.err).startswith('clients: a binary stream is not shown on a terminal')
 
 
 def test_a_read_timeout_while_streaming_exits_6(server: Server) -> None:
-    parts = json.dumps(['{"a": 1}\n', '{"b": 2}\n'])
-    result = cli_main('--stream', '--timeout', '0.2', f'{server.url}chunks', f'parts={parts}', 'delay=2')
+    result = cli_main('--stream', '--timeout', '0.2', f'{server.url}cli/late', 'between=2')
     assert result.out == '{"a": 1}\n'
     assert result.code == 6
     assert one_line_error(result.err).endswith(': timed out waiting for data; a longer --timeout may help\n')
+
+
+def test_a_read_timeout_in_the_middle_of_a_body_names_the_request(server: Server) -> None:
+    result = cli_main('--timeout', '0.2', f'{server.url}cli/late', 'between=2')
+    assert (result.code, result.out) == (6, '')
+    assert re.fullmatch(r'clients: GET http://127\.0\.0\.1:\d+/cli/late\?between=2: timed out waiting for data; '
+                        r'a longer --timeout may help\n', one_line_error(result.err))
 
 
 def test_streamed_objects_print_as_json() -> None:
