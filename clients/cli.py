@@ -253,6 +253,8 @@ def parse_header(text: str) -> tuple[str, str | None]:
         raise UsageError(f"bad header {text!r}: expected 'Name: value'")
     if any(char in value for char in '\r\n\0'):
         raise UsageError(f'bad header {text!r}: a value cannot contain a line break')
+    if any(ord(char) > 0xFF for char in value):  # HTTP/1.1 sends header values as Latin-1
+        raise UsageError(f'bad header {text!r}: a value must be Latin-1 text (percent-encode the rest)')
     return name, value or None
 
 

@@ -292,9 +292,11 @@ def test_segments_are_path_segments(server: Server) -> None:
 
 
 def test_headers_are_set_replaced_and_removed(server: Server) -> None:
-    result = cli_main(server.url, 'echo', '-H', 'X-Trace: 1 2', '-H', 'User-Agent: mine', '-H', 'Accept:')
+    result = cli_main(server.url, 'echo', '-H', 'X-Trace: 1 2', '-H', 'User-Agent: mine', '-H', 'Accept:',
+                      '-H', 'X-Latin:caf\xe9')
     headers = json.loads(result.out)['headers']
     assert (headers['x-trace'], headers['user-agent']) == ('1 2', 'mine')
+    assert headers['x-latin'] == 'caf\xe9'  # Latin-1, as HTTP/1.1 sends it
     assert 'accept' not in headers
 
 
@@ -361,6 +363,7 @@ def test_pages_and_stream_work_with_get_only(server: Server) -> None:
         (['-H', 'X-A 1'], "bad header 'X-A 1': expected 'Name: value'"),
         (['-H', ': 1'], "bad header ': 1': expected 'Name: value'"),
         (['-H', 'X-A: 1\r\nX-B: 2'], "bad header 'X-A: 1\\r\\nX-B: 2': a value cannot contain a line break"),
+        (['-H', 'X-A: \u4e2d'], "bad header 'X-A: \u4e2d': a value must be Latin-1 text (percent-encode the rest)"),
         (['--timeout', '0'], "argument --timeout: expected a positive number of seconds, not '0'"),
         (['--timeout', 'soon'], "argument --timeout: expected a positive number of seconds, not 'soon'"),
         (['--timeout', 'inf'], "argument --timeout: expected a positive number of seconds, not 'inf'"),
