@@ -108,6 +108,7 @@ COLORS = {
     'null': '\x1b[35m',
 }
 RESET = '\x1b[0m'
+LONE_SURROGATE = re.compile('[\ud800-\udfff]')
 JSON_TOKEN = re.compile(
     r'(?P<key>"(?:[^"\\]|\\.)*")(?=:)'
     r'|(?P<string>"(?:[^"\\]|\\.)*")'
@@ -170,6 +171,8 @@ class Printer:
     def json(self, value: Any, indent: int | None = 2) -> None:
         """Write a JSON value, indented (or on one line), coloured if asked."""
         text = json.dumps(value, indent=indent, ensure_ascii=False, default=str)
+        # A lone surrogate (JSON may hold one) cannot be written as UTF-8: keep it escaped.
+        text = LONE_SURROGATE.sub(lambda match: f'\\u{ord(match[0]):04x}', text)
         self.stdout.write((color_json(text) if self.color else text) + '\n')
 
     def binary(self, data: bytes, what: str) -> bool:
@@ -231,9 +234,18 @@ def show_exchange(stream: TextIO) -> Callable[..., None]:
 # --- requests --------------------------------------------------------------------------
 
 
+def utf8(text: str, what: str) -> str:
+    """Return `text` if it is valid UTF-8 (an argument may hold undecodable bytes), else raise."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        raise UsageError(f'{what} {text!r} is not valid UTF-8 text') from None
+    return text
+
+
 def split_url(url: str) -> tuple[str, str]:
     """Return a URL without its query and fragment, and its query as a relative path `?...`."""
-    parts = urlsplit(url)
+    parts = urlsplit(utf8(url, 'URL'))
     base = urlunsplit((parts.scheme, parts.netloc, parts.path, '', ''))
     return base, f'?{parts.query}' if parts.query else ''
 
@@ -263,7 +275,7 @@ def parse_items(method: str, items: Sequence[str]) -> tuple[list[str], list[tupl
     segments: list[str] = []
     query: list[tuple[str, str]] = []
     body: dict[str, Any] = {}
-    for item in items:
+    for item in map(utf8, items, ['argument'] * len(items)):
         name, equals, value = item.partition('=')
         if not equals:
             segments.append(item)
@@ -789,7 +801,7 @@ def failure(exc: BaseException) -> tuple[Exit, str]:
     """Return the exit status and the one-line message for an expected failure."""
     if isinstance(exc, HTTPError):
         return (Exit.CLIENT_ERROR if exc.status_code < 500 else Exit.SERVER_ERROR), str(exc)
-    if isinstance(exc, UsageError | InvalidURL):
+    if isinstance(exc, UsageError | InvalidURL | requests.exceptions.InvalidURL):
         return Exit.USAGE, str(exc)
     if isinstance(exc, IncompleteBody):
         return Exit.CONNECTION, str(exc)  # its message says which request

@@ -194,6 +194,7 @@ def test_navigates_like_a_resource_and_prints_plain_json_when_piped(server: Serv
         (['{url}cli/broken-json'], 1, r'invalid JSON'),
         (['api.example.com'], 2, r"base URL must be absolute http\(s\) with a host: 'api\.example\.com'; "
                                  r'did you mean https://api\.example\.com\?$'),
+        (['http://exa mple.com/'], 2, r"Host 'exa mple\.com' contains invalid character ' '"),
         (['--nope', '{url}'], 2, r"unrecognized arguments: --nope \(see 'clients --help'\)$"),
         ([], 2, r"give a URL, 'download URL' or 'demo'"),
     ],
@@ -212,6 +213,13 @@ def closed_port() -> int:
     with Server() as gone:
         port = gone.server_address[1]
     return int(port)
+
+
+def test_undecodable_arguments_are_bad_arguments(server: Server) -> None:
+    command = [sys.executable.encode(), b'-m', b'clients', server.url.encode(), b'echo', b'q=\xff']
+    done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    assert (done.returncode, done.stdout) == (2, '')
+    assert one_line_error(done.stderr) == "clients: argument 'q=\\udcff' is not valid UTF-8 text\n"
 
 
 def test_stream_prints_each_item_as_it_arrives(fresh: Server) -> None:
@@ -364,6 +372,7 @@ def test_pages_and_stream_work_with_get_only(server: Server) -> None:
         (['-H', ': 1'], "bad header ': 1': expected 'Name: value'"),
         (['-H', 'X-A: 1\r\nX-B: 2'], "bad header 'X-A: 1\\r\\nX-B: 2': a value cannot contain a line break"),
         (['-H', 'X-A: \u4e2d'], "bad header 'X-A: \u4e2d': a value must be Latin-1 text (percent-encode the rest)"),
+        (['q=\udcff'], "argument 'q=\\udcff' is not valid UTF-8 text"),
         (['--timeout', '0'], "argument --timeout: expected a positive number of seconds, not '0'"),
         (['--timeout', 'soon'], "argument --timeout: expected a positive number of seconds, not 'soon'"),
         (['--timeout', 'inf'], "argument --timeout: expected a positive number of seconds, not 'inf'"),
@@ -405,6 +414,13 @@ def test_a_json_string_prints_as_json(server: Server) -> None:
     parts = json.dumps(['"two\\nlines"'])
     result = cli_main(f'{server.url}chunks', 'type=application/problem+json', f'parts={parts}')
     assert (result.code, result.out) == (0, '"two\\nlines"\n')
+
+
+def test_a_lone_surrogate_in_json_stays_escaped(server: Server) -> None:
+    parts = json.dumps(['{"s": "\\udcff\\u00e9"}'])
+    result = cli_main(f'{server.url}chunks', 'type=application/json', f'parts={parts}')
+    assert (result.code, result.out) == (0, '{\n  "s": "\\udcff\u00e9"\n}\n')
+    assert json.loads(result.out) == {'s': '\udcff\u00e9'}
 
 
 def test_bytes_go_to_a_pipe_but_not_to_a_terminal(server: Server) -> None:
