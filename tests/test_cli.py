@@ -25,6 +25,7 @@ import pytest
 import requests
 import urllib3
 
+import clients
 from clients import __version__, cli
 from tests.server import Handler, Server, blob, route
 from tests.test_demo import check_tour
@@ -315,9 +316,20 @@ def test_credentials_stay_with_their_origin_across_pages(server: Server, other: 
     assert first == [11, 12]
     assert echoed['port'] == other.server_address[1]
     assert 'authorization' not in echoed['headers']
+    sent = [headers for _, path, headers in server.requests if path.startswith('/cli/pages/1?next=')]
+    assert sent[-1]['Authorization'] == 'Bearer t'  # to its own origin, it was sent
 
 
-def test_pages_follow_next_links_lazily_and_in_order(server: Server) -> None:
+def test_pages_fetches_the_next_page_only_when_asked(server: Server) -> None:
+    with clients.Resource(f'{server.url}cli/pages/') as resource:
+        pages = cli.pages(resource, '1', params={'last': 2, 'lazy': 1})
+        assert next(pages) == [11, 12]
+        assert [path for _, path, _ in server.requests if 'lazy' in path] == ['/cli/pages/1?last=2&lazy=1']
+        assert list(pages) == [[21, 22]]
+        assert [path for _, path, _ in server.requests if 'lazy' in path][1:] == ['/cli/pages/2?last=2&lazy=1']
+
+
+def test_pages_follow_next_links_in_order(server: Server) -> None:
     result = cli_main('--pages', server.url, 'cli', 'pages', '1', 'last=3')
     assert (result.code, result.err) == (0, '')
     assert result.out == '[\n  11,\n  12\n]\n[\n  21,\n  22\n]\n[\n  31,\n  32\n]\n'
