@@ -85,8 +85,10 @@ class Forwarder:
     def __repr__(self) -> str:
         return f'{type(self).__name__}({self.client!r}, prefix={self.prefix!r})'
 
-    def plan(self, method: str, path: str, root: str, headers: hops.Headers, client: str | None, proto: str) -> Plan:
-        """Return the upstream request for an incoming one (`path` encoded, below `root`)."""
+    def plan(
+        self, method: str, path: str, root: str, headers: hops.Headers, client: str | None, proto: str, protocol: str
+    ) -> Plan:
+        """Return the upstream request for an incoming one (`path` encoded, below `root`; `protocol` as `1.1`)."""
         rest = hops.mounted(path, self.prefix)
         if rest is None:
             return Plan(method, status=404, detail=f'not under {root}{self.prefix}/')
@@ -97,7 +99,7 @@ class Forwarder:
             return Plan(method, status=400, detail='the path leaves the forwarded API')
         host = next((value for name, value in headers if name.lower() == 'host'), None)
         upstream = hops.upstream(headers, client=client, proto=proto, host=host,
-                                 credentials=self.credentials, forwarded=self.forwarded)
+                                 credentials=self.credentials, forwarded=self.forwarded, protocol=protocol)
         return Plan(method, relative, trailing, upstream, mount=root + self.prefix)
 
     def view(self, plan: Plan) -> Any:
@@ -106,6 +108,7 @@ class Forwarder:
         Upstream `Set-Cookie` then lands in the view, never in a jar shared by every caller.
         """
         view = self.client._derive()
+        # (httpx's `cookies` setter copies the jar it is given; a requests jar is copied here.)
         view.cookies = self.client.cookies.copy() if isinstance(self.client, Client) else self.client.cookies
         view.trailing = plan.trailing
         return view
@@ -154,7 +157,8 @@ class ASGIForwarder(Forwarder):
         path = hops.below(scope['path'], root, raw.decode('latin-1') if raw is not None else None)
         client = scope.get('client')
         method = scope['method']
-        plan = self.plan(method, path, root, headers, client[0] if client else None, scope.get('scheme', 'http'))
+        plan = self.plan(method, path, root, headers, client[0] if client else None, scope.get('scheme', 'http'),
+                         scope.get('http_version', '1.1'))
         if plan.status:
             return await _answer(send, plan)
         view = self.view(plan)
@@ -249,7 +253,8 @@ class WSGIForwarder(Forwarder):
         path = hops.encode(environ.get('PATH_INFO', '').encode('latin-1'))
         headers = _environ_headers(environ)
         proto = environ.get('wsgi.url_scheme', 'http')
-        plan = self.plan(method, path, root, headers, environ.get('REMOTE_ADDR'), proto)
+        protocol = environ.get('SERVER_PROTOCOL', 'HTTP/1.1').removeprefix('HTTP/')
+        plan = self.plan(method, path, root, headers, environ.get('REMOTE_ADDR'), proto, protocol)
         if plan.status:
             return _wsgi_answer(start_response, plan)
         if any(name == 'Transfer-Encoding' for name, _ in headers) and not environ.get('wsgi.input_terminated'):

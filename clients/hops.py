@@ -25,6 +25,7 @@ REQUEST_ONLY = frozenset({'host', 'expect'})
 CALLER_CREDENTIALS = frozenset({'authorization', 'cookie'})
 UPSTREAM_CREDENTIALS = frozenset({'set-cookie'})
 FORWARDED_STYLES = ('x-forwarded', 'forwarded', None)
+VIA = 'clients'  # the pseudonym in the `Via` header this gateway adds
 
 Headers = list[tuple[str, str]]
 
@@ -64,12 +65,13 @@ def upstream(
     host: str | None,
     credentials: bool = False,
     forwarded: str | None = 'x-forwarded',
+    protocol: str = '1.1',
 ) -> Headers:
     """Return the headers to send upstream for a caller's request headers.
 
     Hop-by-hop headers, `Host` and `Expect` go; the caller's `Authorization` and `Cookie` go
     unless `credentials`; `X-Forwarded-For` (appended to), `-Proto` and `-Host` are set, or
-    an element is appended to `Forwarded`; without `Accept-Encoding` the caller gets `identity`,
+    an element is appended to `Forwarded`; `Via` is appended to; without `Accept-Encoding` the caller gets `identity`,
     since the body is passed on as it comes.
 
     Args:
@@ -79,6 +81,7 @@ def upstream(
         host: the caller's `Host` header, if any
         credentials: whether to pass the caller's `Authorization` and `Cookie`
         forwarded: `'x-forwarded'`, `'forwarded'` (RFC 7239) or `None` to add neither
+        protocol: the HTTP version the caller used, for the `Via` a gateway adds (RFC 9110 7.6.3)
     """
     drop = set(REQUEST_ONLY)
     if not credentials:
@@ -94,6 +97,7 @@ def upstream(
     elif forwarded == 'forwarded':
         pairs = [('for', _node(client)), ('proto', proto)] + ([('host', host)] if host else [])
         result = _append(result, 'Forwarded', ';'.join(f'{name}={_quoted(value)}' for name, value in pairs))
+    result = _append(result, 'Via', f'{protocol} {VIA}')
     if not any(name.lower() == 'accept-encoding' for name, _ in result):
         result.append(('Accept-Encoding', 'identity'))
     return result

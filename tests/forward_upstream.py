@@ -14,7 +14,7 @@ from tests.server import Handler, route
 MiB = 1 << 20
 PIECE = bytes(range(256)) * 256
 
-for name in ('bytes', 'slow', 'redirect', 'gate', 'status'):
+for name in ('bytes', 'slow', 'redirect', 'gate', 'status', 'short'):
     route(f'/v2/{name}')(upstream.ROUTES[f'/{name}'])
 
 CLOSED: dict[str, threading.Event] = {}

@@ -1,6 +1,6 @@
 """The benchmarks run (quick mode: a handful of requests); their figures are not checked here."""
 
-from bench import streaming
+from bench import forward, streaming
 
 
 def test_streaming_bench_runs(capsys):
@@ -11,3 +11,13 @@ def test_streaming_bench_runs(capsys):
     out = capsys.readouterr().out
     assert 'ratio to the raw library' in out
     assert 'Resource.download' in out
+
+
+def test_forward_bench_runs(capsys):
+    figures = forward.main(['--quick'])
+    paths = ('upstream directly', 'ASGI forwarder (uvicorn)', 'WSGI forwarder (wsgiref)')
+    assert all(figures[f'{path} requests/s'] > 0 for path in paths)
+    assert all(figures[f'{path} {kind} MiB/s'] > 0 for path in paths for kind in ('download', 'upload'))
+    out = capsys.readouterr().out
+    assert 'ratio to the upstream directly' in out
+    assert 'growth of the serving process' in out

@@ -25,13 +25,14 @@ def test_upstream_sets_x_forwarded_and_drops_credentials():
                ('Accept-Encoding', 'gzip')]
     sent = hops.upstream(headers, client='127.0.0.1', proto='https', host='gw.test:8000')
     assert sent == [('Accept-Encoding', 'gzip'), ('X-Forwarded-For', '10.0.0.1, 127.0.0.1'),
-                    ('X-Forwarded-Proto', 'https'), ('X-Forwarded-Host', 'gw.test:8000')]
+                    ('X-Forwarded-Proto', 'https'), ('X-Forwarded-Host', 'gw.test:8000'), ('Via', '1.1 clients')]
 
 
 def test_upstream_passes_credentials_when_asked_and_asks_for_identity():
-    sent = dict(hops.upstream([('Authorization', 'Bearer t'), ('Cookie', 'a=1')], client=None, proto='http',
-                              host=None, credentials=True, forwarded=None))
-    assert sent == {'Authorization': 'Bearer t', 'Cookie': 'a=1', 'Accept-Encoding': 'identity'}
+    sent = dict(hops.upstream([('Authorization', 'Bearer t'), ('Cookie', 'a=1'), ('Via', '1.0 edge')], client=None,
+                              proto='http', host=None, credentials=True, forwarded=None, protocol='2'))
+    assert sent == {'Authorization': 'Bearer t', 'Cookie': 'a=1', 'Via': '1.0 edge, 2 clients',
+                    'Accept-Encoding': 'identity'}
 
 
 def test_upstream_forwarded_header_quotes_what_is_not_a_token():

@@ -1,0 +1,269 @@
+"""Forwarding: requests per second through the forwarders against the upstream directly, and
+memory while a large body goes through them, in the same run.
+
+Starts, each in a process of its own on 127.0.0.1, a local upstream, the ASGI forwarder
+(`clients.forward.asgi` over `AsyncClient`) under uvicorn and the WSGI forwarder
+(`clients.forward.wsgi` over `Client`) under a threaded wsgiref server. Then, with one
+`requests.Session` in this process as the caller:
+
+- small GETs, interleaved in rounds so machine drift cancels out: requests per second of each
+  path and its ratio to the upstream directly (the forwarders' figures include their server);
+- a body of `--size` MiB (1 GiB by default) downloaded and uploaded through each forwarder,
+  with MiB/s, its ratio to the direct download, and the growth of the forwarder process's
+  resident memory during the transfer (target: flat, a few MiB whatever the size).
+
+    python -m bench.forward [--requests N] [--rounds N] [--size MiB] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import socket
+import socketserver
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
+
+import requests
+import uvicorn
+
+import clients
+from clients import forward
+
+MiB = 1 << 20
+PIECE = bytes(range(256)) * 4096  # 1 MiB
+
+
+class Upstream(BaseHTTPRequestHandler):
+    """GET /small: a short JSON body; GET /<n>: n bytes; PUT: read the body, answer its size."""
+
+    protocol_version = 'HTTP/1.1'
+    disable_nagle_algorithm = True
+
+    def do_GET(self) -> None:
+        if self.path == '/small':
+            return self.answer(b'{"ok": true}')
+        size = int(self.path.strip('/'))
+        self.send_response(200)
+        self.send_header('Content-Type', 'application/octet-stream')
+        self.send_header('Content-Length', str(size))
+        self.end_headers()
+        view = memoryview(PIECE)
+        while size > 0:
+            self.wfile.write(view[: min(size, len(PIECE))])
+            size -= len(PIECE)
+        return None
+
+    def do_PUT(self) -> None:
+        left = int(self.headers['Content-Length'])
+        received = 0
+        while left > 0 and (data := self.rfile.read(min(left, len(PIECE)))):
+            received += len(data)
+            left -= len(data)
+        self.answer(str(received).encode())
+
+    def answer(self, body: bytes) -> None:
+        self.send_response(200)
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class QuietWSGIHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def serve_upstream(ports: Any) -> None:
+    """Process target: run the upstream; put its port on `ports`."""
+    server = ThreadingHTTPServer(('127.0.0.1', 0), Upstream)
+    server.daemon_threads = True
+    ports.put(server.server_address[1])
+    server.serve_forever()
+
+
+def serve_asgi(upstream: str, ports: Any) -> None:
+    """Process target: run the ASGI forwarder to `upstream` under uvicorn; put its port on `ports`."""
+    # IPPROTO_TCP, or asyncio leaves Nagle on for the accepted connections (40 ms delayed ACKs).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(('127.0.0.1', 0))
+    config = uvicorn.Config(forward.asgi(clients.AsyncClient(upstream)), lifespan='off', log_level='error',
+                            http='h11', ws='none', proxy_headers=False)
+    ports.put(sock.getsockname()[1])
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def serve_wsgi(upstream: str, ports: Any) -> None:
+    """Process target: run the WSGI forwarder to `upstream` under wsgiref; put its port on `ports`."""
+    server = ThreadingWSGIServer(('127.0.0.1', 0), QuietWSGIHandler)
+    server.set_app(forward.wsgi(clients.Client(upstream)))
+    ports.put(server.server_address[1])
+    server.serve_forever()
+
+
+class Body:
+    """An upload of `size` bytes, sent in 1 MiB pieces with a Content-Length."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self) -> Iterator[bytes]:
+        view = memoryview(PIECE)
+        left = self.size
+        while left > 0:
+            yield view[: min(left, len(PIECE))]  # type: ignore[misc]
+            left -= len(PIECE)
+
+
+def rss(pid: int) -> int:
+    """Process `pid`'s resident memory in bytes (Linux /proc; 0 elsewhere)."""
+    try:
+        with open(f'/proc/{pid}/statm') as statm:
+            return int(statm.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+    except OSError:
+        return 0
+
+
+def sampled(func: Callable[[], int], pid: int) -> tuple[int, float, int]:
+    """Run `func`; return its result, seconds taken, and the peak growth of `pid`'s resident memory."""
+    start = rss(pid)
+    peak = start
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(0.005):
+            peak = max(peak, rss(pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    began = time.perf_counter()
+    try:
+        result = func()
+    finally:
+        elapsed = time.perf_counter() - began
+        done.set()
+        sampler.join()
+    return result, elapsed, max(peak, rss(pid)) - start
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    """Run the benchmark and print its figures; return them by name."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--requests', type=int, default=2000, help='small GETs per path (default 2000)')
+    parser.add_argument('--rounds', type=int, default=5)
+    parser.add_argument('--size', type=int, default=1024, help='large body in MiB (default 1024)')
+    parser.add_argument('--quick', action='store_true', help='20 requests, 8 MiB, 1 round: checks that it runs')
+    args = parser.parse_args(argv)
+    count, rounds, size = (20, 1, 8 * MiB) if args.quick else (args.requests, args.rounds, args.size * MiB)
+
+    context = multiprocessing.get_context('spawn')
+    ports = context.Queue()
+    processes = []
+
+    def start(target: Callable[..., None], *args: Any) -> tuple[str, int]:
+        process = context.Process(target=target, args=(*args, ports), daemon=True)
+        process.start()
+        processes.append(process)
+        return f'http://127.0.0.1:{ports.get(timeout=60)}/', process.pid or 0
+
+    session = requests.Session()
+    try:
+        direct, upstream_pid = start(serve_upstream)
+        paths = {
+            'upstream directly': (direct, upstream_pid),
+            'ASGI forwarder (uvicorn)': start(serve_asgi, direct),
+            'WSGI forwarder (wsgiref)': start(serve_wsgi, direct),
+        }
+        for url, _ in paths.values():
+            _wait(session, url)
+        return report(session, paths, count, rounds, size)
+    finally:
+        session.close()
+        for process in processes:
+            process.terminate()
+            process.join(10)
+
+
+def _wait(session: requests.Session, url: str) -> None:
+    for _ in range(500):
+        try:
+            session.get(url + 'small', timeout=5)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.02)
+    raise RuntimeError(f'{url} did not start')
+
+
+def report(
+    session: requests.Session, paths: dict[str, tuple[str, int]], count: int, rounds: int, size: int
+) -> dict[str, float]:
+    """Measure and print; return the figures by name."""
+    figures: dict[str, float] = {}
+    rates: dict[str, list[float]] = {name: [] for name in paths}
+    per_round = max(1, count // rounds)
+    for _ in range(rounds):
+        for name, (url, _) in paths.items():
+            start = time.perf_counter()
+            for _ in range(per_round):
+                response = session.get(url + 'small', timeout=30)
+                if response.content != b'{"ok": true}':
+                    raise AssertionError(f'{name}: unexpected answer {response.status_code} {response.content!r}')
+            rates[name].append(per_round / (time.perf_counter() - start))
+    baseline = statistics.median(rates['upstream directly'])
+    print(f'{per_round * rounds} small GETs per path over one keep-alive session, {rounds} round(s); '
+          'requests/s (median) and ratio to the upstream directly')
+    for name, values in rates.items():
+        rate = statistics.median(values)
+        figures[f'{name} requests/s'] = rate
+        ratio = 'baseline' if name == 'upstream directly' else f'{rate / baseline:.2f}x'
+        print(f'  {name:28} {rate:9.0f}  {ratio}')
+
+    def download(url: str) -> Callable[[], int]:
+        def run() -> int:
+            with session.get(url + str(size), stream=True, timeout=60) as response:
+                return sum(len(chunk) for chunk in response.iter_content(MiB))
+        return run
+
+    def upload(url: str) -> Callable[[], int]:
+        return lambda: int(session.put(url + 'sink', data=Body(size), timeout=60).content)
+
+    print(f'a {size / MiB:.0f} MiB body: MiB/s, ratio to the direct download, '
+          'growth of the serving process\'s resident memory (the forwarder; the upstream for "directly")')
+    direct_rate = 0.0
+    for name, (url, pid) in paths.items():
+        for kind, func in (('download', download(url)), ('upload', upload(url))):
+            received, elapsed, growth = sampled(func, pid)
+            if received != size:
+                raise AssertionError(f'{name} {kind}: {received} bytes arrived, expected {size}')
+            rate = size / MiB / elapsed
+            direct_rate = direct_rate or rate
+            figures[f'{name} {kind} MiB/s'] = rate
+            figures[f'{name} {kind} memory growth MiB'] = growth / MiB
+            print(f'  {name + " " + kind:37} {rate:8.1f}  {rate / direct_rate:.2f}x  {growth / MiB:+7.1f} MiB')
+    for name, (_, pid) in paths.items():
+        figures[f'{name} resident MiB'] = rss(pid) / MiB
+    print('resident memory after the run: ' + ', '.join(
+        f'{name} {rss(pid) / MiB:.0f} MiB' for name, (_, pid) in paths.items()))
+    return figures
+
+
+if __name__ == '__main__':
+    main()
