@@ -7,10 +7,13 @@ Starts, each in a process of its own on 127.0.0.1, a local upstream, the ASGI fo
 `requests.Session` in this process as the caller:
 
 - small GETs, interleaved in rounds so machine drift cancels out: requests per second of each
-  path and its ratio to the upstream directly (the forwarders' figures include their server);
-- a body of `--size` MiB (1 GiB by default) downloaded and uploaded through each forwarder,
-  with MiB/s, its ratio to the direct download, and the growth of the forwarder process's
-  resident memory during the transfer (target: flat, a few MiB whatever the size).
+  path, its ratio to the upstream directly (a forwarder's figure includes its server and a
+  second hop), and the ratio of each `clients.forward` app to a minimal forwarder written on
+  the raw library under the same server (raw httpx under uvicorn, raw requests under wsgiref:
+  no path checks, header rules or error handling), which is what the library itself costs;
+- a body of `--size` MiB (1 GiB by default) downloaded and uploaded along each path, with
+  MiB/s, the same ratios, and the growth of the serving process's resident memory during the
+  transfer (target: flat, a few MiB whatever the size).
 
     python -m bench.forward [--requests N] [--rounds N] [--size MiB] [--quick]
 """
@@ -25,11 +28,13 @@ import socketserver
 import statistics
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
+from wsgiref.util import is_hop_by_hop
 
+import httpx
 import requests
 import uvicorn
 
@@ -88,7 +93,13 @@ class QuietWSGIHandler(WSGIRequestHandler):
         pass
 
 
-def serve_upstream(ports: Any) -> None:
+DIRECT = 'upstream directly'
+RAW_ASGI, ASGI = 'raw httpx ASGI forwarder', 'forward.asgi(AsyncClient)'
+RAW_WSGI, WSGI = 'raw requests WSGI forwarder', 'forward.wsgi(Client)'
+BASELINES = {ASGI: RAW_ASGI, WSGI: RAW_WSGI}
+
+
+def serve_upstream(ports: Any, raw: bool = False) -> None:
     """Process target: run the upstream; put its port on `ports`."""
     server = ThreadingHTTPServer(('127.0.0.1', 0), Upstream)
     server.daemon_threads = True
@@ -96,21 +107,102 @@ def serve_upstream(ports: Any) -> None:
     server.serve_forever()
 
 
-def serve_asgi(upstream: str, ports: Any) -> None:
-    """Process target: run the ASGI forwarder to `upstream` under uvicorn; put its port on `ports`."""
+def raw_asgi(upstream: str) -> Any:
+    """A minimal forwarder on raw httpx, the baseline: no path, header or error rules."""
+    client = httpx.AsyncClient(timeout=30)
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        async def body() -> AsyncIterator[bytes]:
+            while True:
+                message = await receive()
+                yield message.get('body', b'')
+                if not message.get('more_body'):
+                    return
+
+        headers = [(name, value) for name, value in scope['headers'] if name not in RAW_DROP]
+        sized = any(name == b'content-length' for name, _ in headers)
+        request = client.build_request(scope['method'], upstream + scope['path'].lstrip('/'), headers=headers,
+                                       content=body() if sized else None)
+        response = await client.send(request, stream=True)
+        try:
+            await send({'type': 'http.response.start', 'status': response.status_code,
+                        'headers': [(name, value) for name, value in response.headers.raw
+                                    if name.lower() not in RAW_DROP]})
+            async for chunk in response.aiter_raw():
+                await send({'type': 'http.response.body', 'body': chunk, 'more_body': True})
+            await send({'type': 'http.response.body', 'body': b''})
+        finally:
+            await response.aclose()
+
+    return app
+
+
+def raw_wsgi(upstream: str) -> Any:
+    """A minimal forwarder on raw requests, the baseline: no path, header or error rules."""
+    session = requests.Session()
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        headers = {name[5:].replace('_', '-'): value for name, value in environ.items()
+                   if name.startswith('HTTP_') and name[5:].replace('_', '-').lower().encode() not in RAW_DROP}
+        length = int(environ.get('CONTENT_LENGTH') or 0)
+        response = session.request(environ['REQUEST_METHOD'], upstream + environ['PATH_INFO'].lstrip('/'),
+                                   headers=headers, data=Input(environ['wsgi.input'], length) if length else None,
+                                   stream=True, allow_redirects=False)
+        start_response(f'{response.status_code} {response.reason}',
+                       [(name, value) for name, value in response.raw.headers.items() if not is_hop_by_hop(name)])
+        return Output(response)
+
+    return app
+
+
+RAW_DROP = frozenset({b'host', b'connection', b'keep-alive', b'transfer-encoding'})
+
+
+class Input:
+    """A WSGI request body of known length for requests."""
+
+    def __init__(self, stream: Any, length: int) -> None:
+        self.stream, self.length = stream, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __iter__(self) -> Iterator[bytes]:
+        left = self.length
+        while left > 0 and (chunk := self.stream.read(min(left, 1 << 16))):
+            left -= len(chunk)
+            yield chunk
+
+
+class Output:
+    """A streamed response as a WSGI iterable that closes it."""
+
+    def __init__(self, response: requests.Response) -> None:
+        self.response = response
+
+    def __iter__(self) -> Iterator[bytes]:
+        while chunk := self.response.raw.read1(1 << 16, decode_content=False):
+            yield chunk
+
+    def close(self) -> None:
+        self.response.close()
+
+
+def serve_asgi(upstream: str, ports: Any, raw: bool = False) -> None:
+    """Process target: run an ASGI forwarder to `upstream` under uvicorn; put its port on `ports`."""
     # IPPROTO_TCP, or asyncio leaves Nagle on for the accepted connections (40 ms delayed ACKs).
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(('127.0.0.1', 0))
-    config = uvicorn.Config(forward.asgi(clients.AsyncClient(upstream)), lifespan='off', log_level='error',
-                            http='h11', ws='none', proxy_headers=False)
+    app = raw_asgi(upstream) if raw else forward.asgi(clients.AsyncClient(upstream))
+    config = uvicorn.Config(app, lifespan='off', log_level='error', http='h11', ws='none', proxy_headers=False)
     ports.put(sock.getsockname()[1])
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def serve_wsgi(upstream: str, ports: Any) -> None:
-    """Process target: run the WSGI forwarder to `upstream` under wsgiref; put its port on `ports`."""
+def serve_wsgi(upstream: str, ports: Any, raw: bool = False) -> None:
+    """Process target: run a WSGI forwarder to `upstream` under wsgiref; put its port on `ports`."""
     server = ThreadingWSGIServer(('127.0.0.1', 0), QuietWSGIHandler)
-    server.set_app(forward.wsgi(clients.Client(upstream)))
+    server.set_app(raw_wsgi(upstream) if raw else forward.wsgi(clients.Client(upstream)))
     ports.put(server.server_address[1])
     server.serve_forever()
 
@@ -178,8 +270,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     ports = context.Queue()
     processes = []
 
-    def start(target: Callable[..., None], *args: Any) -> tuple[str, int]:
-        process = context.Process(target=target, args=(*args, ports), daemon=True)
+    def start(target: Callable[..., None], *args: Any, raw: bool = False) -> tuple[str, int]:
+        process = context.Process(target=target, args=(*args, ports, raw), daemon=True)
         process.start()
         processes.append(process)
         return f'http://127.0.0.1:{ports.get(timeout=60)}/', process.pid or 0
@@ -188,9 +280,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     try:
         direct, upstream_pid = start(serve_upstream)
         paths = {
-            'upstream directly': (direct, upstream_pid),
-            'ASGI forwarder (uvicorn)': start(serve_asgi, direct),
-            'WSGI forwarder (wsgiref)': start(serve_wsgi, direct),
+            DIRECT: (direct, upstream_pid),
+            RAW_ASGI: start(serve_asgi, direct, raw=True),
+            ASGI: start(serve_asgi, direct),
+            RAW_WSGI: start(serve_wsgi, direct, raw=True),
+            WSGI: start(serve_wsgi, direct),
         }
         for url, _ in paths.values():
             _wait(session, url)
@@ -227,14 +321,12 @@ def report(
                 if response.content != b'{"ok": true}':
                     raise AssertionError(f'{name}: unexpected answer {response.status_code} {response.content!r}')
             rates[name].append(per_round / (time.perf_counter() - start))
-    baseline = statistics.median(rates['upstream directly'])
-    print(f'{per_round * rounds} small GETs per path over one keep-alive session, {rounds} round(s); '
-          'requests/s (median) and ratio to the upstream directly')
-    for name, values in rates.items():
-        rate = statistics.median(values)
+    medians = {name: statistics.median(values) for name, values in rates.items()}
+    print(f'{per_round * rounds} small GETs per path over one keep-alive session, {rounds} round(s): '
+          'requests/s (median), ratio to the upstream directly, and to the raw-library forwarder')
+    for name, rate in medians.items():
         figures[f'{name} requests/s'] = rate
-        ratio = 'baseline' if name == 'upstream directly' else f'{rate / baseline:.2f}x'
-        print(f'  {name:28} {rate:9.0f}  {ratio}')
+        print(f'  {name:30} {rate:7.0f}  {_ratios(name, medians)}')
 
     def download(url: str) -> Callable[[], int]:
         def run() -> int:
@@ -245,24 +337,32 @@ def report(
     def upload(url: str) -> Callable[[], int]:
         return lambda: int(session.put(url + 'sink', data=Body(size), timeout=60).content)
 
-    print(f'a {size / MiB:.0f} MiB body: MiB/s, ratio to the direct download, '
-          'growth of the serving process\'s resident memory (the forwarder; the upstream for "directly")')
-    direct_rate = 0.0
-    for name, (url, pid) in paths.items():
-        for kind, func in (('download', download(url)), ('upload', upload(url))):
-            received, elapsed, growth = sampled(func, pid)
+    print(f'a {size / MiB:.0f} MiB body: MiB/s, the same ratios, and the growth of the serving process\'s '
+          'resident memory during the transfer (the forwarder; the upstream for "directly")')
+    for kind, make in (('download', download), ('upload', upload)):
+        speeds: dict[str, float] = {}
+        for name, (url, pid) in paths.items():
+            received, elapsed, growth = sampled(make(url), pid)
             if received != size:
                 raise AssertionError(f'{name} {kind}: {received} bytes arrived, expected {size}')
-            rate = size / MiB / elapsed
-            direct_rate = direct_rate or rate
-            figures[f'{name} {kind} MiB/s'] = rate
+            speeds[name] = size / MiB / elapsed
+            figures[f'{name} {kind} MiB/s'] = speeds[name]
             figures[f'{name} {kind} memory growth MiB'] = growth / MiB
-            print(f'  {name + " " + kind:37} {rate:8.1f}  {rate / direct_rate:.2f}x  {growth / MiB:+7.1f} MiB')
+            print(f'  {kind:8} {name:30} {speeds[name]:7.0f}  {_ratios(name, speeds):24} {growth / MiB:+6.1f} MiB')
     for name, (_, pid) in paths.items():
         figures[f'{name} resident MiB'] = rss(pid) / MiB
     print('resident memory after the run: ' + ', '.join(
         f'{name} {rss(pid) / MiB:.0f} MiB' for name, (_, pid) in paths.items()))
     return figures
+
+
+def _ratios(name: str, figures: dict[str, float]) -> str:
+    if name == DIRECT:
+        return 'baseline'
+    text = f'{figures[name] / figures[DIRECT]:.2f}x'
+    if name in BASELINES:
+        text += f'  {figures[name] / figures[BASELINES[name]]:.2f}x raw'
+    return text
 
 
 if __name__ == '__main__':

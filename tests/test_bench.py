@@ -15,9 +15,10 @@ def test_streaming_bench_runs(capsys):
 
 def test_forward_bench_runs(capsys):
     figures = forward.main(['--quick'])
-    paths = ('upstream directly', 'ASGI forwarder (uvicorn)', 'WSGI forwarder (wsgiref)')
+    paths = (forward.DIRECT, forward.RAW_ASGI, forward.ASGI, forward.RAW_WSGI, forward.WSGI)
     assert all(figures[f'{path} requests/s'] > 0 for path in paths)
     assert all(figures[f'{path} {kind} MiB/s'] > 0 for path in paths for kind in ('download', 'upload'))
     out = capsys.readouterr().out
     assert 'ratio to the upstream directly' in out
     assert 'growth of the serving process' in out
+    assert 'x raw' in out

@@ -25,6 +25,10 @@ import httpx
 import pytest
 import requests
 import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from werkzeug.exceptions import NotFound
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 import clients
 from clients import forward
@@ -133,11 +137,18 @@ class Gateway:
             client.mount('http://', requests.adapters.HTTPAdapter(pool_maxsize=pool, pool_block=True))
         return client
 
-    def serve(self, client: Any, prefix: str = '/api', **options: Any) -> str:
+    def serve(self, client: Any, prefix: str = '/api', mount: str = '', **options: Any) -> str:
+        """Serve a forwarder to `client`, on its own or (with `mount`) inside a framework's app."""
         if self.name == 'async':
-            running: Any = ASGIServer(forward.asgi(client, prefix, **options), client)
+            app: Any = forward.asgi(client, prefix, **options)
+            if mount:
+                app = Starlette(routes=[Mount(mount, app=app)])
+            running: Any = ASGIServer(app, client)
         else:
-            running = WSGIThread(forward.wsgi(client, prefix, **options), client)
+            app = forward.wsgi(client, prefix, **options)
+            if mount:
+                app = DispatcherMiddleware(NotFound(), {mount: app})
+            running = WSGIThread(app, client)
         running.start()
         self.running.append(running)
         return running.url
@@ -239,6 +250,23 @@ def test_paths_map_under_the_prefix_with_trailing_slashes_kept(gateway, server):
         status, body = raw(url, path)
         echo = json.loads(body)
         assert (status, echo['path'], echo['port']) == (200, upstream_path, server.server_address[1]), path
+
+
+def test_mounted_in_a_framework(gateway, fresh):
+    """Under Starlette's `Mount` (ASGI) or werkzeug's `DispatcherMiddleware` (WSGI, as Flask mounts)."""
+    url = gateway.serve(gateway.client(fresh.url + 'v2/'), mount='/gateway')
+    echo = gateway.get(url + '/gateway/api/items/1?x=1').json()
+    assert (echo['path'], echo['query']) == ('/v2/items/1', {'x': '1'})
+    response = gateway.get(url + '/gateway/api/redirect', params={'to': '/v2/x'}, allow_redirects=False)
+    assert response.headers['Location'] == '/gateway/api/x'
+    # The encoded slash survives where the server passes the raw path (ASGI); WSGI has only PATH_INFO.
+    status, body = raw(url, '/gateway/api/a%2Fb')
+    assert (status, json.loads(body)['path']) == (200, '/v2/a%2Fb' if gateway.name == 'async' else '/v2/a/b')
+    for path in ('/gateway/api/../admin', '/gateway/api/%2e%2e/%2e%2e/x'):
+        assert raw(url, path)[0] == 400
+    assert raw(url, '/gateway/other')[0] == 404
+    assert [path for _, path, _ in fresh.requests] == ['/v2/items/1?x=1', '/v2/redirect?to=%2Fv2%2Fx', '/v2/a%2Fb'
+                                                       if gateway.name == 'async' else '/v2/a/b']
 
 
 def test_paths_that_leave_the_base_are_refused(gateway, fresh):
