@@ -11,11 +11,13 @@ Starts, each in a process of its own on 127.0.0.1, a local upstream, the ASGI fo
   second hop), and the ratio of each `clients.forward` app to a minimal forwarder written on
   the raw library under the same server (raw httpx under uvicorn, raw requests under wsgiref:
   no path checks, header rules or error handling), which is what the library itself costs;
-- a body of `--size` MiB (1 GiB by default) downloaded and uploaded along each path, with
-  MiB/s, the same ratios, and the growth of the serving process's resident memory during the
-  transfer (target: flat, a few MiB whatever the size).
+- bodies of `--body` MiB (64 by default) downloaded and uploaded along each path in the same
+  interleaved rounds: MiB/s and the same ratios;
+- a body of `--size` MiB (1 GiB by default) downloaded and uploaded once along each path: the
+  growth of the serving process's resident memory during the transfer (target: flat, a few
+  MiB whatever the size).
 
-    python -m bench.forward [--requests N] [--rounds N] [--size MiB] [--quick]
+    python -m bench.forward [--requests N] [--rounds N] [--body MiB] [--size MiB] [--quick]
 """
 
 from __future__ import annotations
@@ -261,10 +263,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--requests', type=int, default=2000, help='small GETs per path (default 2000)')
     parser.add_argument('--rounds', type=int, default=5)
-    parser.add_argument('--size', type=int, default=1024, help='large body in MiB (default 1024)')
-    parser.add_argument('--quick', action='store_true', help='20 requests, 8 MiB, 1 round: checks that it runs')
+    parser.add_argument('--body', type=int, default=64, help='body for throughput rounds in MiB (default 64)')
+    parser.add_argument('--size', type=int, default=1024, help='body for the memory figure in MiB (default 1024)')
+    parser.add_argument('--quick', action='store_true', help='20 requests, 2 and 8 MiB, 1 round: checks that it runs')
     args = parser.parse_args(argv)
-    count, rounds, size = (20, 1, 8 * MiB) if args.quick else (args.requests, args.rounds, args.size * MiB)
+    count, rounds, body, size = (
+        (20, 1, 2 * MiB, 8 * MiB) if args.quick else (args.requests, args.rounds, args.body * MiB, args.size * MiB)
+    )
 
     context = multiprocessing.get_context('spawn')
     ports = context.Queue()
@@ -288,7 +293,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         }
         for url, _ in paths.values():
             _wait(session, url)
-        return report(session, paths, count, rounds, size)
+        return report(session, paths, count, rounds, body, size)
     finally:
         session.close()
         for process in processes:
@@ -307,7 +312,7 @@ def _wait(session: requests.Session, url: str) -> None:
 
 
 def report(
-    session: requests.Session, paths: dict[str, tuple[str, int]], count: int, rounds: int, size: int
+    session: requests.Session, paths: dict[str, tuple[str, int]], count: int, rounds: int, body: int, size: int
 ) -> dict[str, float]:
     """Measure and print; return the figures by name."""
     figures: dict[str, float] = {}
@@ -328,27 +333,41 @@ def report(
         figures[f'{name} requests/s'] = rate
         print(f'  {name:30} {rate:7.0f}  {_ratios(name, medians)}')
 
-    def download(url: str) -> Callable[[], int]:
+    def download(url: str, size: int) -> Callable[[], int]:
         def run() -> int:
             with session.get(url + str(size), stream=True, timeout=60) as response:
                 return sum(len(chunk) for chunk in response.iter_content(MiB))
         return run
 
-    def upload(url: str) -> Callable[[], int]:
+    def upload(url: str, size: int) -> Callable[[], int]:
         return lambda: int(session.put(url + 'sink', data=Body(size), timeout=60).content)
 
-    print(f'a {size / MiB:.0f} MiB body: MiB/s, the same ratios, and the growth of the serving process\'s '
-          'resident memory during the transfer (the forwarder; the upstream for "directly")')
-    for kind, make in (('download', download), ('upload', upload)):
-        speeds: dict[str, float] = {}
+    transfers = {'download': download, 'upload': upload}
+    speeds: dict[str, dict[str, list[float]]] = {kind: {name: [] for name in paths} for kind in transfers}
+    for _ in range(rounds):
+        for kind, make in transfers.items():
+            for name, (url, _) in paths.items():
+                start = time.perf_counter()
+                received = make(url, body)()
+                if received != body:
+                    raise AssertionError(f'{name} {kind}: {received} bytes arrived, expected {body}')
+                speeds[kind][name].append(body / MiB / (time.perf_counter() - start))
+    print(f'a {body / MiB:.0f} MiB body, {rounds} round(s): MiB/s (median) and the same ratios')
+    for kind, by_name in speeds.items():
+        medians = {name: statistics.median(values) for name, values in by_name.items()}
+        for name, rate in medians.items():
+            figures[f'{name} {kind} MiB/s'] = rate
+            print(f'  {kind:8} {name:30} {rate:7.0f}  {_ratios(name, medians)}')
+
+    print(f'a {size / MiB:.0f} MiB body once: growth of the serving process\'s resident memory during the '
+          'transfer (the forwarder; the upstream for "directly"), and MiB/s')
+    for kind, make in transfers.items():
         for name, (url, pid) in paths.items():
-            received, elapsed, growth = sampled(make(url), pid)
+            received, elapsed, growth = sampled(make(url, size), pid)
             if received != size:
                 raise AssertionError(f'{name} {kind}: {received} bytes arrived, expected {size}')
-            speeds[name] = size / MiB / elapsed
-            figures[f'{name} {kind} MiB/s'] = speeds[name]
             figures[f'{name} {kind} memory growth MiB'] = growth / MiB
-            print(f'  {kind:8} {name:30} {speeds[name]:7.0f}  {_ratios(name, speeds):24} {growth / MiB:+6.1f} MiB')
+            print(f'  {kind:8} {name:30} {growth / MiB:+6.1f} MiB  {size / MiB / elapsed:7.0f} MiB/s')
     for name, (_, pid) in paths.items():
         figures[f'{name} resident MiB'] = rss(pid) / MiB
     print('resident memory after the run: ' + ', '.join(

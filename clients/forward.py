@@ -95,7 +95,7 @@ class Forwarder:
         try:
             relative, trailing = hops.target(rest, self.client._bases())
         except hops.PathEscape as exc:
-            log.warning('%s %s%s refused: %s', method, root, path, exc)
+            log.info('%s %s%s refused: %s', method, root, path, exc)
             return Plan(method, status=400, detail='the path leaves the forwarded API')
         host = next((value for name, value in headers if name.lower() == 'host'), None)
         upstream = hops.upstream(headers, client=client, proto=proto, host=host,

@@ -69,7 +69,8 @@ def upstream(
 ) -> Headers:
     """Return the headers to send upstream for a caller's request headers.
 
-    Hop-by-hop headers, `Host` and `Expect` go; the caller's `Authorization` and `Cookie` go
+    Hop-by-hop headers, `Host` and `Expect` go (and `Content-Length` beside `Transfer-Encoding`,
+    RFC 9112 6.3); the caller's `Authorization` and `Cookie` go
     unless `credentials`; `X-Forwarded-For` (appended to), `-Proto` and `-Host` are set, or
     an element is appended to `Forwarded`; `Via` is appended to; without `Accept-Encoding` the caller gets `identity`,
     since the body is passed on as it comes.
@@ -84,6 +85,9 @@ def upstream(
         protocol: the HTTP version the caller used, for the `Via` a gateway adds (RFC 9110 7.6.3)
     """
     drop = set(REQUEST_ONLY)
+    headers = list(headers)
+    if any(name.lower() == 'transfer-encoding' for name, _ in headers):
+        drop.add('content-length')  # a chunked body's length is unknown: a Content-Length beside it lies
     if not credentials:
         drop |= CALLER_CREDENTIALS
     if forwarded == 'x-forwarded':

@@ -275,7 +275,7 @@ def test_paths_that_leave_the_base_are_refused(gateway, fresh):
                  '/api/..%2fadmin', '/api/a/..%2F..%2Fadmin', '/api/..%5cadmin']:
         status, body = raw(url, path)
         assert (status, json.loads(body)['error']) == (400, 'Bad Request'), path
-    for path in ['/admin', '/apix', '/']:
+    for path in ['/admin', '/apix', '/', 'http://evil.test/api/x']:
         status, body = raw(url, path)
         assert (status, json.loads(body)['status']) == (404, 404), path
     assert fresh.requests == []

@@ -35,6 +35,12 @@ def test_upstream_passes_credentials_when_asked_and_asks_for_identity():
                     'Accept-Encoding': 'identity'}
 
 
+def test_upstream_drops_a_content_length_beside_transfer_encoding():
+    sent = hops.upstream([('Content-Length', '5'), ('Transfer-Encoding', 'chunked'), ('X-A', '1')], client=None,
+                         proto='http', host=None, forwarded=None)
+    assert sent == [('X-A', '1'), ('Via', '1.1 clients'), ('Accept-Encoding', 'identity')]
+
+
 def test_upstream_forwarded_header_quotes_what_is_not_a_token():
     sent = dict(hops.upstream([('Forwarded', 'for=10.0.0.1')], client='::1', proto='http', host='gw:80',
                               forwarded='forwarded'))
