@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import subprocess
@@ -16,14 +17,16 @@ from tests import forward_upstream  # noqa: F401 (the /v2 routes)
 
 
 class Messages:
-    """An ASGI receive/send pair: `receive` hands out `incoming`, `send` records."""
+    """An ASGI receive/send pair: `receive` hands out `incoming` then waits, `send` records."""
 
     def __init__(self, *incoming: dict[str, Any]) -> None:
         self.incoming = list(incoming)
         self.sent: list[dict[str, Any]] = []
 
     async def receive(self) -> dict[str, Any]:
-        return self.incoming.pop(0) if self.incoming else {'type': 'http.disconnect'}
+        if not self.incoming:  # as a server does: wait until the caller goes away (never, here)
+            await asyncio.Event().wait()
+        return self.incoming.pop(0)
 
     async def send(self, message: dict[str, Any]) -> None:
         self.sent.append(message)
@@ -97,7 +100,7 @@ async def test_asgi_body_in_pieces_under_a_root_path(server):
 async def test_asgi_caller_gone_during_the_request_body(fresh):
     async with clients.AsyncClient(fresh.url + 'v2/') as client:
         app = forward.asgi(client)
-        messages = Messages({'type': 'http.request', 'body': b'abc', 'more_body': True})
+        messages = Messages({'type': 'http.request', 'body': b'abc', 'more_body': True}, {'type': 'http.disconnect'})
         await app(scope('/echo', 'PUT', [(b'content-length', b'10')]), messages.receive, messages.send)
         assert messages.sent == []
 
