@@ -176,7 +176,7 @@ def target(rest: str, bases: Sequence[str]) -> tuple[str, str]:
 
     Percent-encoded unreserved characters are decoded first (`%2e%2e` is `..`), dot segments
     are resolved, and a path that would leave a base, either as sent or as an upstream that
-    decodes `%2F` and `\\` would read it, raises `PathEscape`.
+    decodes `%2F` and `\\` or drops path parameters (`..;x/`) would read it, raises `PathEscape`.
 
     Args:
         rest: the encoded request path below the mount point (see `mounted`); a trailing `/`
@@ -192,7 +192,7 @@ def target(rest: str, bases: Sequence[str]) -> tuple[str, str]:
         final = urls.finish(urls.join(base, relative), trailing)
         if urls.origin(final) != urls.origin(base) or not _under(urlsplit(final).path, prefix):
             raise PathEscape(f'the request path leaves the upstream base {base}: {rest!r}')
-        decoded = unquote(prefix + rest.replace('\\', '/')).replace('\\', '/')
+        decoded = _dots(unquote(prefix + rest.replace('\\', '/')).replace('\\', '/'))
         if not _under(posixpath.normpath(decoded) + ('/' if decoded.endswith('/') else ''), prefix):
             raise PathEscape(f'the request path leaves the upstream base {base} once decoded: {rest!r}')
     return relative, trailing
@@ -201,6 +201,12 @@ def target(rest: str, bases: Sequence[str]) -> tuple[str, str]:
 def error(status: int, detail: str) -> bytes:
     """Return the gateway's short JSON error body."""
     return json.dumps({'error': http.HTTPStatus(status).phrase, 'status': status, 'detail': detail}).encode()
+
+
+def _dots(path: str) -> str:
+    """Return `path` with `..;x` and `.;x` segments as `..` and `.`, as servlet containers read them."""
+    segments = path.split('/')
+    return '/'.join(head if (head := segment.split(';', 1)[0]) in ('.', '..') else segment for segment in segments)
 
 
 def _under(path: str, prefix: str) -> bool:

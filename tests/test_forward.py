@@ -272,7 +272,7 @@ def test_mounted_in_a_framework(gateway, fresh):
 def test_paths_that_leave_the_base_are_refused(gateway, fresh):
     url = gateway.serve(gateway.client(fresh.url + 'v2/'))
     for path in ['/api/..', '/api/../admin', '/api/a/../../admin', '/api/%2e%2e/admin', '/api/%2E%2E%2Fadmin',
-                 '/api/..%2fadmin', '/api/a/..%2F..%2Fadmin', '/api/..%5cadmin']:
+                 '/api/..%2fadmin', '/api/a/..%2F..%2Fadmin', '/api/..%5cadmin', '/api/..;/admin']:
         status, body = raw(url, path)
         assert (status, json.loads(body)['error']) == (400, 'Bad Request'), path
     for path in ['/admin', '/apix', '/', 'http://evil.test/api/x']:

@@ -115,6 +115,8 @@ def test_encode_and_below():
     ('/evil.test/x', './/evil.test/x', ''),
     ('http://evil.test/', './http://evil.test/', '/'),
     ('users:1', './users:1', ''),
+    ('a;v=1/b', './a;v=1/b', ''),
+    ('..x/y', './..x/y', ''),
 ])
 def test_target_stays_under_the_base(rest, relative, trailing):
     assert hops.target(rest, [BASE]) == (relative, trailing)
@@ -122,7 +124,7 @@ def test_target_stays_under_the_base(rest, relative, trailing):
 
 @pytest.mark.parametrize('rest', [
     '..', '../admin', 'a/../../admin', '%2e%2e/admin', '%2E%2E', '.%2e/x', '..%2Fadmin', 'a%2F..%2F..%2Fadmin',
-    '..%5Cadmin', '..\\admin',
+    '..%5Cadmin', '..\\admin', '..;/admin', '..;jsessionid=1/admin', '%2e%2e;x/admin', 'a/.;/..;/..;/admin',
 ])
 def test_target_refuses_escapes(rest):
     with pytest.raises(hops.PathEscape, match='leaves the upstream base'):
