@@ -118,7 +118,7 @@ class Forwarder:
         return hops.downstream(pairs, bases=self.client._bases(), mount=plan.mount, credentials=self.credentials)
 
 
-def failure(exc: Exception, method: str, timeout: type[Exception]) -> Plan | None:
+def _failure(exc: Exception, method: str, timeout: type[Exception]) -> Plan | None:
     """Return the gateway answer for an upstream error (`None` for a `LookupError` that is a bug)."""
     if isinstance(exc, timeout):
         status, detail = 504, 'the upstream did not answer in time'
@@ -171,7 +171,7 @@ class ASGIForwarder(Forwarder):
         except ClientDisconnect:
             return None
         except (httpx.TransportError, LookupError) as exc:
-            answer = failure(exc, method, httpx.TimeoutException)
+            answer = _failure(exc, method, httpx.TimeoutException)
             if answer is None:
                 raise
             return await _answer(send, answer)
@@ -269,7 +269,7 @@ class WSGIForwarder(Forwarder):
         except ClientDisconnect as exc:
             return _wsgi_answer(start_response, Plan(method, status=400, detail=str(exc)))
         except (requests.ConnectionError, requests.Timeout, LookupError) as exc:
-            answer = failure(exc, method, requests.Timeout)
+            answer = _failure(exc, method, requests.Timeout)
             if answer is None:
                 raise
             return _wsgi_answer(start_response, answer)

@@ -85,7 +85,7 @@ class ASGIServer:
 
     def start(self) -> None:
         self.thread.start()
-        for _ in range(1000):
+        for _ in range(3000):
             if self.server.started:
                 return
             time.sleep(0.01)
@@ -411,11 +411,11 @@ def test_caller_gone_mid_upload_does_not_complete_the_upload(gateway, fresh):
     with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
         sock.sendall(f'PUT /api/upload?token={token} HTTP/1.1\r\nHost: gw\r\nContent-Length: {8 * MiB}\r\n\r\n'
                      .encode() + pattern(MiB))
-        for _ in range(1000):
+        for _ in range(3000):
             if fresh.requests:
                 break
             time.sleep(0.01)
-    for _ in range(1000):
+    for _ in range(3000):
         if token in UPLOADS:
             break
         time.sleep(0.01)
