@@ -382,8 +382,7 @@ def test_proxy_moves_away_from_a_host_that_is_down(gateway, server):
 
 def test_proxy_with_no_host_available_is_503(gateway, server):
     proxy = gateway.client(server.url, server.url + 'v2/')
-    type(proxy)  # priority None excludes a host
-    proxy.priority = lambda url: None
+    proxy.priority = lambda url: None  # every host excluded (on this instance only)
     url = gateway.serve(proxy)
     response = gateway.get(url + '/api/x')
     assert (response.status_code, response.json()['error']) == (503, 'Service Unavailable')
