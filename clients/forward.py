@@ -6,7 +6,9 @@ back: hop-by-hop headers removed both ways, `X-Forwarded-*` (or `Forwarded`) set
 credentials passed only when asked, connect failures answered 502, timeouts 504, and a caller
 that goes away closes the upstream response. Mount them like any app::
 
-    app.mount('/api', clients.forward.asgi(clients.AsyncClient('http://upstream/v2/')))
+    from clients import forward
+
+    app.mount('/api', forward.asgi(clients.AsyncClient('http://upstream/v2/')))
 
 No server package is needed: an ASGI or WSGI app is just a callable.
 """
