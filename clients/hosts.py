@@ -180,6 +180,8 @@ class Balancer:
             return random.choice(untried)
         try:
             return self.choice(plan.method)
+        except (KeyError, IndexError):
+            raise  # a bug in a custom choice, not a missing host
         except LookupError as exc:
             raise self._down(plan) from exc
 

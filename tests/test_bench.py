@@ -25,3 +25,16 @@ def test_proxy_bench_runs(capsys):
     out = capsys.readouterr().out
     assert 'succeeded' in out
     assert 'x raw' in out
+
+
+def test_forward_bench_runs(capsys):
+    from bench import forward
+
+    figures = forward.main(['--quick'])
+    paths = (forward.DIRECT, forward.RAW_ASGI, forward.ASGI, forward.RAW_WSGI, forward.WSGI)
+    assert all(figures[f'{path} requests/s'] > 0 for path in paths)
+    assert all(figures[f'{path} {kind} MiB/s'] > 0 for path in paths for kind in ('download', 'upload'))
+    out = capsys.readouterr().out
+    assert 'ratio to the upstream directly' in out
+    assert 'growth of the serving process' in out
+    assert 'x raw' in out

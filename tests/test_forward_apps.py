@@ -1,0 +1,157 @@
+"""The forwarding apps called directly (ASGI messages, WSGI environ) against a real upstream."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+import clients
+from clients import forward
+from tests import forward_upstream  # noqa: F401 (the /v2 routes)
+
+
+class Messages:
+    """An ASGI receive/send pair: `receive` hands out `incoming` then waits, `send` records."""
+
+    def __init__(self, *incoming: dict[str, Any]) -> None:
+        self.incoming = list(incoming)
+        self.sent: list[dict[str, Any]] = []
+
+    async def receive(self) -> dict[str, Any]:
+        if not self.incoming:  # as a server does: wait until the caller goes away (never, here)
+            await asyncio.Event().wait()
+        return self.incoming.pop(0)
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.sent.append(message)
+
+    @property
+    def status(self) -> int:
+        return int(self.sent[0]['status'])
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {name.decode(): value.decode() for name, value in self.sent[0]['headers']}
+
+    @property
+    def body(self) -> bytes:
+        return b''.join(message.get('body', b'') for message in self.sent[1:])
+
+
+def scope(path: str, method: str = 'GET', headers: list[tuple[bytes, bytes]] | None = None, **more: Any) -> dict:
+    return {'type': 'http', 'method': method, 'path': path, 'headers': headers or [], **more}
+
+
+def test_no_server_package_is_imported():
+    code = ('import sys, clients, clients.forward; '
+            'print(sorted(name for name in ("uvicorn", "starlette", "hypercorn") if name in sys.modules))')
+    assert subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout == '[]\n'
+
+
+def test_options_are_checked():
+    with pytest.raises(ValueError, match="forwarded must be 'x-forwarded', 'forwarded' or None, not 'x'"):
+        forward.wsgi(clients.Client('http://up.test/'), forwarded='x')
+    with pytest.raises(ValueError, match="prefix must be a path starting with /: 'api'"):
+        forward.asgi(clients.AsyncClient('http://up.test/'), 'api')
+    with pytest.raises(TypeError, match=r'asgi\(\) forwards to an AsyncClient or AsyncProxy, not Client'):
+        forward.asgi(clients.Client('http://up.test/'))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r'wsgi\(\) forwards to a Client or Proxy, not AsyncClient'):
+        forward.wsgi(clients.AsyncClient('http://up.test/'))  # type: ignore[arg-type]
+    app = forward.wsgi(clients.Resource('http://up.test/v2'), '/api/')
+    assert repr(app) == "WSGIForwarder(Resource(http://up.test/v2/... ), prefix='/api')"
+
+
+async def test_asgi_lifespan_and_websocket():
+    app = forward.asgi(clients.AsyncClient('http://up.test/'))
+    messages = Messages({'type': 'lifespan.startup'}, {'type': 'lifespan.shutdown'})
+    await app({'type': 'lifespan'}, messages.receive, messages.send)
+    assert messages.sent == [{'type': 'lifespan.startup.complete'}, {'type': 'lifespan.shutdown.complete'}]
+    messages = Messages({'type': 'websocket.connect'})
+    await app({'type': 'websocket', 'path': '/'}, messages.receive, messages.send)
+    assert messages.sent == [{'type': 'websocket.close', 'code': 1003}]
+
+
+async def test_asgi_body_in_pieces_under_a_root_path(server):
+    async with clients.AsyncClient(server.url + 'v2/') as client:
+        app = forward.asgi(client, '/api')
+        messages = Messages({'type': 'http.request', 'body': b'', 'more_body': True},
+                            {'type': 'http.request', 'body': b'ab', 'more_body': True},
+                            {'type': 'http.request', 'body': b'c'})
+        headers = [(b'content-length', b'3')]
+        await app(scope('/mount/api/echo', 'POST', headers, root_path='/mount'), messages.receive, messages.send)
+        echo = json.loads(messages.body)
+        assert (messages.status, echo['path'], echo['body']) == (200, '/v2/echo', 'abc')
+        assert echo['headers']['x-forwarded-for'] == 'unknown'
+        assert 'x-forwarded-host' not in echo['headers']
+
+        messages = Messages()
+        path = '/mount/api/redirect'
+        await app(scope(path, root_path='/mount', query_string=b'to=/v2/x', raw_path=path.encode()),
+                  messages.receive, messages.send)
+        assert (messages.status, messages.headers['location']) == (302, '/mount/api/x')
+
+
+async def test_asgi_caller_gone_during_the_request_body(fresh):
+    async with clients.AsyncClient(fresh.url + 'v2/') as client:
+        app = forward.asgi(client)
+        messages = Messages({'type': 'http.request', 'body': b'abc', 'more_body': True}, {'type': 'http.disconnect'})
+        await app(scope('/echo', 'PUT', [(b'content-length', b'10')]), messages.receive, messages.send)
+        assert messages.sent == []
+
+
+def test_wsgi_under_a_script_name(server):
+    app = forward.wsgi(clients.Client(server.url + 'v2/'), '/api')
+    environ = {'REQUEST_METHOD': 'GET', 'SCRIPT_NAME': '/mount', 'PATH_INFO': '/api/redirect',
+               'QUERY_STRING': 'to=/v2/x', 'CONTENT_LENGTH': '0', 'wsgi.input': io.BytesIO()}
+    started: list[Any] = []
+    result = app(environ, lambda status, headers: started.append((status, dict(headers))))
+    assert b''.join(result) == b''
+    result.close()  # type: ignore[attr-defined]
+    assert (started[0][0], started[0][1]['Location']) == ('302 Found', '/mount/api/x')
+
+
+def test_wsgi_closes_the_upstream_response_when_start_response_fails(fresh):
+    responses: list[Any] = []
+    hooks = {'response': [lambda response, **kwargs: responses.append(response)]}
+    client = clients.Client(fresh.url + 'v2/', hooks=hooks)
+    app = forward.wsgi(client)
+    environ = {'REQUEST_METHOD': 'GET', 'PATH_INFO': '/echo', 'wsgi.input': io.BytesIO()}
+
+    def start_response(status: str, headers: list[tuple[str, str]]) -> None:
+        raise RuntimeError('refused by the server')
+
+    with pytest.raises(RuntimeError, match='refused by the server'):
+        app(environ, start_response)
+    assert len(responses) == 1
+    assert responses[0].raw.closed
+
+
+class BrokenProxy(clients.Proxy):
+    def choice(self, method: str) -> str:
+        raise KeyError('a bug, not a missing host')
+
+
+class AsyncBrokenProxy(clients.AsyncProxy):
+    def choice(self, method: str) -> str:
+        raise KeyError('a bug, not a missing host')
+
+
+def test_wsgi_lookup_errors_that_are_bugs_propagate():
+    app = forward.wsgi(BrokenProxy('http://a.test/', 'http://b.test/'))
+    with pytest.raises(KeyError, match='a bug'):
+        app({'REQUEST_METHOD': 'GET', 'PATH_INFO': '/x', 'wsgi.input': io.BytesIO()}, lambda *args: None)
+
+
+async def test_asgi_lookup_errors_that_are_bugs_propagate():
+    async with AsyncBrokenProxy('http://a.test/', 'http://b.test/') as proxy:
+        app = forward.asgi(proxy)
+        messages = Messages()
+        with pytest.raises(KeyError, match='a bug'):
+            await app(scope('/x'), messages.receive, messages.send)
+        assert messages.sent == []
