@@ -17,7 +17,7 @@ import httpx
 
 from . import content, flows, graphql, hosts, jsonrpc, retry, rpc, urls, webhooks
 from .errors import AllHostsDown, GraphQLError, HTTPError, HttpxHTTPError, HttpxIncompleteBody
-from .navigation import RESERVED, TIMEOUT, Navigable, Navigation
+from .navigation import TIMEOUT, Navigable, Navigation
 
 _SEND_OPTIONS = ('auth', 'follow_redirects')
 
@@ -365,22 +365,8 @@ class AsyncGraph(AsyncRemote):
         return graphql.data(self.check(result), self.Error)
 
 
-class AsyncJsonRpc(AsyncRemote):
+class AsyncJsonRpc(jsonrpc.Methods, AsyncRemote):  # type: ignore[misc]
     """An `AsyncRemote` speaking JSON-RPC 2.0: `await rpc.subtract(42, 23)` returns `result`."""
-
-    def __init__(self, url: str, json: Any = (), **kwargs: Any) -> None:
-        super().__init__(url, json, **kwargs)
-        self.ids = jsonrpc.Ids()
-
-    def __getattr__(self, name: str) -> Any:
-        """Return the remote method `name`."""
-        if name.startswith('_') or name in RESERVED:
-            raise AttributeError(f'{type(self).__name__!r} object has no attribute {name!r}')
-        return jsonrpc.Method(self, name)
-
-    def __getitem__(self, name: str) -> jsonrpc.Method:
-        """Return the remote method `name`, whatever the name."""
-        return jsonrpc.Method(self, name)
 
     async def _rpc(self, payload: Any) -> Any:
         response = await self._send('POST', json=payload)

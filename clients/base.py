@@ -18,7 +18,7 @@ from requests.structures import CaseInsensitiveDict
 
 from . import content, flows, graphql, hosts, jsonrpc, retry, rpc, urls, webhooks
 from .errors import TRANSPORT_ERRORS, GraphQLError, HTTPError, RequestsHTTPError, RequestsIncompleteBody
-from .navigation import RESERVED, TIMEOUT, Navigable, Navigation
+from .navigation import TIMEOUT, Navigable, Navigation
 
 SETTINGS = frozenset(requests.Session.__attrs__) | {'timeout', 'retry', 'rate'}
 
@@ -356,27 +356,13 @@ class Graph(Remote):
         return graphql.data(self.check(result), self.Error)
 
 
-class JsonRpc(Remote):
+class JsonRpc(jsonrpc.Methods, Remote):  # type: ignore[misc]
     """A `Remote` speaking JSON-RPC 2.0: `rpc.subtract(42, 23)` returns the call's `result`.
 
     Attributes are method names (`rpc.math.add` calls `math.add`; `rpc['name']` reaches
     any name); `/` still derives a client at another URL. Errors raise `JsonRpcError`
     subclasses by code.
     """
-
-    def __init__(self, url: str, json: Any = (), **kwargs: Any) -> None:
-        super().__init__(url, json, **kwargs)
-        self.ids = jsonrpc.Ids()
-
-    def __getattr__(self, name: str) -> Any:
-        """Return the remote method `name`."""
-        if name.startswith('_') or name in RESERVED:
-            raise AttributeError(f'{type(self).__name__!r} object has no attribute {name!r}')
-        return jsonrpc.Method(self, name)
-
-    def __getitem__(self, name: str) -> jsonrpc.Method:
-        """Return the remote method `name`, whatever the name."""
-        return jsonrpc.Method(self, name)
 
     def _rpc(self, payload: Any) -> Any:
         response = self._send('POST', json=payload)

@@ -19,6 +19,7 @@ from .errors import (
     ProtocolError,
     ServerError,
 )
+from .navigation import RESERVED
 
 VERSION = '2.0'
 HTTP_ERROR = object()  # marker: the response is an HTTP error, not a JSON-RPC response
@@ -176,6 +177,30 @@ def results(calls: list[Request], response: Any) -> list[Any]:
     if errors:
         raise BatchError(outcomes, errors)
     return outcomes
+
+
+class Methods:
+    """Mixin for JSON-RPC clients: attributes and items are remote methods; ids are per client.
+
+    Args:
+        url: base URL
+        json: defaults of plain `Remote` calls
+        **kwargs: client options
+    """
+
+    def __init__(self, url: str, json: Any = (), **kwargs: Any) -> None:
+        super().__init__(url, json, **kwargs)  # type: ignore[call-arg]
+        self.ids = Ids()
+
+    def __getattr__(self, name: str) -> Method:
+        """Return the remote method `name`."""
+        if name.startswith('_') or name in RESERVED:
+            raise AttributeError(f'{type(self).__name__!r} object has no attribute {name!r}')
+        return Method(self, name)
+
+    def __getitem__(self, name: str) -> Method:
+        """Return the remote method `name`, whatever the name."""
+        return Method(self, name)
 
 
 class Method:
