@@ -16,6 +16,7 @@ from .errors import (
     HTTPError,
     IncompleteBody,
     InvalidURL,
+    PaginationError,
     TokenError,
 )
 
@@ -41,6 +42,7 @@ __all__ = [
     'HTTPError',
     'IncompleteBody',
     'InvalidURL',
+    'PaginationError',
     'Proxy',
     'Remote',
     'Resource',

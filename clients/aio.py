@@ -14,7 +14,7 @@ from typing import IO, Any, Self
 
 import httpx
 
-from . import content, flows, hosts, rpc, urls
+from . import content, flows, hosts, paging, rpc, urls
 from .errors import GraphQLError, HttpxHTTPError, HttpxIncompleteBody
 from .navigation import TIMEOUT, Navigable, Navigation
 
@@ -176,7 +176,7 @@ class AsyncClient(Navigable, httpx.AsyncClient):  # type: ignore[misc]
             step = flow.send(reply)
             while isinstance(step, flows.Call):
                 response = await self._send(step.method, step.path, **step.kwargs)
-                step = flow.send(flows.Reply(await self._content(response), response.headers))
+                step = flow.send(flows.Reply(await self._content(response), response.headers, str(response.url)))
             return step.value
         except StopIteration as stop:
             return stop.value
@@ -216,6 +216,9 @@ async def _chunks(response: httpx.Response) -> AsyncIterator[bytes]:
 
 class AsyncResource(Navigation, AsyncClient):  # type: ignore[misc]
     """An `AsyncClient` that checks statuses, decodes content and navigates by attribute and item."""
+
+    # How `pages` and `each` find the next page, unless given a strategy.
+    pagination: paging.Strategy = paging.Link()
 
     async def request(self, method: str, path: object = '', **kwargs: Any) -> Any:  # type: ignore[override]
         """Send a request and return its decoded content; error statuses raise `HTTPError`."""
@@ -262,6 +265,21 @@ class AsyncResource(Navigation, AsyncClient):  # type: ignore[misc]
 
     def __aiter__(self) -> AsyncIterator[Any]:
         return self.iter()
+
+    async def pages(self, path: object = '', *, strategy: paging.Strategy | None = None,
+                    max_pages: int | None = None, max_items: int | None = None, **params: Any) -> AsyncIterator[Any]:
+        """GET `path` with query `params` and yield each page's content, following next links lazily."""
+        flow = paging.follow(path, params, strategy or self.pagination, self._bases(), max_pages, max_items)
+        while (page := await self._drive(flow)) is not paging.END:
+            yield page
+
+    async def each(self, path: object = '', *, strategy: paging.Strategy | None = None,
+                   max_pages: int | None = None, max_items: int | None = None, **params: Any) -> AsyncIterator[Any]:
+        """GET `path` with query `params` and yield the items of every page, fetching pages lazily."""
+        flow = paging.follow(path, params, strategy or self.pagination, self._bases(), max_pages, max_items, True)
+        while (items := await self._drive(flow)) is not paging.END:
+            for item in items:
+                yield item
 
     async def download(self, file: IO[bytes] | Any, path: object = '', **kwargs: Any) -> Any:
         """Stream a GET's body into a binary file object (sync or async `write`) and return it."""

@@ -15,7 +15,7 @@ import urllib3
 from requests.cookies import cookiejar_from_dict
 from requests.structures import CaseInsensitiveDict
 
-from . import content, flows, hosts, rpc, urls
+from . import content, flows, hosts, paging, rpc, urls
 from .errors import GraphQLError, RequestsHTTPError, RequestsIncompleteBody
 from .navigation import TIMEOUT, Navigable, Navigation
 
@@ -148,7 +148,7 @@ class Client(Navigable, requests.Session):  # type: ignore[misc]
             step = flow.send(reply)
             while isinstance(step, flows.Call):
                 response = self._send(step.method, step.path, **step.kwargs)
-                step = flow.send(flows.Reply(self._content(response), response.headers))
+                step = flow.send(flows.Reply(self._content(response), response.headers, str(response.url)))
             return step.value
         except StopIteration as stop:
             return stop.value
@@ -179,6 +179,9 @@ def _chunks(response: requests.Response, size: int, whole: bool = False) -> Iter
 
 class Resource(Navigation, Client):  # type: ignore[misc]
     """A `Client` that checks statuses, decodes content and navigates by attribute and item."""
+
+    # How `pages` and `each` find the next page, unless given a strategy.
+    pagination: paging.Strategy = paging.Link()
 
     def request(self, method: str, path: object = '', **kwargs: Any) -> Any:  # type: ignore[override]
         """Send a request and return its decoded content; error statuses raise `HTTPError`."""
@@ -224,6 +227,29 @@ class Resource(Navigation, Client):  # type: ignore[misc]
             yield from items.close()
 
     __iter__ = iter
+
+    def pages(self, path: object = '', *, strategy: paging.Strategy | None = None, max_pages: int | None = None,
+              max_items: int | None = None, **params: Any) -> Iterator[Any]:
+        """GET `path` with query `params` and yield each page's content, following next links lazily.
+
+        Args:
+            strategy: how to find the next page (default `pagination`: RFC 8288 `Link` headers)
+            max_pages: stop after this many pages
+            max_items: stop once this many items have been seen
+        """
+        flow = paging.follow(path, params, strategy or self.pagination, self._bases(), max_pages, max_items)
+        while (page := self._drive(flow)) is not paging.END:
+            yield page
+
+    def each(self, path: object = '', *, strategy: paging.Strategy | None = None, max_pages: int | None = None,
+             max_items: int | None = None, **params: Any) -> Iterator[Any]:
+        """GET `path` with query `params` and yield the items of every page, fetching pages lazily.
+
+        Takes the arguments of `pages`; at most `max_items` items are yielded.
+        """
+        flow = paging.follow(path, params, strategy or self.pagination, self._bases(), max_pages, max_items, True)
+        while (items := self._drive(flow)) is not paging.END:
+            yield from items
 
     def download(self, file: IO[bytes], path: object = '', **kwargs: Any) -> IO[bytes]:
         """Stream a GET's body into a binary file object and return the file."""

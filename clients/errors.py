@@ -8,6 +8,7 @@ already catch, so existing `except` clauses keep working::
           ├── InvalidURL (ValueError) ........ a base URL or path that cannot be used
           ├── DecodeError (ValueError) ....... a body that does not parse as its content type
           ├── TokenError (ValueError) ........ an OAuth token response that cannot be used
+          ├── PaginationError (ValueError) ... pages that loop or whose items cannot be found
           ├── GraphQLError ................... a GraphQL response with `errors` (sync and async)
           ├── IncompleteBody (OSError) ....... the connection ended before the whole body
           │    ├── RequestsIncompleteBody (requests.exceptions.ChunkedEncodingError)
@@ -42,6 +43,10 @@ class DecodeError(Error, ValueError):
 
 class TokenError(Error, ValueError):
     """An OAuth token response without a usable `access_token`."""
+
+
+class PaginationError(Error, ValueError):
+    """Pages that cannot be followed: a next link already fetched, or no recognisable items."""
 
 
 class GraphQLError(Error):

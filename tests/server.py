@@ -176,6 +176,29 @@ def slow(handler: Handler) -> None:
     handler.send_json(200, {'slow': True})
 
 
+@route('/pages')
+def pages(handler: Handler) -> None:
+    """/pages?total=N&size=S&page=K[&next=BASE][&loop=1]: items K*S.. with a Link to the next page.
+
+    Each item is {"n": number, "auth": the Authorization header received}; `next` is the base
+    URL the next link points to (another server for origin tests); `loop` links the last
+    page back to the first.
+    """
+    query = handler.query
+    total, size, page = int(query['total']), int(query.get('size', 2)), int(query.get('page', 1))
+    auth = handler.headers.get('Authorization')
+    numbers = range((page - 1) * size, min(page * size, total))
+    headers = {}
+    base = query.get('next', f'http://127.0.0.1:{handler.server.server_address[1]}/')
+    extra = ''.join(f'&{name}={query[name]}' for name in ('next', 'loop') if name in query)
+    rest = f'total={total}&size={size}{extra}'
+    if page * size < total:
+        headers['Link'] = f'<{base}pages?{rest}&page={page + 1}>; rel="next", <{base}pages?page=1>; rel="first"'
+    elif 'loop' in query:
+        headers['Link'] = f'<{base}pages?{rest}&page=1>; rel="next"'
+    handler.send_json(200, [{'n': n, 'auth': auth} for n in numbers], **headers)
+
+
 class Server(ThreadingHTTPServer):
     """The test server: counts TCP connections and records requests."""
 
