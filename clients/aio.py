@@ -14,7 +14,7 @@ from typing import IO, Any, Self
 
 import httpx
 
-from . import content, flows, hosts, paging, rpc, urls
+from . import content, flows, hosts, paging, rpc, streams, urls
 from .errors import GraphQLError, HttpxHTTPError, HttpxIncompleteBody
 from .navigation import TIMEOUT, Navigable, Navigation
 
@@ -252,16 +252,54 @@ class AsyncResource(Navigation, AsyncClient):  # type: ignore[misc]
     def __contains__(self, key: object) -> bool:
         raise TypeError(f'`in` cannot be awaited: use `await resource.exists({key!r})`')
 
-    async def iter(self, path: object = '', **kwargs: Any) -> AsyncIterator[Any]:
-        """Stream a GET: JSON values per line, text lines, or byte chunks, by content type."""
-        async with self.stream('GET', path, **kwargs) as response:
-            await self._checked(response, streamed=True)
-            items = content.Items(response.headers.get('Content-Type'))
-            async for chunk in _chunks(response):
-                for item in items.feed(chunk):
-                    yield item
-            for item in items.close():
-                yield item
+    def iter(self, path: object = '', *, reconnect: bool | int = False, **kwargs: Any) -> AsyncIterator[Any]:
+        """Stream a GET: JSON values per line, SSE events, text lines, or byte chunks, by content type.
+
+        Args:
+            reconnect: for `text/event-stream`, reconnect after a drop sending `Last-Event-ID`
+                and waiting the server's `retry`: `True` until the server answers 204, or the
+                number of reconnects in a row that may bring no event
+        """
+        return self._stream(streams.stream(path, kwargs, reconnect))
+
+    _sleep = staticmethod(asyncio.sleep)
+
+    async def _stream(self, flow: streams.Stream) -> AsyncIterator[Any]:
+        """Drive a stream flow: open, read and sleep as it asks, yield the items it hands over."""
+        response = None
+        chunks: Any = None
+        reply: Any = None
+        try:
+            while True:
+                try:
+                    step = flow.send(reply)
+                except StopIteration:
+                    return
+                reply = None
+                if isinstance(step, flows.Pause):
+                    for item in step.value:
+                        yield item
+                elif isinstance(step, streams.Read):
+                    try:
+                        reply = await anext(chunks, b'')
+                    except httpx.TransportError as exc:
+                        reply = streams.Dropped(exc)
+                elif isinstance(step, streams.Open):
+                    if response is not None:
+                        await response.aclose()
+                    try:
+                        response = await self._send(step.method, step.path, stream=True, **step.kwargs)
+                    except httpx.TransportError as exc:
+                        reply = streams.Dropped(exc)
+                    else:
+                        await self._checked(response, streamed=True)
+                        chunks = _chunks(response)
+                        reply = streams.Opened(response.status_code, response.headers, str(response.url))
+                else:
+                    await self._sleep(step.seconds)
+        finally:
+            if response is not None:
+                await response.aclose()
 
     def __aiter__(self) -> AsyncIterator[Any]:
         return self.iter()

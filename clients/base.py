@@ -7,6 +7,7 @@ host choice come from the core modules.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator
 from typing import IO, Any, Self
 
@@ -15,7 +16,7 @@ import urllib3
 from requests.cookies import cookiejar_from_dict
 from requests.structures import CaseInsensitiveDict
 
-from . import content, flows, hosts, paging, rpc, urls
+from . import content, flows, hosts, paging, rpc, streams, urls
 from .errors import GraphQLError, RequestsHTTPError, RequestsIncompleteBody
 from .navigation import TIMEOUT, Navigable, Navigation
 
@@ -154,6 +155,14 @@ class Client(Navigable, requests.Session):  # type: ignore[misc]
             return stop.value
 
 
+# Errors of a connection that failed or dropped (a reconnecting stream tries again).
+_DROPS = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
+
+
 def _incomplete(method: str, url: str, exc: Exception) -> RequestsIncompleteBody:
     return RequestsIncompleteBody(f'{method} {url}: the connection ended before the whole body: {exc}')
 
@@ -217,14 +226,53 @@ class Resource(Navigation, Client):  # type: ignore[misc]
         """`key in resource`: whether a HEAD request to `key` succeeds."""
         return self.exists(self._item(key))
 
-    def iter(self, path: object = '', **kwargs: Any) -> Iterator[Any]:
-        """Stream a GET: JSON values per line, text lines, or byte chunks, by content type."""
-        with self.streaming('GET', path, **kwargs) as response:
-            self._checked(response, streamed=True)
-            items = content.Items(response.headers.get('Content-Type'))
-            for chunk in _chunks(response, content.CHUNK_SIZE):
-                yield from items.feed(chunk)
-            yield from items.close()
+    def iter(self, path: object = '', *, reconnect: bool | int = False, **kwargs: Any) -> Iterator[Any]:
+        """Stream a GET: JSON values per line, SSE events, text lines, or byte chunks, by content type.
+
+        Args:
+            reconnect: for `text/event-stream`, reconnect after a drop sending `Last-Event-ID`
+                and waiting the server's `retry`: `True` until the server answers 204, or the
+                number of reconnects in a row that may bring no event
+        """
+        return self._stream(streams.stream(path, kwargs, reconnect))
+
+    _sleep = staticmethod(time.sleep)
+
+    def _stream(self, flow: streams.Stream) -> Iterator[Any]:
+        """Drive a stream flow: open, read and sleep as it asks, yield the items it hands over."""
+        response = None
+        chunks: Any = None
+        reply: Any = None
+        try:
+            while True:
+                try:
+                    step = flow.send(reply)
+                except StopIteration:
+                    return
+                reply = None
+                if isinstance(step, flows.Pause):
+                    yield from step.value
+                elif isinstance(step, streams.Read):
+                    try:
+                        reply = next(chunks, b'')
+                    except _DROPS as exc:
+                        reply = streams.Dropped(exc)
+                elif isinstance(step, streams.Open):
+                    if response is not None:
+                        response.close()
+                    try:
+                        response = self._send(step.method, step.path, stream=True, **step.kwargs)
+                    except _DROPS as exc:
+                        reply = streams.Dropped(exc)
+                    else:
+                        self._checked(response, streamed=True)
+                        chunks = _chunks(response, content.CHUNK_SIZE)
+                        reply = streams.Opened(response.status_code, response.headers, str(response.url))
+                else:
+                    self._sleep(step.seconds)
+        finally:
+            if response is not None:
+                response.close()
 
     __iter__ = iter
 

@@ -10,9 +10,10 @@ from email.message import Message
 from http import HTTPStatus
 from typing import Any, Literal
 
+from . import sse
 from .errors import DecodeError
 
-Kind = Literal['json', 'lines', 'text', 'bytes']
+Kind = Literal['json', 'lines', 'events', 'text', 'bytes']
 
 # Content types whose body is a sequence of JSON texts, one per line (or record).
 JSON_LINES = frozenset({
@@ -39,10 +40,12 @@ def parse(content_type: str | None) -> tuple[str, str | None]:
 
 
 def kind(content_type: str | None) -> Kind:
-    """Classify a Content-Type as JSON, JSON lines, text or bytes."""
+    """Classify a Content-Type as JSON, JSON lines, server-sent events, text or bytes."""
     media, charset = parse(content_type)
     if media in JSON_LINES:
         return 'lines'
+    if media == 'text/event-stream':
+        return 'events'
     if media == 'application/json' or (media.startswith('application/') and media.endswith('+json')):
         return 'json'
     if media.startswith('text/') or charset:
@@ -64,8 +67,8 @@ def encoding(content_type: str | None) -> str:
 def decode(body: bytes, content_type: str | None, status: int = 200, where: str = '') -> Any:
     """Return a response body decoded by its content type; `None` for 204 or no body.
 
-    JSON types give the parsed value, JSON lines a list of values, text a string,
-    anything else the bytes.
+    JSON types give the parsed value, JSON lines a list of values, an event stream a list
+    of `sse.Event`, text a string, anything else the bytes.
     """
     if status == 204 or not body:
         return None
@@ -74,6 +77,8 @@ def decode(body: bytes, content_type: str | None, status: int = 200, where: str 
             return loads(body, where)
         case 'lines':
             return list(json_lines(split_lines([body]), where))
+        case 'events':
+            return sse.Parser().feed(list(split_lines([body])))
         case 'text':
             return body.decode(encoding(content_type), errors='replace')
     return body
@@ -141,15 +146,18 @@ def json_lines(lines: Iterable[bytes], where: str = '') -> Iterator[Any]:
 class Items:
     """Incremental stream decoder: `feed` body chunks, get JSON values, text lines or bytes.
 
-    JSON and JSON-lines types give one value per non-blank line, text types (or a declared
-    charset) give lines, anything else gives the chunks themselves.
+    JSON and JSON-lines types give one value per non-blank line, `text/event-stream` gives
+    `sse.Event`s (parsed by `events`, which may carry state over from an earlier
+    connection), text types (or a declared charset) give lines, anything else gives the
+    chunks themselves.
     """
 
-    def __init__(self, content_type: str | None, where: str = '') -> None:
+    def __init__(self, content_type: str | None, where: str = '', events: sse.Parser | None = None) -> None:
         self.kind = kind(content_type)
         self.codec = encoding(content_type)
         self.where = where
         self.lines = LineSplitter()
+        self.events = events or sse.Parser()
 
     def feed(self, chunk: bytes) -> list[Any]:
         """Return the items completed by `chunk`."""
@@ -162,6 +170,8 @@ class Items:
         return self._decode(self.lines.close())
 
     def _decode(self, lines: list[bytes]) -> list[Any]:
+        if self.kind == 'events':
+            return self.events.feed(lines)
         if self.kind == 'text':
             return [line.decode(self.codec, errors='replace') for line in lines]
         return list(json_lines(lines, self.where))

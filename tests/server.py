@@ -199,6 +199,41 @@ def pages(handler: Handler) -> None:
     handler.send_json(200, [{'n': n, 'auth': auth} for n in numbers], **headers)
 
 
+@route('/sse')
+def events(handler: Handler) -> None:
+    """/sse?total=N[&drop=K][&retry=MS]: server-sent events `n` = 0..N-1, each in chunks split
+    inside its CRLF line endings, after a comment. Resumes after `Last-Event-ID`; with `drop`,
+    a connection without `Last-Event-ID` dies (no final chunk) before event K; once every
+    event was sent, answers 204 (stop reconnecting).
+    """
+    query = handler.query
+    total = int(query['total'])
+    last = handler.headers.get('Last-Event-ID')
+    start = int(last) + 1 if last is not None else 0
+    if start >= total:
+        handler.send(204, b'', 'text/event-stream')
+        return
+    handler.send_response(200)
+    handler.send_header('Content-Type', 'text/event-stream')
+    handler.send_header('Transfer-Encoding', 'chunked')
+    handler.end_headers()
+
+    def chunk(data: bytes) -> None:
+        handler.wfile.write(f'{len(data):x}\r\n'.encode() + data + b'\r\n')
+        handler.wfile.flush()
+
+    chunk(b': hello\r\n' + (f'retry: {query["retry"]}\r\n'.encode() if 'retry' in query else b''))
+    for n in range(start, total):
+        if last is None and 'drop' in query and n == int(query['drop']):
+            handler.close_connection = True
+            return
+        text = f'id: {n}\r\nevent: tick\r\ndata: {{"n": {n}}}\r\ndata:second line\r\n\r\n'.encode()
+        middle = text.index(b'\r\n', len(text) // 2) + 1
+        chunk(text[:middle])
+        chunk(text[middle:])
+    handler.wfile.write(b'0\r\n\r\n')
+
+
 class Server(ThreadingHTTPServer):
     """The test server: counts TCP connections and records requests."""
 
