@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-from collections.abc import AsyncIterator, Callable
+import os
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import IO, Any, Self
 
 import httpx
 
-from . import content, flows, hosts, paging, rpc, streams, urls
+from . import content, downloads, flows, hosts, paging, rpc, streams, urls
 from .errors import GraphQLError, HttpxHTTPError, HttpxIncompleteBody
 from .navigation import TIMEOUT, Navigable, Navigation
 
@@ -264,7 +265,7 @@ class AsyncResource(Navigation, AsyncClient):  # type: ignore[misc]
 
     _sleep = staticmethod(asyncio.sleep)
 
-    async def _stream(self, flow: streams.Stream) -> AsyncIterator[Any]:
+    async def _stream(self, flow: streams.Stream) -> AsyncGenerator[Any, None]:
         """Drive a stream flow: open, read and sleep as it asks, yield the items it hands over."""
         response = None
         chunks: Any = None
@@ -292,7 +293,8 @@ class AsyncResource(Navigation, AsyncClient):  # type: ignore[misc]
                     except httpx.TransportError as exc:
                         reply = streams.Dropped(exc)
                     else:
-                        await self._checked(response, streamed=True)
+                        if response.status_code not in step.accept:
+                            await self._checked(response, streamed=True)
                         chunks = _chunks(response)
                         reply = streams.Opened(response.status_code, response.headers, str(response.url))
                 else:
@@ -319,15 +321,24 @@ class AsyncResource(Navigation, AsyncClient):  # type: ignore[misc]
             for item in items:
                 yield item
 
-    async def download(self, file: IO[bytes] | Any, path: object = '', **kwargs: Any) -> Any:
-        """Stream a GET's body into a binary file object (sync or async `write`) and return it."""
-        async with self.stream('GET', path, **kwargs) as response:
-            await self._checked(response, streamed=True)
-            async for chunk in _chunks(response):
-                written = file.write(chunk)
-                if inspect.isawaitable(written):
-                    await written
-        return file
+    async def download(self, file: IO[bytes] | str | os.PathLike[str] | Any, path: object = '', *,
+                       resume: bool = False, progress: downloads.Progress | None = None, **kwargs: Any) -> Any:
+        """Stream a GET's body into a binary file object (sync or async `write`), or to a path.
+
+        Takes the arguments of `Resource.download`; returns the file or the path.
+        """
+        target = downloads.target(file, resume)
+        try:
+            flow = downloads.download(path, kwargs, target, progress, resume)
+            async with contextlib.aclosing(self._stream(flow)) as chunks:
+                async for chunk in chunks:
+                    written = target.file.write(chunk)
+                    if inspect.isawaitable(written):
+                        await written
+        except BaseException:
+            target.abort()
+            raise
+        return target.result()
 
     async def create(self, path: object = '', json: Any = None, **kwargs: Any) -> str | None:
         """POST and return the `Location` header of the created resource."""

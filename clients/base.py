@@ -7,8 +7,9 @@ host choice come from the core modules.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import IO, Any, Self
 
 import requests
@@ -16,7 +17,7 @@ import urllib3
 from requests.cookies import cookiejar_from_dict
 from requests.structures import CaseInsensitiveDict
 
-from . import content, flows, hosts, paging, rpc, streams, urls
+from . import content, downloads, flows, hosts, paging, rpc, streams, urls
 from .errors import GraphQLError, RequestsHTTPError, RequestsIncompleteBody
 from .navigation import TIMEOUT, Navigable, Navigation
 
@@ -238,7 +239,7 @@ class Resource(Navigation, Client):  # type: ignore[misc]
 
     _sleep = staticmethod(time.sleep)
 
-    def _stream(self, flow: streams.Stream) -> Iterator[Any]:
+    def _stream(self, flow: streams.Stream) -> Generator[Any, None, None]:
         """Drive a stream flow: open, read and sleep as it asks, yield the items it hands over."""
         response = None
         chunks: Any = None
@@ -265,8 +266,9 @@ class Resource(Navigation, Client):  # type: ignore[misc]
                     except _DROPS as exc:
                         reply = streams.Dropped(exc)
                     else:
-                        self._checked(response, streamed=True)
-                        chunks = _chunks(response, content.CHUNK_SIZE)
+                        if response.status_code not in step.accept:
+                            self._checked(response, streamed=True)
+                        chunks = _chunks(response, content.CHUNK_SIZE, whole=step.whole)
                         reply = streams.Opened(response.status_code, response.headers, str(response.url))
                 else:
                     self._sleep(step.seconds)
@@ -299,13 +301,28 @@ class Resource(Navigation, Client):  # type: ignore[misc]
         while (items := self._drive(flow)) is not paging.END:
             yield from items
 
-    def download(self, file: IO[bytes], path: object = '', **kwargs: Any) -> IO[bytes]:
-        """Stream a GET's body into a binary file object and return the file."""
-        with self.streaming('GET', path, **kwargs) as response:
-            self._checked(response, streamed=True)
-            for chunk in _chunks(response, content.CHUNK_SIZE, whole=True):
-                file.write(chunk)
-        return file
+    def download(self, file: IO[bytes] | str | os.PathLike[str], path: object = '', *, resume: bool = False,
+                 progress: downloads.Progress | None = None, **kwargs: Any) -> Any:
+        """Stream a GET's body into a binary file object, or to a path; return the file or path.
+
+        A path is written through a temporary file in its directory, renamed into place only
+        when the body is complete; a failed download leaves no file that looks complete.
+
+        Args:
+            file: a binary file object, or a path
+            resume: continue `<path>.part` from an earlier failed download with `Range`
+            progress: called as `progress(bytes_done, total_or_None)` as the body arrives
+        """
+        target = downloads.target(file, resume)
+        try:
+            flow = downloads.download(path, kwargs, target, progress, resume)
+            with contextlib.closing(self._stream(flow)) as chunks:
+                for chunk in chunks:
+                    target.file.write(chunk)
+        except BaseException:
+            target.abort()
+            raise
+        return target.result()
 
     def create(self, path: object = '', json: Any = None, **kwargs: Any) -> str | None:
         """POST and return the `Location` header of the created resource."""

@@ -24,11 +24,17 @@ MAX_RETRY = 300.0
 
 @dataclass
 class Open:
-    """Send a streamed request; answered with `Opened` (status already checked) or `Dropped`."""
+    """Send a streamed request; answered with `Opened` or `Dropped`.
+
+    The shell raises `HTTPError` for an error status not in `accept`; with `whole`, it reads
+    the body in full chunks instead of handing over what has arrived.
+    """
 
     method: str
     path: object
     kwargs: dict[str, Any] = field(default_factory=dict)
+    accept: tuple[int, ...] = ()
+    whole: bool = False
 
 
 @dataclass

@@ -234,6 +234,42 @@ def events(handler: Handler) -> None:
     handler.wfile.write(b'0\r\n\r\n')
 
 
+@route('/file')
+def ranged(handler: Handler) -> None:
+    """/file/<n>: n pattern bytes, honouring `Range: bytes=a-` (206, or 416 past the end).
+
+    Query: `cut=K` sends only the first K bytes of a body and closes the connection;
+    `norange=1` ignores Range (200); `badrange=1` answers a range with the wrong start;
+    `most=M` sends at most M bytes per 206.
+    """
+    size = int(urlsplit(handler.path).path.rsplit('/', 1)[-1])
+    query = handler.query
+    data = (bytes(range(256)) * (size // 256 + 1))[:size]
+    wanted = handler.headers.get('Range')
+    if wanted and 'norange' not in query:
+        first = int(wanted.removeprefix('bytes=').rstrip('-'))
+        if first >= size:
+            handler.send(416, b'', 'text/plain', Content_Range=f'bytes */{size}')
+            return
+        last = min(size, first + int(query.get('most', size))) - 1
+        shown = 0 if 'badrange' in query else first
+        headers = {'Content-Range': f'bytes {shown}-{shown + last - first}/{size}'}
+        status, body = 206, data[first:last + 1]
+    else:
+        status, body, headers = 200, data, {}
+    handler.send_response(status)
+    handler.send_header('Content-Type', 'application/octet-stream')
+    handler.send_header('Content-Length', str(len(body)))
+    for name, value in headers.items():
+        handler.send_header(name, value)
+    handler.end_headers()
+    if 'cut' in query:
+        handler.wfile.write(body[: int(query['cut'])])
+        handler.close_connection = True
+        return
+    handler.wfile.write(body)
+
+
 class Server(ThreadingHTTPServer):
     """The test server: counts TCP connections and records requests."""
 
