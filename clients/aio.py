@@ -10,13 +10,14 @@ import asyncio
 import contextlib
 import inspect
 import os
+import zlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import IO, Any, Self
 
 import httpx
 
 from . import content, downloads, flows, hosts, paging, rpc, streams, urls
-from .errors import GraphQLError, HttpxHTTPError, HttpxIncompleteBody
+from .errors import GraphQLError, HttpxDecodeError, HttpxHTTPError, HttpxIncompleteBody
 from .navigation import TIMEOUT, Navigable, Navigation
 
 _SEND_OPTIONS = ('auth', 'follow_redirects')
@@ -127,9 +128,14 @@ class AsyncClient(Navigable, httpx.AsyncClient):  # type: ignore[misc]
         response = await self.send(request, stream=True, **options)
         if not stream:
             try:
+                content.encodings(response.headers.get('Content-Encoding'), _where(response), HttpxDecodeError)
                 await response.aread()
             except httpx.RemoteProtocolError as exc:
                 raise _incomplete(response, exc) from exc
+            except HttpxDecodeError:
+                raise
+            except httpx.DecodingError as exc:
+                raise HttpxDecodeError(f'{_where(response)}: {exc}', request=response.request) from exc
             finally:
                 await response.aclose()
         return response
@@ -206,13 +212,26 @@ def _incomplete(response: httpx.Response, exc: Exception) -> HttpxIncompleteBody
     return HttpxIncompleteBody(message, request=response.request)
 
 
+def _where(response: httpx.Response) -> str:
+    return f'{response.request.method} {response.url}'
+
+
 async def _chunks(response: httpx.Response) -> AsyncIterator[bytes]:
-    """Yield decoded body chunks as they arrive."""
+    """Yield decoded body chunks as they arrive; gzip and deflate are undone in bounded pieces."""
+    applied = content.encodings(response.headers.get('Content-Encoding'), _where(response), HttpxDecodeError)
     try:
-        async for chunk in response.aiter_bytes():
-            yield chunk
+        if applied and all(name in content.ZLIB_ENCODINGS for name in applied):
+            decompressor = content.Decompressor(applied)
+            async for data in response.aiter_raw():
+                for piece in decompressor.feed(data):
+                    yield piece
+        else:
+            async for chunk in response.aiter_bytes():
+                yield chunk
     except httpx.RemoteProtocolError as exc:
         raise _incomplete(response, exc) from exc
+    except (zlib.error, httpx.DecodingError) as exc:
+        raise HttpxDecodeError(f'{_where(response)}: {exc}', request=response.request) from exc
 
 
 class AsyncResource(Navigation, AsyncClient):  # type: ignore[misc]

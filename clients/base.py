@@ -18,7 +18,7 @@ from requests.cookies import cookiejar_from_dict
 from requests.structures import CaseInsensitiveDict
 
 from . import content, downloads, flows, hosts, paging, rpc, streams, urls
-from .errors import GraphQLError, RequestsHTTPError, RequestsIncompleteBody
+from .errors import GraphQLError, RequestsDecodeError, RequestsHTTPError, RequestsIncompleteBody
 from .navigation import TIMEOUT, Navigable, Navigation
 
 SETTINGS = frozenset(requests.Session.__attrs__) | {'timeout'}
@@ -114,6 +114,8 @@ class Client(Navigable, requests.Session):  # type: ignore[misc]
             return super().request(method, url, **kwargs)
         except requests.exceptions.ChunkedEncodingError as exc:
             raise _incomplete(method, url, exc) from exc
+        except requests.exceptions.ContentDecodingError as exc:
+            raise RequestsDecodeError(f'{method} {url}: {exc}') from exc
 
     @contextlib.contextmanager
     def streaming(self, method: str, path: object = '', **kwargs: Any) -> Iterator[requests.Response]:
@@ -184,7 +186,8 @@ def _chunks(response: requests.Response, size: int, whole: bool = False) -> Iter
     except urllib3.exceptions.ReadTimeoutError as exc:
         raise requests.exceptions.ConnectionError(exc, response=response) from exc
     except urllib3.exceptions.DecodeError as exc:
-        raise requests.exceptions.ContentDecodingError(exc, response=response) from exc
+        message = f'{response.request.method} {response.url}: {exc}'
+        raise RequestsDecodeError(message, response=response) from exc
 
 
 class Resource(Navigation, Client):  # type: ignore[misc]
@@ -268,6 +271,8 @@ class Resource(Navigation, Client):  # type: ignore[misc]
                     else:
                         if response.status_code not in step.accept:
                             self._checked(response, streamed=True)
+                        where = f'{step.method} {response.url}'
+                        content.encodings(response.headers.get('Content-Encoding'), where, RequestsDecodeError)
                         chunks = _chunks(response, content.CHUNK_SIZE, whole=step.whole)
                         reply = streams.Opened(response.status_code, response.headers, str(response.url))
                 else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import json
+import zlib
 from collections.abc import Iterable, Iterator
 from email.message import Message
 from http import HTTPStatus
@@ -23,6 +24,10 @@ JSON_LINES = frozenset({
     'application/x-jsonlines',
     'application/json-seq',
 })
+# The most content-encodings a body may chain (urllib3's limit too).
+MAX_ENCODINGS = 5
+# Content-encodings `Decompressor` undoes, and the zlib window bits for each.
+ZLIB_ENCODINGS = {'gzip': 16 + zlib.MAX_WBITS, 'x-gzip': 16 + zlib.MAX_WBITS, 'deflate': zlib.MAX_WBITS}
 ERROR_KEYS = ('message', 'detail', 'error', 'error_description', 'title')
 ERROR_TEXT_LIMIT = 200
 CHUNK_SIZE = 1 << 20
@@ -175,6 +180,60 @@ class Items:
         if self.kind == 'text':
             return [line.decode(self.codec, errors='replace') for line in lines]
         return list(json_lines(lines, self.where))
+
+
+def encodings(header: str | None, where: str = '', error: type[DecodeError] = DecodeError) -> list[str]:
+    """Return the content-encodings of a `Content-Encoding` header, in the order applied.
+
+    `identity` is left out; a chain longer than `MAX_ENCODINGS` raises `error`.
+    """
+    found = [name.strip().lower() for name in (header or '').split(',')]
+    found = [name for name in found if name and name != 'identity']
+    if len(found) > MAX_ENCODINGS:
+        prefix = f'{where}: ' if where else ''
+        raise error(f'{prefix}refusing a chain of {len(found)} content-encodings (at most {MAX_ENCODINGS})')
+    return found
+
+
+class Decompressor:
+    """Undo gzip and deflate content-encodings in bounded steps: no piece it yields is over `limit`.
+
+    `deflate` is zlib-wrapped, or raw as some servers send it. Each `feed` drains the
+    decoders' pending output, so nothing is left to flush at the end of the body.
+    """
+
+    def __init__(self, applied: list[str], limit: int = CHUNK_SIZE) -> None:
+        self.names = list(reversed(applied))
+        self.stages = [zlib.decompressobj(ZLIB_ENCODINGS[name]) for name in self.names]
+        self.started = [False] * len(self.stages)
+        self.limit = limit
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        """Yield the decoded pieces of `data`."""
+        return self._run(0, data)
+
+    def _run(self, level: int, data: bytes) -> Iterator[bytes]:
+        if level == len(self.stages):
+            if data:
+                yield data
+            return
+        while data:
+            piece = self._decompress(level, data)
+            data = self.stages[level].unconsumed_tail
+            yield from self._run(level + 1, piece)
+            while len(piece) == self.limit and not data:  # more output may be pending
+                piece = self._decompress(level, b'')
+                yield from self._run(level + 1, piece)
+
+    def _decompress(self, level: int, data: bytes) -> bytes:
+        first, self.started[level] = not self.started[level], True
+        try:
+            return self.stages[level].decompress(data, self.limit)
+        except zlib.error:
+            if not (first and self.names[level] == 'deflate'):
+                raise
+            self.stages[level] = zlib.decompressobj(-zlib.MAX_WBITS)
+            return self.stages[level].decompress(data, self.limit)
 
 
 def error_text(body: bytes, content_type: str | None) -> str:

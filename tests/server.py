@@ -7,6 +7,7 @@ import gzip
 import json
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -161,6 +162,27 @@ def gzipped(handler: Handler) -> None:
     """NDJSON lines, gzip-compressed, with Content-Encoding: gzip."""
     body = gzip.compress(b'{"n": 1}\n{"n": 2}\n' * 1000)
     handler.send(200, body, 'application/x-ndjson', Content_Encoding='gzip')
+
+
+@route('/bomb')
+def bomb(handler: Handler) -> None:
+    """/bomb?mib=N[&encoding=gzip|deflate]: N MiB of zeros, compressed (a decompression bomb)."""
+    data = b'\0' * (int(handler.query.get('mib', 64)) << 20)
+    encoding = handler.query.get('encoding', 'gzip')
+    body = gzip.compress(data, 9) if encoding == 'gzip' else zlib.compress(data, 9)
+    if 'corrupt' in handler.query:
+        body = body[:100] + b'garbage' + body[107:]
+    handler.send(200, body, 'application/octet-stream', Content_Encoding=encoding)
+
+
+@route('/layers')
+def layers(handler: Handler) -> None:
+    """/layers?n=N: the JSON {"layers": N}, gzip-compressed N times (Content-Encoding lists each)."""
+    count = int(handler.query['n'])
+    body = json.dumps({'layers': count}).encode()
+    for _ in range(count):
+        body = gzip.compress(body)
+    handler.send(200, body, Content_Encoding=', '.join(['gzip'] * count))
 
 
 @route('/cookie')
