@@ -199,3 +199,23 @@ def test_a_failed_connection_raises(tmp_path):
         run(downloads.download('f', {}, target), [streams.Dropped(OSError('refused'))], target)
     target.abort()
     assert leftovers(tmp_path) == []
+
+
+async def test_progress_can_cancel(twin, server, tmp_path):
+    class Cancelled(Exception):
+        pass
+
+    def progress(done, total):
+        if done > 1_000_000:
+            raise Cancelled
+
+    api = twin.Resource(server.url)
+    with pytest.raises(Cancelled):
+        await twin(api.download(tmp_path / 'f.bin', f'file/{SIZE}', progress=progress))
+    assert leftovers(tmp_path) == []
+    with pytest.raises(Cancelled):
+        await twin(api.download(tmp_path / 'f.bin', f'file/{SIZE}', resume=True, progress=progress))
+    assert leftovers(tmp_path) == ['f.bin.part']
+    assert await twin(api.download(tmp_path / 'f.bin', f'file/{SIZE}', resume=True)) == tmp_path / 'f.bin'
+    assert (tmp_path / 'f.bin').read_bytes() == pattern(SIZE)
+    await twin.close(api)
