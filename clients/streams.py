@@ -8,6 +8,7 @@ request), `Read` (the next body chunk), `Sleep` (wait before reconnecting) and `
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,6 +79,18 @@ def attempts(reconnect: bool | int) -> float:
     return reconnect
 
 
+def permanent(error: BaseException | None) -> bool:
+    """Return whether a failed connect would fail the same way again: a TLS handshake error
+    (a bad certificate, or TLS to a plain-HTTP port) anywhere in the exception's chain."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, ssl.SSLError) and not isinstance(error, ssl.SSLEOFError):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
+
+
 def stream(path: object, kwargs: dict[str, Any], reconnect: bool | int = False) -> Stream:
     """GET `path` streamed and pause with the items of each chunk, decoded by content type.
 
@@ -86,6 +99,7 @@ def stream(path: object, kwargs: dict[str, Any], reconnect: bool | int = False) 
     and GETs again with `Last-Event-ID`. `reconnect=True` goes on until the server answers
     204 or the caller stops; an integer is how many reconnects in a row may bring no event,
     after which the last error is raised (or the stream simply ends if it ended cleanly).
+    A TLS handshake failure is raised at once: reconnecting would not change it.
     """
     allowed = attempts(reconnect)
     parser = sse.Parser()
@@ -104,6 +118,8 @@ def stream(path: object, kwargs: dict[str, Any], reconnect: bool | int = False) 
         opened = yield Open('GET', path, options)
         if isinstance(opened, Dropped):
             error = opened.error
+            if permanent(error):
+                raise error
         elif opened.status == 204:
             return
         else:

@@ -1,6 +1,8 @@
 """Streams: the stream flow, and `iter` with server-sent events and reconnects in both shells."""
 
+import itertools
 import json
+import ssl
 
 import httpx
 import pytest
@@ -194,3 +196,30 @@ async def _aiter(items):
     else:
         for item in items:
             yield item
+
+
+def test_permanent_errors():
+    def chained(*errors):
+        for outer, inner in itertools.pairwise(errors):
+            outer.__cause__ = inner
+        return errors[0]
+
+    assert streams.permanent(chained(OSError('outer'), ssl.SSLCertVerificationError('bad certificate')))
+    assert not streams.permanent(chained(OSError('outer'), ssl.SSLEOFError('eof')))
+    assert not streams.permanent(OSError('refused'))
+    assert not streams.permanent(None)
+    looped = OSError('a')
+    looped.__context__ = OSError('b')
+    looped.__context__.__context__ = looped
+    assert not streams.permanent(looped)
+
+
+async def test_tls_failures_are_not_retried(twin, server, monkeypatch):
+    api = twin.Resource(server.url.replace('http:', 'https:'))
+    slept = []
+    monkeypatch.setattr(api, '_sleep', slept.append)
+    error = requests.exceptions.SSLError if twin.name == 'sync' else httpx.ConnectError
+    with pytest.raises(error):
+        await twin.list(api.iter('sse', params={'total': 1}, reconnect=True))
+    assert slept == []
+    await twin.close(api)
