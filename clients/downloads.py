@@ -41,6 +41,11 @@ class Target:
     def __init__(self, file: Any) -> None:
         self.file = file
         self.offset = 0
+        self.validator: str | None = None
+
+    def remember(self, validator: str | None) -> None:
+        """Keep the validator (`ETag` or `Last-Modified`) of the body being written."""
+        self.validator = validator
 
     def restart(self) -> None:
         """Start the file over: nothing to do before the first byte; a file object cannot later."""
@@ -62,7 +67,8 @@ class PathTarget(Target):
     """A path: written to a temporary file in the same directory, renamed into place when complete.
 
     With `resume`, the temporary file is `<path>.part` and is kept when the download fails,
-    so that the next `download(..., resume=True)` continues it.
+    so that the next `download(..., resume=True)` continues it; the body's validator is kept
+    beside it in `<path>.part.validator`, for `If-Range`.
     """
 
     def __init__(self, path: str | os.PathLike[str], resume: bool = False) -> None:
@@ -78,6 +84,24 @@ class PathTarget(Target):
             file = os.fdopen(handle, 'wb')
         super().__init__(file)
         self.offset = file.tell()
+        self.sidecar = self.temp + '.validator'
+        if resume and self.offset:
+            with contextlib.suppress(FileNotFoundError), open(self.sidecar) as saved:
+                self.validator = saved.read().strip() or None
+
+    def remember(self, validator: str | None) -> None:
+        """Keep the validator, on disk too when resuming."""
+        super().remember(validator)
+        if self.resume:
+            if validator:
+                with open(self.sidecar, 'w') as saved:
+                    saved.write(validator)
+            else:
+                self._forget()
+
+    def _forget(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(self.sidecar)
 
     def restart(self) -> None:
         """Empty the temporary file."""
@@ -91,6 +115,7 @@ class PathTarget(Target):
         os.fsync(self.file.fileno())
         self.file.close()
         os.replace(self.temp, self.path)
+        self._forget()
 
     def abort(self) -> None:
         """Close the temporary file; remove it unless it is kept for resuming."""
@@ -115,6 +140,16 @@ def target(file: Any, resume: bool = False) -> Target:
     return Target(file)
 
 
+def validator(headers: Any) -> str | None:
+    """Return what identifies this version of a body for `If-Range`: a strong `ETag`, else
+    `Last-Modified`, else `None`."""
+    etag = headers.get('ETag')
+    if etag and not etag.startswith('W/'):
+        return str(etag)
+    modified = headers.get('Last-Modified')
+    return str(modified) if modified else None
+
+
 def _encoded(headers: Any) -> bool:
     return headers.get('Content-Encoding', 'identity').strip().lower() not in ('', 'identity')
 
@@ -124,7 +159,8 @@ def download(path: object, kwargs: dict[str, Any], target: Target, progress: Pro
     """GET `path` into `target`, pausing with chunks to write; commit the target when complete.
 
     With `resume`, continues from the target's offset with `Range` (and `Accept-Encoding:
-    identity`, so offsets count the stored bytes). A 200 starts the file over; a 206 whose
+    identity`, so offsets count the stored bytes, and `If-Range` with the validator of the
+    partial body, so a changed body comes whole). A 200 starts the file over; a 206 whose
     `Content-Range` does not start at the offset is not used: the download starts over with
     a plain GET; a 416 whose total is the offset means the file was already complete; a 206
     that ends before the total is followed by a request for the rest.
@@ -138,6 +174,8 @@ def download(path: object, kwargs: dict[str, Any], target: Target, progress: Pro
             headers['Accept-Encoding'] = 'identity'
         if offset:
             headers['Range'] = f'bytes={offset}-'
+            if target.validator:
+                headers['If-Range'] = target.validator
         options = dict(kwargs, headers=headers)
         opened = yield streams.Open('GET', path, options, accept=(416,) if offset else (), whole=True)
         if isinstance(opened, streams.Dropped):
@@ -161,6 +199,7 @@ def download(path: object, kwargs: dict[str, Any], target: Target, progress: Pro
             target.restart()
             continue
         first, last, total = found
+        target.remember(validator(opened.headers))
         length = opened.headers.get('Content-Length')
         size = None if encoded or not (length or '').isdigit() else int(length)
         if opened.status == 206 and last is not None:

@@ -262,13 +262,16 @@ def ranged(handler: Handler) -> None:
 
     Query: `cut=K` sends only the first K bytes of a body and closes the connection;
     `norange=1` ignores Range (200); `badrange=1` answers a range with the wrong start;
-    `most=M` sends at most M bytes per 206.
+    `most=M` sends at most M bytes per 206; `etag=E` is the body's ETag (default v1), and a
+    Range whose If-Range names another ETag gets the whole body.
     """
     size = int(urlsplit(handler.path).path.rsplit('/', 1)[-1])
     query = handler.query
     data = (bytes(range(256)) * (size // 256 + 1))[:size]
     wanted = handler.headers.get('Range')
-    if wanted and 'norange' not in query:
+    etag = f'"{query.get("etag", "v1")}"'
+    condition = handler.headers.get('If-Range')
+    if wanted and 'norange' not in query and condition in (None, etag):
         first = int(wanted.removeprefix('bytes=').rstrip('-'))
         if first >= size:
             handler.send(416, b'', 'text/plain', Content_Range=f'bytes */{size}')
@@ -282,6 +285,7 @@ def ranged(handler: Handler) -> None:
     handler.send_response(status)
     handler.send_header('Content-Type', 'application/octet-stream')
     handler.send_header('Content-Length', str(len(body)))
+    handler.send_header('ETag', etag)
     for name, value in headers.items():
         handler.send_header(name, value)
     handler.end_headers()

@@ -11,6 +11,14 @@ from clients.flows import Pause
 from tests.test_integration import pattern
 
 
+def test_validator():
+    assert downloads.validator({'ETag': '"a"', 'Last-Modified': 'Tue, 1 Jul 2025 00:00:00 GMT'}) == '"a"'
+    assert downloads.validator({'ETag': 'W/"a"', 'Last-Modified': 'Tue, 1 Jul 2025 00:00:00 GMT'}) == (
+        'Tue, 1 Jul 2025 00:00:00 GMT')
+    assert downloads.validator({'ETag': 'W/"a"'}) is None
+    assert downloads.validator({}) is None
+
+
 def test_content_range():
     assert downloads.content_range('bytes 0-9/10') == (0, 9, 10)
     assert downloads.content_range(' Bytes 5-9/* ') == (5, 9, None)
@@ -167,13 +175,27 @@ async def test_resume_against_a_real_server(twin, fresh, tmp_path):
     part = tmp_path / 'f.bin.part'
     kept = part.stat().st_size
     assert 0 < kept <= 2_500_000
-    assert leftovers(tmp_path) == ['f.bin.part']
+    assert leftovers(tmp_path) == ['f.bin.part', 'f.bin.part.validator']
+    assert (tmp_path / 'f.bin.part.validator').read_text() == '"v1"'
     assert await twin(api.download(path, f'file/{SIZE}', resume=True, params={'most': 400_000})) == path
     assert path.read_bytes() == pattern(SIZE)
     assert leftovers(tmp_path) == ['f.bin']
-    ranges = [headers.get('Range') for _, _, headers in fresh.requests]
-    assert ranges[:2] == [None, f'bytes={kept}-']
+    ranges = [(headers.get('Range'), headers.get('If-Range')) for _, _, headers in fresh.requests]
+    assert ranges[:2] == [(None, None), (f'bytes={kept}-', '"v1"')]
     assert len(ranges) == 2 + (SIZE - kept - 1) // 400_000
+    await twin.close(api)
+
+
+async def test_resume_of_a_changed_body_starts_over(twin, fresh, tmp_path):
+    api = twin.Resource(fresh.url)
+    path = tmp_path / 'f.bin'
+    (tmp_path / 'f.bin.part').write_bytes(b'x' * 1000)
+    (tmp_path / 'f.bin.part.validator').write_text('"v1"')
+    assert await twin(api.download(path, 'file/5000', resume=True, params={'etag': 'v2'})) == path
+    assert path.read_bytes() == pattern(5000)
+    assert [headers.get('If-Range') for _, _, headers in fresh.requests] == ['"v1"']
+    assert leftovers(tmp_path) == ['f.bin']
+    await twin.close(api)
     await twin.close(api)
 
 
@@ -215,7 +237,7 @@ async def test_progress_can_cancel(twin, server, tmp_path):
     assert leftovers(tmp_path) == []
     with pytest.raises(Cancelled):
         await twin(api.download(tmp_path / 'f.bin', f'file/{SIZE}', resume=True, progress=progress))
-    assert leftovers(tmp_path) == ['f.bin.part']
+    assert leftovers(tmp_path) == ['f.bin.part', 'f.bin.part.validator']
     assert await twin(api.download(tmp_path / 'f.bin', f'file/{SIZE}', resume=True)) == tmp_path / 'f.bin'
     assert (tmp_path / 'f.bin').read_bytes() == pattern(SIZE)
     await twin.close(api)
