@@ -10,13 +10,22 @@ import asyncio
 import contextlib
 import inspect
 import math
-from collections.abc import AsyncIterator, Callable
+import os
+import zlib
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import IO, Any, Self
 
 import httpx
 
-from . import content, flows, graphql, hosts, jsonrpc, retry, rpc, urls, webhooks
-from .errors import AllHostsDown, GraphQLError, HTTPError, HttpxHTTPError, HttpxIncompleteBody
+from . import content, downloads, flows, graphql, hosts, jsonrpc, paging, retry, rpc, streams, urls, webhooks
+from .errors import (
+    AllHostsDown,
+    GraphQLError,
+    HTTPError,
+    HttpxDecodeError,
+    HttpxHTTPError,
+    HttpxIncompleteBody,
+)
 from .navigation import TIMEOUT, Navigable, Navigation
 
 _SEND_OPTIONS = ('auth', 'follow_redirects')
@@ -161,9 +170,14 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
         response = await self.send(request, stream=True, **options)
         if not stream:
             try:
+                content.encodings(response.headers.get('Content-Encoding'), _where(response), HttpxDecodeError)
                 await response.aread()
             except httpx.RemoteProtocolError as exc:
                 raise _incomplete(response, exc) from exc
+            except HttpxDecodeError:
+                raise
+            except httpx.DecodingError as exc:
+                raise HttpxDecodeError(f'{_where(response)}: {exc}', request=response.request) from exc
             finally:
                 await response.aclose()
         return response
@@ -211,7 +225,7 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
             step = flow.send(reply)
             while isinstance(step, flows.Call):
                 response = await self._send(step.method, step.path, **step.kwargs)
-                step = flow.send(flows.Reply(await self._content(response), response.headers))
+                step = flow.send(flows.Reply(await self._content(response), response.headers, str(response.url)))
             return step.value
         except StopIteration as stop:
             return stop.value
@@ -240,17 +254,33 @@ def _incomplete(response: httpx.Response, exc: Exception) -> HttpxIncompleteBody
     return HttpxIncompleteBody(message, request=response.request)
 
 
+def _where(response: httpx.Response) -> str:
+    return f'{response.request.method} {response.url}'
+
+
 async def _chunks(response: httpx.Response) -> AsyncIterator[bytes]:
-    """Yield decoded body chunks as they arrive."""
+    """Yield decoded body chunks as they arrive; gzip and deflate are undone in bounded pieces."""
+    applied = content.encodings(response.headers.get('Content-Encoding'), _where(response), HttpxDecodeError)
     try:
-        async for chunk in response.aiter_bytes():
-            yield chunk
+        if applied and all(name in content.ZLIB_ENCODINGS for name in applied):
+            decompressor = content.Decompressor(applied)
+            async for data in response.aiter_raw():
+                for piece in decompressor.feed(data):
+                    yield piece
+        else:
+            async for chunk in response.aiter_bytes():
+                yield chunk
     except httpx.RemoteProtocolError as exc:
         raise _incomplete(response, exc) from exc
+    except (zlib.error, httpx.DecodingError) as exc:
+        raise HttpxDecodeError(f'{_where(response)}: {exc}', request=response.request) from exc
 
 
 class AsyncResource(Navigation, AsyncClient):  # type: ignore[misc]
     """An `AsyncClient` that checks statuses, decodes content and navigates by attribute and item."""
+
+    # How `pages` and `each` find the next page, unless given a strategy.
+    pagination: paging.Strategy = paging.Link()
 
     async def request(self, method: str, path: object = '', **kwargs: Any) -> Any:  # type: ignore[override]
         """Send a request and return its decoded content; error statuses raise `HTTPError`."""
@@ -284,29 +314,92 @@ class AsyncResource(Navigation, AsyncClient):  # type: ignore[misc]
     def __contains__(self, key: object) -> bool:
         raise TypeError(f'`in` cannot be awaited: use `await resource.exists({key!r})`')
 
-    async def iter(self, path: object = '', **kwargs: Any) -> AsyncIterator[Any]:
-        """Stream a GET: JSON values per line, text lines, or byte chunks, by content type."""
-        async with self.stream('GET', path, **kwargs) as response:
-            await self._checked(response, streamed=True)
-            items = content.Items(response.headers.get('Content-Type'))
-            async for chunk in _chunks(response):
-                for item in items.feed(chunk):
-                    yield item
-            for item in items.close():
-                yield item
+    def iter(self, path: object = '', *, reconnect: bool | int = False, **kwargs: Any) -> AsyncIterator[Any]:
+        """Stream a GET: JSON values per line, SSE events, text lines, or byte chunks, by content type.
+
+        Args:
+            reconnect: for `text/event-stream`, reconnect after a drop sending `Last-Event-ID`
+                and waiting the server's `retry`: `True` until the server answers 204, or the
+                number of reconnects in a row that may bring no event
+        """
+        return self._stream(streams.stream(path, kwargs, reconnect))
+
+    _sleep = staticmethod(asyncio.sleep)
+
+    async def _stream(self, flow: streams.Stream) -> AsyncGenerator[Any, None]:
+        """Drive a stream flow: open, read and sleep as it asks, yield the items it hands over."""
+        response = None
+        chunks: Any = None
+        reply: Any = None
+        try:
+            while True:
+                try:
+                    step = flow.send(reply)
+                except StopIteration:
+                    return
+                reply = None
+                if isinstance(step, flows.Pause):
+                    for item in step.value:
+                        yield item
+                elif isinstance(step, streams.Read):
+                    try:
+                        reply = await anext(chunks, b'')
+                    except httpx.TransportError as exc:
+                        reply = streams.Dropped(exc)
+                elif isinstance(step, streams.Open):
+                    if response is not None:
+                        await response.aclose()
+                    try:
+                        response = await self._send(step.method, step.path, stream=True, **step.kwargs)
+                    except httpx.TransportError as exc:
+                        reply = streams.Dropped(exc)
+                    else:
+                        if response.status_code not in step.accept:
+                            await self._checked(response, streamed=True)
+                        chunks = _chunks(response)
+                        reply = streams.Opened(response.status_code, response.headers, str(response.url))
+                else:
+                    await self._sleep(step.seconds)
+        finally:
+            if response is not None:
+                await response.aclose()
 
     def __aiter__(self) -> AsyncIterator[Any]:
         return self.iter()
 
-    async def download(self, file: IO[bytes] | Any, path: object = '', **kwargs: Any) -> Any:
-        """Stream a GET's body into a binary file object (sync or async `write`) and return it."""
-        async with self.stream('GET', path, **kwargs) as response:
-            await self._checked(response, streamed=True)
-            async for chunk in _chunks(response):
-                written = file.write(chunk)
-                if inspect.isawaitable(written):
-                    await written
-        return file
+    async def pages(self, path: object = '', *, strategy: paging.Strategy | None = None,
+                    max_pages: int | None = None, max_items: int | None = None, **params: Any) -> AsyncIterator[Any]:
+        """GET `path` with query `params` and yield each page's content, following next links lazily."""
+        flow = paging.follow(path, params, strategy or self.pagination, self._bases(), max_pages, max_items)
+        while (page := await self._drive(flow)) is not paging.END:
+            yield page
+
+    async def each(self, path: object = '', *, strategy: paging.Strategy | None = None,
+                   max_pages: int | None = None, max_items: int | None = None, **params: Any) -> AsyncIterator[Any]:
+        """GET `path` with query `params` and yield the items of every page, fetching pages lazily."""
+        flow = paging.follow(path, params, strategy or self.pagination, self._bases(), max_pages, max_items, True)
+        while (items := await self._drive(flow)) is not paging.END:
+            for item in items:
+                yield item
+
+    async def download(self, file: IO[bytes] | str | os.PathLike[str] | Any, path: object = '', *,
+                       resume: bool = False, progress: downloads.Progress | None = None, **kwargs: Any) -> Any:
+        """Stream a GET's body into a binary file object (sync or async `write`), or to a path.
+
+        Takes the arguments of `Resource.download`; returns the file or the path.
+        """
+        target = downloads.target(file, resume)
+        try:
+            flow = downloads.download(path, kwargs, target, progress, resume)
+            async with contextlib.aclosing(self._stream(flow)) as chunks:
+                async for chunk in chunks:
+                    written = target.file.write(chunk)
+                    if inspect.isawaitable(written):
+                        await written
+        except BaseException:
+            target.abort()
+            raise
+        return target.result()
 
     async def create(self, path: object = '', json: Any = None, **kwargs: Any) -> str | None:
         """POST and return the `Location` header of the created resource."""

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Iterator
+import os
+import time
+from collections.abc import Callable, Generator, Iterator
 from typing import IO, Any, Self
 
 import requests
@@ -16,8 +18,15 @@ import urllib3
 from requests.cookies import cookiejar_from_dict
 from requests.structures import CaseInsensitiveDict
 
-from . import content, flows, graphql, hosts, jsonrpc, retry, rpc, urls, webhooks
-from .errors import TRANSPORT_ERRORS, GraphQLError, HTTPError, RequestsHTTPError, RequestsIncompleteBody
+from . import content, downloads, flows, graphql, hosts, jsonrpc, paging, retry, rpc, streams, urls, webhooks
+from .errors import (
+    TRANSPORT_ERRORS,
+    GraphQLError,
+    HTTPError,
+    RequestsDecodeError,
+    RequestsHTTPError,
+    RequestsIncompleteBody,
+)
 from .navigation import TIMEOUT, Navigable, Navigation
 
 SETTINGS = frozenset(requests.Session.__attrs__) | {'timeout', 'retry', 'rate'}
@@ -152,10 +161,19 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
             kwargs['headers'] = dict(kwargs.get('headers') or {}, **dict.fromkeys(names))
             if self.auth is not None and kwargs.get('auth') is None:
                 kwargs['auth'] = _no_auth
-        try:
-            return super().request(method, url, **kwargs)
+        stream = kwargs.pop('stream', None)
+        response = super().request(method, url, stream=True, **kwargs)
+        if stream or (stream is None and self.stream):
+            return response
+        try:  # read the body here, so that a failed read still closes the connection
+            response.content  # noqa: B018
         except requests.exceptions.ChunkedEncodingError as exc:
             raise _incomplete(method, url, exc) from exc
+        except requests.exceptions.ContentDecodingError as exc:
+            raise RequestsDecodeError(f'{method} {url}: {exc}') from exc
+        finally:
+            response.close()
+        return response
 
     @contextlib.contextmanager
     def streaming(self, method: str, path: object = '', **kwargs: Any) -> Iterator[requests.Response]:
@@ -192,7 +210,7 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
             step = flow.send(reply)
             while isinstance(step, flows.Call):
                 response = self._send(step.method, step.path, **step.kwargs)
-                step = flow.send(flows.Reply(self._content(response), response.headers))
+                step = flow.send(flows.Reply(self._content(response), response.headers, str(response.url)))
             return step.value
         except StopIteration as stop:
             return stop.value
@@ -201,6 +219,12 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
 def _streamed(client: Client, kwargs: dict[str, Any]) -> bool:
     stream = kwargs.get('stream')
     return bool(client.stream if stream is None else stream)
+# Errors of a connection that failed or dropped (a reconnecting stream tries again).
+_DROPS = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
 
 
 def _incomplete(method: str, url: str, exc: Exception) -> RequestsIncompleteBody:
@@ -223,11 +247,15 @@ def _chunks(response: requests.Response, size: int, whole: bool = False) -> Iter
     except urllib3.exceptions.ReadTimeoutError as exc:
         raise requests.exceptions.ConnectionError(exc, response=response) from exc
     except urllib3.exceptions.DecodeError as exc:
-        raise requests.exceptions.ContentDecodingError(exc, response=response) from exc
+        message = f'{response.request.method} {response.url}: {exc}'
+        raise RequestsDecodeError(message, response=response) from exc
 
 
 class Resource(Navigation, Client):  # type: ignore[misc]
     """A `Client` that checks statuses, decodes content and navigates by attribute and item."""
+
+    # How `pages` and `each` find the next page, unless given a strategy.
+    pagination: paging.Strategy = paging.Link()
 
     def request(self, method: str, path: object = '', **kwargs: Any) -> Any:  # type: ignore[override]
         """Send a request and return its decoded content; error statuses raise `HTTPError`."""
@@ -263,24 +291,104 @@ class Resource(Navigation, Client):  # type: ignore[misc]
         """`key in resource`: whether a HEAD request to `key` succeeds."""
         return self.exists(self._item(key))
 
-    def iter(self, path: object = '', **kwargs: Any) -> Iterator[Any]:
-        """Stream a GET: JSON values per line, text lines, or byte chunks, by content type."""
-        with self.streaming('GET', path, **kwargs) as response:
-            self._checked(response, streamed=True)
-            items = content.Items(response.headers.get('Content-Type'))
-            for chunk in _chunks(response, content.CHUNK_SIZE):
-                yield from items.feed(chunk)
-            yield from items.close()
+    def iter(self, path: object = '', *, reconnect: bool | int = False, **kwargs: Any) -> Iterator[Any]:
+        """Stream a GET: JSON values per line, SSE events, text lines, or byte chunks, by content type.
+
+        Args:
+            reconnect: for `text/event-stream`, reconnect after a drop sending `Last-Event-ID`
+                and waiting the server's `retry`: `True` until the server answers 204, or the
+                number of reconnects in a row that may bring no event
+        """
+        return self._stream(streams.stream(path, kwargs, reconnect))
+
+    _sleep = staticmethod(time.sleep)
+
+    def _stream(self, flow: streams.Stream) -> Generator[Any, None, None]:
+        """Drive a stream flow: open, read and sleep as it asks, yield the items it hands over."""
+        response = None
+        chunks: Any = None
+        reply: Any = None
+        try:
+            while True:
+                try:
+                    step = flow.send(reply)
+                except StopIteration:
+                    return
+                reply = None
+                if isinstance(step, flows.Pause):
+                    yield from step.value
+                elif isinstance(step, streams.Read):
+                    try:
+                        reply = next(chunks, b'')
+                    except _DROPS as exc:
+                        reply = streams.Dropped(exc)
+                elif isinstance(step, streams.Open):
+                    if response is not None:
+                        response.close()
+                    try:
+                        response = self._send(step.method, step.path, stream=True, **step.kwargs)
+                    except _DROPS as exc:
+                        reply = streams.Dropped(exc)
+                    else:
+                        if response.status_code not in step.accept:
+                            self._checked(response, streamed=True)
+                        where = f'{step.method} {response.url}'
+                        content.encodings(response.headers.get('Content-Encoding'), where, RequestsDecodeError)
+                        chunks = _chunks(response, content.CHUNK_SIZE, whole=step.whole)
+                        reply = streams.Opened(response.status_code, response.headers, str(response.url))
+                else:
+                    self._sleep(step.seconds)
+        finally:
+            if response is not None:
+                response.close()
 
     __iter__ = iter
 
-    def download(self, file: IO[bytes], path: object = '', **kwargs: Any) -> IO[bytes]:
-        """Stream a GET's body into a binary file object and return the file."""
-        with self.streaming('GET', path, **kwargs) as response:
-            self._checked(response, streamed=True)
-            for chunk in _chunks(response, content.CHUNK_SIZE, whole=True):
-                file.write(chunk)
-        return file
+    def pages(self, path: object = '', *, strategy: paging.Strategy | None = None, max_pages: int | None = None,
+              max_items: int | None = None, **params: Any) -> Iterator[Any]:
+        """GET `path` with query `params` and yield each page's content, following next links lazily.
+
+        Args:
+            strategy: how to find the next page (default `pagination`: RFC 8288 `Link` headers)
+            max_pages: stop after this many pages
+            max_items: stop once this many items have been seen
+        """
+        flow = paging.follow(path, params, strategy or self.pagination, self._bases(), max_pages, max_items)
+        while (page := self._drive(flow)) is not paging.END:
+            yield page
+
+    def each(self, path: object = '', *, strategy: paging.Strategy | None = None, max_pages: int | None = None,
+             max_items: int | None = None, **params: Any) -> Iterator[Any]:
+        """GET `path` with query `params` and yield the items of every page, fetching pages lazily.
+
+        Takes the arguments of `pages`; at most `max_items` items are yielded.
+        """
+        flow = paging.follow(path, params, strategy or self.pagination, self._bases(), max_pages, max_items, True)
+        while (items := self._drive(flow)) is not paging.END:
+            yield from items
+
+    def download(self, file: IO[bytes] | str | os.PathLike[str], path: object = '', *, resume: bool = False,
+                 progress: downloads.Progress | None = None, **kwargs: Any) -> Any:
+        """Stream a GET's body into a binary file object, or to a path; return the file or path.
+
+        A path is written through a temporary file in its directory, renamed into place only
+        when the body is complete; a failed download leaves no file that looks complete.
+
+        Args:
+            file: a binary file object, or a path
+            resume: continue `<path>.part` from an earlier failed download with `Range`
+            progress: called as `progress(bytes_done, total_or_None)` as the body arrives
+        """
+        target = downloads.target(file, resume)
+        try:
+            flow = downloads.download(path, kwargs, target, progress, resume)
+            with contextlib.closing(self._stream(flow)) as chunks:
+                for chunk in chunks:
+                    target.file.write(chunk)
+        except BaseException:
+            target.abort()
+            raise
+        return target.result()
 
     def create(self, path: object = '', json: Any = None, **kwargs: Any) -> str | None:
         """POST and return the `Location` header of the created resource."""

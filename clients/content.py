@@ -5,14 +5,16 @@ from __future__ import annotations
 import codecs
 import contextlib
 import json
+import zlib
 from collections.abc import Iterable, Iterator
 from email.message import Message
 from http import HTTPStatus
 from typing import Any, Literal
 
+from . import sse
 from .errors import DecodeError
 
-Kind = Literal['json', 'lines', 'text', 'bytes']
+Kind = Literal['json', 'lines', 'events', 'text', 'bytes']
 
 # Content types whose body is a sequence of JSON texts, one per line (or record).
 JSON_LINES = frozenset({
@@ -22,6 +24,10 @@ JSON_LINES = frozenset({
     'application/x-jsonlines',
     'application/json-seq',
 })
+# The most content-encodings a body may chain (urllib3's limit too).
+MAX_ENCODINGS = 5
+# Content-encodings `Decompressor` undoes, and the zlib window bits for each.
+ZLIB_ENCODINGS = {'gzip': 16 + zlib.MAX_WBITS, 'x-gzip': 16 + zlib.MAX_WBITS, 'deflate': zlib.MAX_WBITS}
 ERROR_KEYS = ('message', 'detail', 'error', 'error_description', 'title')
 ERROR_TEXT_LIMIT = 200
 CHUNK_SIZE = 1 << 20
@@ -39,10 +45,12 @@ def parse(content_type: str | None) -> tuple[str, str | None]:
 
 
 def kind(content_type: str | None) -> Kind:
-    """Classify a Content-Type as JSON, JSON lines, text or bytes."""
+    """Classify a Content-Type as JSON, JSON lines, server-sent events, text or bytes."""
     media, charset = parse(content_type)
     if media in JSON_LINES:
         return 'lines'
+    if media == 'text/event-stream':
+        return 'events'
     if media == 'application/json' or (media.startswith('application/') and media.endswith('+json')):
         return 'json'
     if media.startswith('text/') or charset:
@@ -64,8 +72,8 @@ def encoding(content_type: str | None) -> str:
 def decode(body: bytes, content_type: str | None, status: int = 200, where: str = '') -> Any:
     """Return a response body decoded by its content type; `None` for 204 or no body.
 
-    JSON types give the parsed value, JSON lines a list of values, text a string,
-    anything else the bytes.
+    JSON types give the parsed value, JSON lines a list of values, an event stream a list
+    of `sse.Event`, text a string, anything else the bytes.
     """
     if status == 204 or not body:
         return None
@@ -74,6 +82,8 @@ def decode(body: bytes, content_type: str | None, status: int = 200, where: str 
             return loads(body, where)
         case 'lines':
             return list(json_lines(split_lines([body]), where))
+        case 'events':
+            return sse.Parser().feed(list(split_lines([body])))
         case 'text':
             return body.decode(encoding(content_type), errors='replace')
     return body
@@ -141,15 +151,18 @@ def json_lines(lines: Iterable[bytes], where: str = '') -> Iterator[Any]:
 class Items:
     """Incremental stream decoder: `feed` body chunks, get JSON values, text lines or bytes.
 
-    JSON and JSON-lines types give one value per non-blank line, text types (or a declared
-    charset) give lines, anything else gives the chunks themselves.
+    JSON and JSON-lines types give one value per non-blank line, `text/event-stream` gives
+    `sse.Event`s (parsed by `events`, which may carry state over from an earlier
+    connection), text types (or a declared charset) give lines, anything else gives the
+    chunks themselves.
     """
 
-    def __init__(self, content_type: str | None, where: str = '') -> None:
+    def __init__(self, content_type: str | None, where: str = '', events: sse.Parser | None = None) -> None:
         self.kind = kind(content_type)
         self.codec = encoding(content_type)
         self.where = where
         self.lines = LineSplitter()
+        self.events = events or sse.Parser()
 
     def feed(self, chunk: bytes) -> list[Any]:
         """Return the items completed by `chunk`."""
@@ -162,9 +175,65 @@ class Items:
         return self._decode(self.lines.close())
 
     def _decode(self, lines: list[bytes]) -> list[Any]:
+        if self.kind == 'events':
+            return self.events.feed(lines)
         if self.kind == 'text':
             return [line.decode(self.codec, errors='replace') for line in lines]
         return list(json_lines(lines, self.where))
+
+
+def encodings(header: str | None, where: str = '', error: type[DecodeError] = DecodeError) -> list[str]:
+    """Return the content-encodings of a `Content-Encoding` header, in the order applied.
+
+    `identity` is left out; a chain longer than `MAX_ENCODINGS` raises `error`.
+    """
+    found = [name.strip().lower() for name in (header or '').split(',')]
+    found = [name for name in found if name and name != 'identity']
+    if len(found) > MAX_ENCODINGS:
+        prefix = f'{where}: ' if where else ''
+        raise error(f'{prefix}refusing a chain of {len(found)} content-encodings (at most {MAX_ENCODINGS})')
+    return found
+
+
+class Decompressor:
+    """Undo gzip and deflate content-encodings in bounded steps: no piece it yields is over `limit`.
+
+    `deflate` is zlib-wrapped, or raw as some servers send it. Each `feed` drains the
+    decoders' pending output, so nothing is left to flush at the end of the body.
+    """
+
+    def __init__(self, applied: list[str], limit: int = CHUNK_SIZE) -> None:
+        self.names = list(reversed(applied))
+        self.stages = [zlib.decompressobj(ZLIB_ENCODINGS[name]) for name in self.names]
+        self.started = [False] * len(self.stages)
+        self.limit = limit
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        """Yield the decoded pieces of `data`."""
+        return self._run(0, data)
+
+    def _run(self, level: int, data: bytes) -> Iterator[bytes]:
+        if level == len(self.stages):
+            if data:
+                yield data
+            return
+        while data:
+            piece = self._decompress(level, data)
+            data = self.stages[level].unconsumed_tail
+            yield from self._run(level + 1, piece)
+            while len(piece) == self.limit and not data:  # more output may be pending
+                piece = self._decompress(level, b'')
+                yield from self._run(level + 1, piece)
+
+    def _decompress(self, level: int, data: bytes) -> bytes:
+        first, self.started[level] = not self.started[level], True
+        try:
+            return self.stages[level].decompress(data, self.limit)
+        except zlib.error:
+            if not (first and self.names[level] == 'deflate'):
+                raise
+            self.stages[level] = zlib.decompressobj(-zlib.MAX_WBITS)
+            return self.stages[level].decompress(data, self.limit)
 
 
 def error_text(body: bytes, content_type: str | None) -> str:

@@ -6,8 +6,12 @@ already catch, so existing `except` clauses keep working::
     Exception
      └── Error
           ├── InvalidURL (ValueError) ........ a base URL or path that cannot be used
-          ├── DecodeError (ValueError) ....... a body that does not parse as its content type
+          ├── DecodeError (ValueError) ....... a body that does not parse as its content type,
+          │    │                                or whose content-encoding cannot be undone
+          │    ├── RequestsDecodeError (requests.exceptions.ContentDecodingError)
+          │    └── HttpxDecodeError (httpx.DecodingError)
           ├── TokenError (ValueError) ........ an OAuth token response that cannot be used
+          ├── PaginationError (ValueError) ... pages that loop or whose items cannot be found
           ├── GraphQLError ................... a GraphQL response with `errors` (sync and async)
           ├── JsonRpcError ................... a JSON-RPC `error` object: .code .message .data
           │    ├── ParseError (-32700), InvalidRequest (-32600), MethodNotFound (-32601),
@@ -48,8 +52,27 @@ class DecodeError(Error, ValueError):
     """A response body that does not parse as its declared content type."""
 
 
+class RequestsDecodeError(DecodeError, requests.exceptions.ContentDecodingError):
+    """`DecodeError` raised by sync clients for a content-encoding that cannot be undone."""
+
+    def __init__(self, message: str, response: Any = None) -> None:
+        requests.exceptions.ContentDecodingError.__init__(self, message, response=response)
+
+
+class HttpxDecodeError(DecodeError, httpx.DecodingError):
+    """`DecodeError` raised by async clients for a content-encoding that cannot be undone."""
+
+    def __init__(self, message: str, request: httpx.Request | None = None) -> None:
+        Exception.__init__(self, message)
+        self._request = request
+
+
 class TokenError(Error, ValueError):
     """An OAuth token response without a usable `access_token`."""
+
+
+class PaginationError(Error, ValueError):
+    """Pages that cannot be followed: a next link already fetched, or no recognisable items."""
 
 
 class GraphQLError(Error):

@@ -26,10 +26,11 @@ class Call:
 
 @dataclass
 class Reply:
-    """What the shell sends back for a `Call`: decoded content and response headers."""
+    """What the shell sends back for a `Call`: decoded content, response headers, final URL."""
 
     content: Any
     headers: Mapping[str, str]
+    url: str = ''
 
 
 @dataclass

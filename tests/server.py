@@ -9,6 +9,7 @@ import json
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -166,6 +167,27 @@ def gzipped(handler: Handler) -> None:
     handler.send(200, body, 'application/x-ndjson', Content_Encoding='gzip')
 
 
+@route('/bomb')
+def bomb(handler: Handler) -> None:
+    """/bomb?mib=N[&encoding=gzip|deflate]: N MiB of zeros, compressed (a decompression bomb)."""
+    data = b'\0' * (int(handler.query.get('mib', 64)) << 20)
+    encoding = handler.query.get('encoding', 'gzip')
+    body = gzip.compress(data, 9) if encoding == 'gzip' else zlib.compress(data, 9)
+    if 'corrupt' in handler.query:
+        body = body[:100] + b'garbage' + body[107:]
+    handler.send(200, body, 'application/octet-stream', Content_Encoding=encoding)
+
+
+@route('/layers')
+def layers(handler: Handler) -> None:
+    """/layers?n=N: the JSON {"layers": N}, gzip-compressed N times (Content-Encoding lists each)."""
+    count = int(handler.query['n'])
+    body = json.dumps({'layers': count}).encode()
+    for _ in range(count):
+        body = gzip.compress(body)
+    handler.send(200, body, Content_Encoding=', '.join(['gzip'] * count))
+
+
 @route('/cookie')
 def cookie(handler: Handler) -> None:
     """Set a cookie for this host."""
@@ -211,6 +233,102 @@ def healthy(handler: Handler) -> None:
 def ratelimited(handler: Handler) -> None:
     """Answer 200 with `X-RateLimit-Remaining: 0` and `X-RateLimit-Reset: <reset>` seconds."""
     handler.send_json(200, {}, X_RateLimit_Remaining='0', X_RateLimit_Reset=handler.query.get('reset', '1'))
+@route('/pages')
+def pages(handler: Handler) -> None:
+    """/pages?total=N&size=S&page=K[&next=BASE][&loop=1]: items K*S.. with a Link to the next page.
+
+    Each item is {"n": number, "auth": the Authorization header received}; `next` is the base
+    URL the next link points to (another server for origin tests); `loop` links the last
+    page back to the first.
+    """
+    query = handler.query
+    total, size, page = int(query['total']), int(query.get('size', 2)), int(query.get('page', 1))
+    auth = handler.headers.get('Authorization')
+    numbers = range((page - 1) * size, min(page * size, total))
+    headers = {}
+    base = query.get('next', f'http://127.0.0.1:{handler.server.server_address[1]}/')
+    extra = ''.join(f'&{name}={query[name]}' for name in ('next', 'loop') if name in query)
+    rest = f'total={total}&size={size}{extra}'
+    if page * size < total:
+        headers['Link'] = f'<{base}pages?{rest}&page={page + 1}>; rel="next", <{base}pages?page=1>; rel="first"'
+    elif 'loop' in query:
+        headers['Link'] = f'<{base}pages?{rest}&page=1>; rel="next"'
+    handler.send_json(200, [{'n': n, 'auth': auth} for n in numbers], **headers)
+
+
+@route('/sse')
+def events(handler: Handler) -> None:
+    """/sse?total=N[&drop=K][&retry=MS]: server-sent events `n` = 0..N-1, each in chunks split
+    inside its CRLF line endings, after a comment. Resumes after `Last-Event-ID`; with `drop`,
+    a connection without `Last-Event-ID` dies (no final chunk) before event K; once every
+    event was sent, answers 204 (stop reconnecting).
+    """
+    query = handler.query
+    total = int(query['total'])
+    last = handler.headers.get('Last-Event-ID')
+    start = int(last) + 1 if last is not None else 0
+    if start >= total:
+        handler.send(204, b'', 'text/event-stream')
+        return
+    handler.send_response(200)
+    handler.send_header('Content-Type', 'text/event-stream')
+    handler.send_header('Transfer-Encoding', 'chunked')
+    handler.end_headers()
+
+    def chunk(data: bytes) -> None:
+        handler.wfile.write(f'{len(data):x}\r\n'.encode() + data + b'\r\n')
+        handler.wfile.flush()
+
+    chunk(b': hello\r\n' + (f'retry: {query["retry"]}\r\n'.encode() if 'retry' in query else b''))
+    for n in range(start, total):
+        if last is None and 'drop' in query and n == int(query['drop']):
+            handler.close_connection = True
+            return
+        text = f'id: {n}\r\nevent: tick\r\ndata: {{"n": {n}}}\r\ndata:second line\r\n\r\n'.encode()
+        middle = text.index(b'\r\n', len(text) // 2) + 1
+        chunk(text[:middle])
+        chunk(text[middle:])
+    handler.wfile.write(b'0\r\n\r\n')
+
+
+@route('/file')
+def ranged(handler: Handler) -> None:
+    """/file/<n>: n pattern bytes, honouring `Range: bytes=a-` (206, or 416 past the end).
+
+    Query: `cut=K` sends only the first K bytes of a body and closes the connection;
+    `norange=1` ignores Range (200); `badrange=1` answers a range with the wrong start;
+    `most=M` sends at most M bytes per 206; `etag=E` is the body's ETag (default v1), and a
+    Range whose If-Range names another ETag gets the whole body.
+    """
+    size = int(urlsplit(handler.path).path.rsplit('/', 1)[-1])
+    query = handler.query
+    data = (bytes(range(256)) * (size // 256 + 1))[:size]
+    wanted = handler.headers.get('Range')
+    etag = f'"{query.get("etag", "v1")}"'
+    condition = handler.headers.get('If-Range')
+    if wanted and 'norange' not in query and condition in (None, etag):
+        first = int(wanted.removeprefix('bytes=').rstrip('-'))
+        if first >= size:
+            handler.send(416, b'', 'text/plain', Content_Range=f'bytes */{size}')
+            return
+        last = min(size, first + int(query.get('most', size))) - 1
+        shown = 0 if 'badrange' in query else first
+        headers = {'Content-Range': f'bytes {shown}-{shown + last - first}/{size}'}
+        status, body = 206, data[first:last + 1]
+    else:
+        status, body, headers = 200, data, {}
+    handler.send_response(status)
+    handler.send_header('Content-Type', 'application/octet-stream')
+    handler.send_header('Content-Length', str(len(body)))
+    handler.send_header('ETag', etag)
+    for name, value in headers.items():
+        handler.send_header(name, value)
+    handler.end_headers()
+    if 'cut' in query:
+        handler.wfile.write(body[: int(query['cut'])])
+        handler.close_connection = True
+        return
+    handler.wfile.write(body)
 
 
 class Server(ThreadingHTTPServer):

@@ -496,10 +496,18 @@ def test_stream_prints_ndjson_one_compact_value_per_line(server: Server) -> None
     assert ANSI.search(result.out)
 
 
-def test_stream_prints_event_stream_lines(server: Server) -> None:
+def test_stream_prints_server_sent_events_as_json(server: Server) -> None:
     parts = json.dumps(['event: tick\ndata: {"n": 1}\n\n', 'data: 2\n', '\n'])
     result = cli_main('--stream', f'{server.url}chunks', 'type=text/event-stream', f'parts={parts}')
-    assert result.out == 'event: tick\ndata: {"n": 1}\n\ndata: 2\n\n'
+    events = [json.loads(line) for line in result.out.splitlines()]
+    assert events == [{'data': '{"n": 1}', 'event': 'tick', 'id': None, 'retry': None},
+                      {'data': '2', 'event': 'message', 'id': None, 'retry': None}]
+
+
+def test_stream_prints_text_lines(server: Server) -> None:
+    parts = json.dumps(['one\r', '\ntwo\n', 'three'])
+    result = cli_main('--stream', f'{server.url}chunks', 'type=text/plain', f'parts={parts}')
+    assert (result.code, result.out) == (0, 'one\ntwo\nthree\n')
 
 
 def test_stream_of_bytes(server: Server) -> None:

@@ -1,0 +1,147 @@
+"""Streamed GETs decoded by content type, with reconnecting for server-sent events.
+
+Written once as a flow that both shells drive: the flow yields `Open` (send a streamed
+request), `Read` (the next body chunk), `Sleep` (wait before reconnecting) and `Pause`
+(items for the caller). The shell answers `Open` with `Opened` and `Read` with bytes
+(`b''` at the end of the body), or either with `Dropped` when the connection failed.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import content, sse
+from .errors import DecodeError
+from .flows import Pause
+
+# Seconds to wait before reconnecting when the server sent no `retry`, and the most a
+# server's `retry` can make the client wait.
+RETRY = 3.0
+MAX_RETRY = 300.0
+
+
+@dataclass
+class Open:
+    """Send a streamed request; answered with `Opened` or `Dropped`.
+
+    The shell raises `HTTPError` for an error status not in `accept`; with `whole`, it reads
+    the body in full chunks instead of handing over what has arrived.
+    """
+
+    method: str
+    path: object
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    accept: tuple[int, ...] = ()
+    whole: bool = False
+
+
+@dataclass
+class Read:
+    """Read the next body chunk; answered with bytes (`b''` at the end) or `Dropped`."""
+
+
+@dataclass
+class Sleep:
+    """Wait this many seconds."""
+
+    seconds: float
+
+
+@dataclass
+class Opened:
+    """A streamed response whose status is not an error."""
+
+    status: int
+    headers: Any
+    url: str
+
+
+@dataclass
+class Dropped:
+    """The connection could not be opened, or ended early; `error` is the library's exception."""
+
+    error: BaseException
+
+
+Step = Open | Read | Sleep | Pause
+Stream = Generator[Step, Any, None]
+
+
+def attempts(reconnect: bool | int) -> float:
+    """Return how many reconnects in a row (without an event between them) are allowed."""
+    if isinstance(reconnect, bool):
+        return float('inf') if reconnect else 0
+    if not isinstance(reconnect, int) or reconnect < 0:
+        raise ValueError(f'reconnect must be a bool or a non-negative integer, not {reconnect!r}')
+    return reconnect
+
+
+def permanent(error: BaseException | None) -> bool:
+    """Return whether a failed connect would fail the same way again: a TLS handshake error
+    (a bad certificate, or TLS to a plain-HTTP port) anywhere in the exception's chain."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, ssl.SSLError) and not isinstance(error, ssl.SSLEOFError):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def stream(path: object, kwargs: dict[str, Any], reconnect: bool | int = False) -> Stream:
+    """GET `path` streamed and pause with the items of each chunk, decoded by content type.
+
+    With `reconnect`, the body must be `text/event-stream`; after the connection drops or
+    ends, the flow waits the server's `retry` (else `RETRY` seconds, at most `MAX_RETRY`)
+    and GETs again with `Last-Event-ID`. `reconnect=True` goes on until the server answers
+    204 or the caller stops; an integer is how many reconnects in a row may bring no event,
+    after which the last error is raised (or the stream simply ends if it ended cleanly).
+    A TLS handshake failure is raised at once: reconnecting would not change it.
+    """
+    allowed = attempts(reconnect)
+    parser = sse.Parser()
+    failures = 0
+    while True:
+        options = dict(kwargs)
+        if allowed:
+            headers = dict(options.get('headers') or {})
+            if not any(name.lower() == 'accept' for name in headers):
+                headers['Accept'] = 'text/event-stream'
+            if parser.last_id:
+                headers['Last-Event-ID'] = parser.last_id
+            options['headers'] = headers
+        error = None
+        parser.restart()
+        opened = yield Open('GET', path, options)
+        if isinstance(opened, Dropped):
+            error = opened.error
+            if permanent(error):
+                raise error
+        elif opened.status == 204:
+            return
+        else:
+            content_type = opened.headers.get('Content-Type')
+            items = content.Items(content_type, f'GET {opened.url}', parser)
+            if allowed and items.kind != 'events':
+                raise DecodeError(f'GET {opened.url}: reconnecting needs text/event-stream, not {content_type!r}')
+            while (chunk := (yield Read())) and not isinstance(chunk, Dropped):
+                found = items.feed(chunk)
+                if found:
+                    failures = 0
+                    yield Pause(found)
+            if isinstance(chunk, Dropped):
+                error = chunk.error
+            else:
+                found = items.close()
+                if found:
+                    yield Pause(found)
+        if failures >= allowed:
+            if error is not None:
+                raise error
+            return
+        failures += 1
+        delay = RETRY if parser.retry is None else parser.retry / 1000
+        yield Sleep(min(delay, MAX_RETRY))

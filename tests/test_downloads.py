@@ -1,0 +1,243 @@
+"""Downloads: the flow with canned replies, and `download` to paths against a real server (both shells)."""
+
+import io
+import os
+
+import pytest
+
+import clients
+from clients import downloads, streams
+from clients.flows import Pause
+from tests.test_integration import pattern
+
+
+def test_validator():
+    assert downloads.validator({'ETag': '"a"', 'Last-Modified': 'Tue, 1 Jul 2025 00:00:00 GMT'}) == '"a"'
+    assert downloads.validator({'ETag': 'W/"a"', 'Last-Modified': 'Tue, 1 Jul 2025 00:00:00 GMT'}) == (
+        'Tue, 1 Jul 2025 00:00:00 GMT')
+    assert downloads.validator({'ETag': 'W/"a"'}) is None
+    assert downloads.validator({}) is None
+
+
+def test_content_range():
+    assert downloads.content_range('bytes 0-9/10') == (0, 9, 10)
+    assert downloads.content_range(' Bytes 5-9/* ') == (5, 9, None)
+    assert downloads.content_range('bytes */10') == (None, None, 10)
+    for bad in (None, '', 'bytes 5-4/10', 'bytes 0-10/10', 'items 0-1/2', 'bytes 0-1'):
+        assert downloads.content_range(bad) is None
+
+
+def opened(status=200, **headers):
+    return streams.Opened(status, {name.replace('_', '-'): value for name, value in headers.items()}, 'http://h/f')
+
+
+def run(flow, replies, target):
+    """Drive a download flow with canned replies; return the requests' headers."""
+    sent, reply, replies = [], None, list(replies)
+    while True:
+        try:
+            step = flow.send(reply)
+        except StopIteration:
+            return sent
+        reply = None
+        if isinstance(step, Pause):
+            for chunk in step.value:
+                target.file.write(chunk)
+        else:
+            if isinstance(step, streams.Open):
+                sent.append(step.kwargs['headers'])
+            reply = replies.pop(0)
+
+
+@pytest.fixture
+def partial(tmp_path):
+    path = tmp_path / 'f.bin'
+    (tmp_path / 'f.bin.part').write_bytes(b'01234')
+    return path
+
+
+def test_resume_continues_with_range(partial):
+    target = downloads.target(partial, resume=True)
+    seen = []
+    flow = downloads.download('f', {'headers': {'X': '1'}}, target, lambda *args: seen.append(args), resume=True)
+    sent = run(flow, [opened(206, Content_Range='bytes 5-7/10', Content_Length='3'), b'567', b'',
+                      opened(206, Content_Range='bytes 8-9/10'), b'89', b''], target)
+    assert sent == [{'X': '1', 'Accept-Encoding': 'identity', 'Range': 'bytes=5-'},
+                    {'X': '1', 'Accept-Encoding': 'identity', 'Range': 'bytes=8-'}]
+    assert partial.read_bytes() == b'0123456789'
+    assert not os.path.exists(f'{partial}.part')
+    assert seen == [(5, 10), (8, 10), (10, 10)]
+
+
+@pytest.mark.parametrize('first', [
+    opened(206, Content_Range='bytes 0-9/10'),
+    opened(206, Content_Range='bytes 5-9/10', Content_Encoding='gzip'),
+    opened(416, Content_Range='bytes */7'),
+    opened(416),
+    opened(206),
+])
+def test_resume_starts_over_on_a_wrong_answer(partial, first):
+    target = downloads.target(partial, resume=True)
+    sent = run(downloads.download('f', {}, target, resume=True), [first, opened(200), b'abc', b''], target)
+    assert [headers.get('Range') for headers in sent] == ['bytes=5-', None]
+    assert partial.read_bytes() == b'abc'
+
+
+def test_resume_of_a_complete_partial_and_a_200(partial):
+    target = downloads.target(partial, resume=True)
+    complete = opened(416, Content_Range='bytes */5')
+    assert len(run(downloads.download('f', {}, target, resume=True), [complete], target)) == 1
+    assert partial.read_bytes() == b'01234'
+    (partial.parent / 'f.bin.part').write_bytes(b'stale')
+    target = downloads.target(partial, resume=True)
+    run(downloads.download('f', {}, target, resume=True), [opened(200, Content_Length='2'), b'ok', b''], target)
+    assert partial.read_bytes() == b'ok'
+
+
+def test_starting_over_twice_fails(partial):
+    target = downloads.target(partial, resume=True)
+    wrong = opened(206, Content_Range='bytes 3-4/5')
+    with pytest.raises(clients.IncompleteBody, match=r"answered 206 with Content-Range 'bytes 3-4/5'"):
+        run(downloads.download('f', {}, target, resume=True), [wrong, wrong], target)
+    target.abort()
+    assert (partial.parent / 'f.bin.part').read_bytes() == b''
+
+
+def test_length_is_checked(tmp_path):
+    target = downloads.target(tmp_path / 'x')
+    with pytest.raises(clients.IncompleteBody, match=r'GET http://h/f: the body has 2 bytes, expected 3'):
+        run(downloads.download('f', {}, target), [opened(Content_Length='3'), b'ab', b''], target)
+    target.abort()
+    gzipped = downloads.target(io.BytesIO())
+    encoded = opened(Content_Length='3', Content_Encoding='gzip')
+    run(downloads.download('f', {}, gzipped), [encoded, b'abcd', b''], gzipped)
+    assert gzipped.file.getvalue() == b'abcd'
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_file_object_cannot_start_over():
+    target = downloads.target(io.BytesIO())
+    replies = [opened(206, Content_Range='bytes 0-1/4'), b'ab', b'', opened(200), b'abcd', b'']
+    with pytest.raises(clients.IncompleteBody, match='a file object cannot start over'):
+        run(downloads.download('f', {}, target), replies, target)
+
+
+def test_bad_targets(tmp_path):
+    with pytest.raises(TypeError, match='download needs a path or a file object with write'):
+        downloads.target(3)
+    with pytest.raises(ValueError, match='resume=True needs a path'):
+        downloads.target(io.BytesIO(), resume=True)
+    with pytest.raises(FileNotFoundError):
+        downloads.target(tmp_path / 'missing' / 'f')
+
+
+SIZE = 3_000_000
+
+
+def leftovers(directory):
+    return sorted(os.listdir(directory))
+
+
+async def test_download_to_a_path(twin, server, tmp_path):
+    api = twin.Resource(server.url)
+    path = tmp_path / 'f.bin'
+    seen = []
+    assert await twin(api.download(path, f'file/{SIZE}', progress=lambda *args: seen.append(args))) == path
+    assert path.read_bytes() == pattern(SIZE)
+    assert leftovers(tmp_path) == ['f.bin']
+    assert seen[0] == (0, SIZE)
+    assert seen[-1] == (SIZE, SIZE)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+    assert await twin(api.download(str(path), 'file/10')) == str(path)
+    assert path.read_bytes() == pattern(10)
+    await twin.close(api)
+
+
+async def test_failed_download_leaves_no_file(twin, server, tmp_path):
+    api = twin.Resource(server.url)
+    path = tmp_path / 'f.bin'
+    with pytest.raises(clients.IncompleteBody):
+        await twin(api.download(path, f'file/{SIZE}', params={'cut': 2_500_000}))
+    assert leftovers(tmp_path) == []
+    path.write_bytes(b'old')
+    with pytest.raises(clients.HTTPError):
+        await twin(api.download(path, 'status/500'))
+    assert leftovers(tmp_path) == ['f.bin']
+    assert path.read_bytes() == b'old'
+    await twin.close(api)
+
+
+async def test_resume_against_a_real_server(twin, fresh, tmp_path):
+    api = twin.Resource(fresh.url)
+    path = tmp_path / 'f.bin'
+    with pytest.raises(clients.IncompleteBody):
+        await twin(api.download(path, f'file/{SIZE}', resume=True, params={'cut': 2_500_000}))
+    part = tmp_path / 'f.bin.part'
+    kept = part.stat().st_size
+    assert 0 < kept <= 2_500_000
+    assert leftovers(tmp_path) == ['f.bin.part', 'f.bin.part.validator']
+    assert (tmp_path / 'f.bin.part.validator').read_text() == '"v1"'
+    assert await twin(api.download(path, f'file/{SIZE}', resume=True, params={'most': 400_000})) == path
+    assert path.read_bytes() == pattern(SIZE)
+    assert leftovers(tmp_path) == ['f.bin']
+    ranges = [(headers.get('Range'), headers.get('If-Range')) for _, _, headers in fresh.requests]
+    assert ranges[:2] == [(None, None), (f'bytes={kept}-', '"v1"')]
+    assert len(ranges) == 2 + (SIZE - kept - 1) // 400_000
+    await twin.close(api)
+
+
+async def test_resume_of_a_changed_body_starts_over(twin, fresh, tmp_path):
+    api = twin.Resource(fresh.url)
+    path = tmp_path / 'f.bin'
+    (tmp_path / 'f.bin.part').write_bytes(b'x' * 1000)
+    (tmp_path / 'f.bin.part.validator').write_text('"v1"')
+    assert await twin(api.download(path, 'file/5000', resume=True, params={'etag': 'v2'})) == path
+    assert path.read_bytes() == pattern(5000)
+    assert [headers.get('If-Range') for _, _, headers in fresh.requests] == ['"v1"']
+    assert leftovers(tmp_path) == ['f.bin']
+    await twin.close(api)
+    await twin.close(api)
+
+
+@pytest.mark.parametrize('answer', ['norange', 'badrange'])
+async def test_resume_starts_over_against_a_real_server(twin, fresh, tmp_path, answer):
+    api = twin.Resource(fresh.url)
+    path = tmp_path / 'f.bin'
+    (tmp_path / 'f.bin.part').write_bytes(b'x' * 1000)
+    assert await twin(api.download(path, 'file/5000', resume=True, params={answer: '1'})) == path
+    assert path.read_bytes() == pattern(5000)
+    ranges = [headers.get('Range') for _, _, headers in fresh.requests]
+    assert ranges == (['bytes=1000-'] if answer == 'norange' else ['bytes=1000-', None])
+    (tmp_path / 'f.bin.part').write_bytes(pattern(5000))
+    assert await twin(api.download(path, 'file/5000', resume=True)) == path
+    assert fresh.requests[-1][2]['Range'] == 'bytes=5000-'
+    assert leftovers(tmp_path) == ['f.bin']
+    await twin.close(api)
+
+
+def test_a_failed_connection_raises(tmp_path):
+    target = downloads.target(tmp_path / 'f')
+    with pytest.raises(OSError, match='refused'):
+        run(downloads.download('f', {}, target), [streams.Dropped(OSError('refused'))], target)
+    target.abort()
+    assert leftovers(tmp_path) == []
+
+
+async def test_progress_can_cancel(twin, server, tmp_path):
+    class Cancelled(Exception):
+        pass
+
+    def progress(done, total):
+        if done > 1_000_000:
+            raise Cancelled
+
+    api = twin.Resource(server.url)
+    with pytest.raises(Cancelled):
+        await twin(api.download(tmp_path / 'f.bin', f'file/{SIZE}', progress=progress))
+    assert leftovers(tmp_path) == []
+    with pytest.raises(Cancelled):
+        await twin(api.download(tmp_path / 'f.bin', f'file/{SIZE}', resume=True, progress=progress))
+    assert leftovers(tmp_path) == ['f.bin.part', 'f.bin.part.validator']
+    assert await twin(api.download(tmp_path / 'f.bin', f'file/{SIZE}', resume=True)) == tmp_path / 'f.bin'
+    assert (tmp_path / 'f.bin').read_bytes() == pattern(SIZE)
+    await twin.close(api)
