@@ -25,11 +25,12 @@ import re
 import sys
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from email.message import Message
 from email.utils import collapse_rfc2231_value
 from typing import IO, TYPE_CHECKING, Any, NoReturn, TextIO, cast
-from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import requests
 import urllib3
@@ -121,9 +122,6 @@ JSON_TOKEN = re.compile(
 class UsageError(Exception):
     """Bad command-line input: reported in one line with exit status 2."""
 
-
-class PaginationLoop(Exception):
-    """A `Link: rel="next"` that points back to a page already fetched."""
 
 
 # --- output ----------------------------------------------------------------------------
@@ -330,37 +328,6 @@ def navigate(resource: Resource, segments: Sequence[str]) -> Resource:
     return resource
 
 
-def next_link(header: str, url: str) -> str | None:
-    """Return the absolute URL of the RFC 8288 `rel="next"` link in a Link header, if any."""
-    for match in re.finditer(r'<([^>]*)>((?:\s*;\s*[^;,"]+(?:"(?:[^"\\]|\\.)*")?)*)', header):
-        for param in re.finditer(r';\s*([^=;\s]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;,\s]*)', match[2]):
-            if param[1].lower() == 'rel' and 'next' in param[2].strip('"').lower().split():
-                return urljoin(url, str(match[1]).strip())
-    return None
-
-
-def pages(resource: Resource, path: str = '', **kwargs: Any) -> Iterator[Any]:
-    """GET each page's decoded content, following RFC 8288 `Link: <url>; rel="next"` headers.
-
-    The next page is fetched only when the iteration reaches it; a link back to a page
-    already fetched raises `PaginationLoop`. (To be replaced by `Resource.pages`.)
-    """
-    last: list[requests.Response] = []
-    hooks = kwargs.pop('hooks', {})
-    record = [lambda response, **_: last.append(response), *hooks.get('response', [])]
-    seen: set[str] = set()
-    while True:
-        yield resource.get(path, hooks={'response': record}, **kwargs)
-        response = last[-1]
-        seen.add(response.url)
-        found = next_link(response.headers.get('Link', ''), response.url)
-        if found is None:
-            return
-        if found in seen:
-            raise PaginationLoop(f'pagination loops: the next link of {response.url} points back to {found}')
-        path, kwargs = found, {key: value for key, value in kwargs.items() if key != 'params'}
-
-
 @contextlib.contextmanager
 def blamed_on(responses: list[requests.Response]) -> Iterator[None]:
     """Give a transport error the request of the last response if it has none.
@@ -403,7 +370,9 @@ def request(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> None:
                 if not printer.item(item):
                     break
         elif args.pages:
-            for page in pages(resource, path, **kwargs):
+            resource.hooks['response'].extend(hooks)  # this view's own hooks
+            first = f'{path}?{urllib.parse.urlencode(query)}' if query else path  # keeps repeated names
+            for page in resource.pages(first):
                 printer.body(page, kind())
         else:
             value = resource.request(method, path, **kwargs)
@@ -821,7 +790,7 @@ def failure(exc: BaseException) -> tuple[Exit, str]:
     if isinstance(exc, OSError):
         name = f': {exc.filename}' if exc.filename else ''
         return Exit.FAILED, f'{exc.strerror or exc}{name}'
-    return Exit.FAILED, str(exc)  # DecodeError, PaginationLoop
+    return Exit.FAILED, str(exc)  # DecodeError, PaginationError
 
 
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
@@ -846,7 +815,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
             # Python would complain when flushing the closed pipe at exit: point it elsewhere.
             os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
         return Exit.BROKEN_PIPE
-    except (Error, UsageError, PaginationLoop, requests.RequestException, OSError) as exc:
+    except (Error, UsageError, requests.RequestException, OSError) as exc:
         code, message = failure(exc)
         err.write(f'{parser.prog}: {" ".join(message.split())}\n')
         return code

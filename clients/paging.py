@@ -134,6 +134,8 @@ class Strategy:
             by default a list page is the items, and an object page's only list field is
     """
 
+    counts_items = False  # whether `next` needs the page's items (else pages need no items)
+
     def __init__(self, items: str | None = None) -> None:
         self.items_field = items
 
@@ -224,6 +226,8 @@ class PageNumber(Strategy):
         size: the page-size parameter (`per_page`); when the request sets it, a shorter
             page is known to be the last and no empty page is fetched
     """
+
+    counts_items = True
 
     def __init__(self, param: str = 'page', start: int = 1, size: str | None = None, items: str | None = None) -> None:
         super().__init__(items)
@@ -319,7 +323,8 @@ def follow(path: object, params: dict[str, Any], strategy: Strategy, bases: list
         reply: Reply = yield call
         page = Page(reply.url, reply.content, reply.headers)
         seen.add(page.url)
-        found = strategy.items(page)
+        needed = items or max_items is not None or strategy.counts_items
+        found = strategy.items(page) if needed else []
         pages += 1
         if max_items is not None:
             found = found[:max_items - count]

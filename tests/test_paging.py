@@ -161,6 +161,15 @@ async def test_pages_follow_link_headers_lazily(twin):
     assert [sent.url for sent in twin.sent()[7:]] == [first, first + '&page=2'] * 2
 
 
+async def test_pages_of_any_shape_need_no_items_with_link_headers(twin):
+    twin.mock('GET', URL + 'report', json={'total': 1, 'by': {'a': 1}}, headers=link(URL + 'report/2'))
+    twin.mock('GET', URL + 'report/2', body=b'plain text', headers={'Content-Type': 'text/plain'})
+    pages = await twin.list(twin.Resource(URL).pages('report'))
+    assert pages == [{'total': 1, 'by': {'a': 1}}, 'plain text']
+    with pytest.raises(clients.PaginationError, match='cannot tell which field holds the items'):
+        await twin.list(twin.Resource(URL).each('report'))
+
+
 async def test_pages_with_body_strategies(twin):
     twin.mock('GET', URL + 'drf', json={'count': 3, 'next': URL + 'drf?page=2', 'results': [1, 2]})
     twin.mock('GET', URL + 'drf?page=2', json={'count': 3, 'next': None, 'results': [3]})
