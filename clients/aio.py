@@ -14,7 +14,7 @@ from typing import IO, Any, Self
 
 import httpx
 
-from . import content, flows, hosts, rpc, urls
+from . import content, flows, hosts, rpc, transports, urls
 from .errors import GraphQLError, HttpxHTTPError, HttpxIncompleteBody
 from .navigation import TIMEOUT, Navigable, Navigation
 
@@ -37,13 +37,16 @@ class AsyncClient(Navigable, httpx.AsyncClient):  # type: ignore[misc]
         trailing: text appended to every request's path, e.g. `/`
         headers: headers sent with every request
         **kwargs: `httpx.AsyncClient` options (`auth`, `params`, `timeout`, `http2`, ...);
-            redirects are followed by default, as in the sync clients
+            redirects are followed by default, as in the sync clients; `transport` may also
+            name one: 'aiohttp', 'httpx' or 'auto' (the default: aiohttp when installed)
     """
 
     def __init__(self, url: str, trailing: str = '', headers: Any = (), **kwargs: Any) -> None:
         self.url = urls.base(url)
         kwargs['timeout'] = timeout(kwargs.get('timeout', TIMEOUT))
         kwargs.setdefault('follow_redirects', True)
+        if kwargs.get('transport') is None or isinstance(kwargs['transport'], str):
+            kwargs['transport'] = transports.build(kwargs.get('transport'), **kwargs)
         super().__init__(headers=headers, **kwargs)
         self.trailing = trailing
         self._root = True
