@@ -48,6 +48,7 @@ class AsyncClient(Navigable, httpx.AsyncClient):  # type: ignore[misc]
         if kwargs.get('transport') is None or isinstance(kwargs['transport'], str):
             kwargs['transport'] = transports.build(kwargs.get('transport'), **kwargs)
         super().__init__(headers=headers, **kwargs)
+        self._cookies = transports.Cookies(self._cookies.jar)  # the same jar, extracted faster
         self.trailing = trailing
         self._root = True
         self._owner: AsyncClient | None = None

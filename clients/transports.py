@@ -13,6 +13,8 @@ installed (`pip install 'clients[aio]'`) and HTTP/2 was not asked for, else http
 from __future__ import annotations
 
 import contextlib
+import functools
+import os
 import ssl
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -69,13 +71,24 @@ def _error(exc: Exception) -> type[httpx.TransportError]:
     return httpx.TransportError
 
 
+def _mapped_error(exc: Exception, request: httpx.Request) -> httpx.TransportError:
+    """Return the httpx error to raise from aiohttp's (or a socket's) `exc`."""
+    return _error(exc)(str(exc) or type(exc).__name__, request=request)
+
+
 @contextlib.contextmanager
 def _mapped(request: httpx.Request) -> Iterator[None]:
     """Re-raise aiohttp errors (and socket errors) as their httpx equivalents."""
     try:
         yield
     except (aiohttp.ClientError, OSError) as exc:
-        raise _error(exc)(str(exc) or type(exc).__name__, request=request) from exc
+        raise _mapped_error(exc, request) from exc
+
+
+@functools.cache
+def _default_ssl(verify: bool, trust_env: bool, *env: str | None) -> ssl.SSLContext:
+    """Return httpx's SSL context for these settings, built once: loading CA files is slow."""
+    return httpx.create_ssl_context(verify, None, trust_env)
 
 
 class _Stream(httpx.AsyncByteStream):
@@ -141,7 +154,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         trust_env: bool = True,
         limits: httpx.Limits = httpx.Limits(max_connections=100, max_keepalive_connections=20),  # noqa: B008
     ) -> None:
-        self.ssl = verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify, cert, trust_env)
+        if isinstance(verify, bool) and cert is None:
+            env = (os.environ.get('SSL_CERT_FILE'), os.environ.get('SSL_CERT_DIR')) if trust_env else (None, None)
+            self.ssl = _default_ssl(verify, trust_env, *env)
+        else:
+            self.ssl = httpx.create_ssl_context(verify, cert, trust_env)
         self.limits = limits
         self.session: Any = None
 
@@ -168,7 +185,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send `request` over the aiohttp pool and return the response, its body unread."""
         timeout = request.extensions.get('timeout', {})
-        headers = request.headers.multi_items()
+        encoding = request.headers.encoding  # worked out once, not once per header
+        headers = [(name.decode(encoding), value.decode(encoding)) for name, value in request.headers.raw]
         data: Any = None
         if 'Content-Length' in request.headers or 'Transfer-Encoding' in request.headers:
             try:
@@ -176,7 +194,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             except httpx.RequestNotRead:  # a streamed body: aiohttp chooses its framing
                 data = request.stream
                 headers = [(name, value) for name, value in headers if name.lower() != 'transfer-encoding']
-        with _mapped(request):
+        try:
             response = await self._session().request(
                 request.method,
                 str(request.url),
@@ -191,23 +209,43 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                     sock_read=timeout.get('read'),
                 ),
             )
+        except (aiohttp.ClientError, OSError) as exc:
+            raise _mapped_error(exc, request) from exc
+        stream: httpx.AsyncByteStream
+        if response.content.is_eof():  # the whole body came with the head: hand it over as is
+            stream = httpx.ByteStream(response.content.read_nowait())
+            response.release()
+        else:
+            stream = _Stream(response, request)
         extensions = {
             'http_version': f'HTTP/{response.version.major}.{response.version.minor}'.encode(),
             'reason_phrase': (response.reason or '').encode(),
         }
-        return httpx.Response(
+        result = httpx.Response(
             response.status,
             headers=response.raw_headers,
-            stream=_Stream(response, request),
+            stream=stream,
             request=request,
             extensions=extensions,
         )
+        # httpx works the headers' encoding out on each lookup; fix the same value once
+        result.headers.encoding = result.headers.encoding
+        return result
 
     async def aclose(self) -> None:
         """Close the connection pool; a later request opens a new one."""
         if self.session is not None:
             await self.session.close()
             self.session = None
+
+
+class Cookies(httpx.Cookies):
+    """`httpx.Cookies` that skips the costly cookie-jar pass for responses that set no cookie."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        """Load the cookies of the response's `Set-Cookie` headers, if it has any."""
+        if 'Set-Cookie' in response.headers or 'Set-Cookie2' in response.headers:
+            super().extract_cookies(response)
 
 
 def build(name: str | None, **options: Any) -> httpx.AsyncBaseTransport | None:

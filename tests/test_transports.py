@@ -2,6 +2,7 @@
 
 import asyncio
 import socket
+import ssl
 import types
 
 import aiohttp
@@ -46,6 +47,10 @@ async def test_client_transport_argument(monkeypatch):
     client = clients.AsyncClient('https://h/', transport='aiohttp', limits=limits, verify=False)
     assert client._transport.limits is limits
     assert client._transport.ssl.verify_mode == 0
+    context = ssl.create_default_context()
+    assert clients.AsyncClient('https://h/', transport='aiohttp', verify=context)._transport.ssl is context
+    first, second = (clients.AsyncClient('https://h/', transport='aiohttp') for _ in range(2))
+    assert first._transport.ssl is second._transport.ssl  # CA files are loaded once
     with pytest.raises(ValueError, match=r"not 'udp'"):
         clients.AsyncClient('http://h/', transport='udp')
 
