@@ -129,10 +129,15 @@ class Server:
         return seen
 
 
+def find_nginx() -> str | None:
+    """Return the nginx executable, also where /usr/sbin is not on PATH."""
+    return shutil.which('nginx') or shutil.which('nginx', path='/usr/sbin:/usr/local/sbin')
+
+
 @contextlib.contextmanager
 def start(kind: str) -> Iterator[Server]:
     """Start nginx (or the Python server) on a free port of 127.0.0.1; stop it on exit."""
-    nginx = shutil.which('nginx') or next((p for p in ('/usr/sbin/nginx',) if os.path.exists(p)), None)
+    nginx = find_nginx()
     if kind == 'nginx' and nginx is None:
         raise SystemExit(f'nginx is not installed: {INSTALL}, or run with --server python')
     if kind == 'auto':
@@ -171,6 +176,7 @@ class Case:
     rates: list[float] = field(default_factory=list)
     connections: list[int] = field(default_factory=list)
     server_cpu: list[float] = field(default_factory=list)
+    client_cpu: list[float] = field(default_factory=list)  # CPU seconds per request
 
 
 def sync_cases(count: int) -> list[Case]:
@@ -238,20 +244,23 @@ def async_cases(concurrency: int) -> list[Case]:
                 return await fan_out(get, count, concurrency)
         return asyncio.run(run())
 
-    def resource(transport: str) -> Callable[[str, int], int]:
+    def resource(transport: str, navigate: bool = False) -> Callable[[str, int], int]:
         def run_rounds(url: str, count: int) -> int:
             async def run() -> int:
                 async with clients.AsyncResource(url, transport=transport) as api:
-                    return await fan_out(lambda i: api.items[str(i)], count, concurrency)
+                    if navigate:
+                        return await fan_out(lambda i: api.items[str(i)], count, concurrency)
+                    return await fan_out(lambda i: api.get(f'items/{i}'), count, concurrency)
             return asyncio.run(run())
         return run_rounds
 
+    targets = (('httpx.AsyncClient', '>= 7'), ('aiohttp.ClientSession', '>= 0.4'))
     return [
         Case('fan-out', 'httpx.AsyncClient', raw_httpx),
         Case('fan-out', 'aiohttp.ClientSession', raw_aiohttp),
-        Case('fan-out', 'AsyncResource (aiohttp)', resource('aiohttp'),
-             (('httpx.AsyncClient', '>= 7'), ('aiohttp.ClientSession', '>= 0.4'))),
-        Case('fan-out', 'AsyncResource (httpx)', resource('httpx'), (('httpx.AsyncClient', '>= 0.95'),)),
+        Case('fan-out', 'AsyncResource.get [aiohttp]', resource('aiohttp'), targets),
+        Case('fan-out', 'AsyncResource.items[] [aiohttp]', resource('aiohttp', navigate=True), targets),
+        Case('fan-out', 'AsyncResource.get [httpx]', resource('httpx'), (('httpx.AsyncClient', '>= 0.95'),)),
     ]
 
 
@@ -262,9 +271,10 @@ def measure(server: Server, cases: list[Case], counts: dict[str, int], rounds: i
             tag = f'c{number}r{round_}'
             count = counts[case.scenario]
             cpu = server.cpu()
-            start = time.perf_counter()
+            start, client_cpu = time.perf_counter(), time.process_time()
             size = case.run(f'{server.url}{tag}/', count)
             elapsed = time.perf_counter() - start
+            case.client_cpu.append((time.process_time() - client_cpu) / count)
             if size <= 0:
                 raise AssertionError(f'{case.name}: nothing decoded')
             case.server_cpu.append((server.cpu() - cpu) / elapsed)
@@ -276,19 +286,23 @@ def measure(server: Server, cases: list[Case], counts: dict[str, int], rounds: i
 
 
 def report(cases: list[Case]) -> dict[str, dict[str, float]]:
-    """Print one line per case and return the figures by case name."""
+    """Print one line per case and baseline; return the figures by case name."""
     medians = {case.name: statistics.median(case.rates) for case in cases}
+    costs = {case.name: statistics.median(case.client_cpu) for case in cases}
     figures: dict[str, dict[str, float]] = {}
-    print(f'  {"client":28} {"req/s":>9} {"ratio":>7}  {"vs":24} {"target":22} {"conns":>6} {"server CPU":>10}')
+    print(f'  {"client":32} {"req/s":>6} {"ratio":>6}  {"vs":22} {"target":16} {"conns":>5} '
+          f'{"server CPU":>10} {"client us/req":>13} {"CPU ratio":>9}')
     for case in cases:
-        rate = medians[case.name]
+        rate, cost = medians[case.name], costs[case.name]
         conns = statistics.median(case.connections)
         cpu = statistics.median(case.server_cpu)
-        figures[case.name] = {'rate': rate, 'connections': conns, 'server_cpu': cpu}
+        figures[case.name] = {'rate': rate, 'connections': conns, 'server_cpu': cpu, 'client_cpu': cost}
         for baseline, target in case.baselines or (('baseline', ''),):
             ratio = rate / medians[baseline] if case.baselines else 1.0
+            cpu_ratio = costs[baseline] / cost if case.baselines and cost else 1.0
             figures[case.name][f'ratio to {baseline}'] = ratio
-            print(f'  {case.name:28} {rate:9.0f} {ratio:6.2f}x  {baseline:24} {target:22} {conns:6.0f} {cpu:9.0%}')
+            print(f'  {case.name:32} {rate:6.0f} {ratio:5.2f}x  {baseline:22} {target:16} {conns:5.0f} '
+                  f'{cpu:10.0%} {cost * 1e6:13.0f} {cpu_ratio:8.2f}x')
     return figures
 
 
@@ -296,7 +310,7 @@ def profile(url: str, count: int, concurrency: int) -> None:
     """Profile the AsyncResource fan-out over aiohttp: where the time goes, by package."""
     async def run() -> None:
         async with clients.AsyncResource(url, transport='aiohttp') as api:
-            await fan_out(lambda i: api.items[str(i)], count, concurrency)
+            await fan_out(lambda i: api.get(f'items/{i}'), count, concurrency)
 
     profiler = cProfile.Profile()
     profiler.runcall(asyncio.run, run())
@@ -305,11 +319,11 @@ def profile(url: str, count: int, concurrency: int) -> None:
     for (path, _, name), (_, _, own, _, _) in stats.stats.items():  # type: ignore[attr-defined]
         by_package[package(path, name)] += own
     total = sum(by_package.values())
-    print(f'\nwhere AsyncResource fan-out time goes (cProfile, own time by package, {count} GETs):')
+    print(f'\nwhere AsyncResource.get fan-out time goes (cProfile, own time by package, {count} GETs):')
     for name, seconds in sorted(by_package.items(), key=lambda item: -item[1])[:12]:
         print(f'  {name:28} {seconds / total:6.1%}')
-    print('top functions by own time:')
-    stats.sort_stats('tottime').print_stats(45)
+    print('largest cumulative times in clients, httpx and the transport:')
+    stats.sort_stats('cumulative').print_stats(r'clients/|httpx/_client|httpx/_models|aiohttp/client\.py', 25)
 
 
 def package(path: str, name: str) -> str:
