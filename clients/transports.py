@@ -23,6 +23,7 @@ import httpx
 
 try:
     import aiohttp
+    import yarl
 except ImportError:  # pragma: no cover (the test extra installs aiohttp)
     aiohttp = None  # type: ignore[assignment]
 
@@ -83,6 +84,12 @@ def _mapped(request: httpx.Request) -> Iterator[None]:
         yield
     except (aiohttp.ClientError, OSError) as exc:
         raise _mapped_error(exc, request) from exc
+
+
+@functools.lru_cache(maxsize=64)
+def _timeout(pool: float | None, connect: float | None, read: float | None) -> Any:
+    """Return aiohttp's timeouts for httpx's (`pool` bounds waiting for a connection and connecting)."""
+    return aiohttp.ClientTimeout(total=None, connect=pool, sock_connect=connect, sock_read=read)
 
 
 @functools.cache
@@ -197,17 +204,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         try:
             response = await self._session().request(
                 request.method,
-                str(request.url),
+                yarl.URL(str(request.url), encoded=True),  # httpx has encoded it: skip a second pass
                 headers=headers,
                 data=data,
                 allow_redirects=False,
                 compress=False,
-                timeout=aiohttp.ClientTimeout(
-                    total=None,
-                    connect=timeout.get('pool'),
-                    sock_connect=timeout.get('connect'),
-                    sock_read=timeout.get('read'),
-                ),
+                timeout=_timeout(timeout.get('pool'), timeout.get('connect'), timeout.get('read')),
             )
         except (aiohttp.ClientError, OSError) as exc:
             raise _mapped_error(exc, request) from exc
