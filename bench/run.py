@@ -28,6 +28,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -67,6 +68,7 @@ http {{
 }}
 """
 BODY = '{"id": 1, "name": "item", "tags": ["a", "b"], "active": true}'
+STDLIB = Path(sysconfig.get_paths()['stdlib'])
 INSTALL = 'apt-get install -y nginx-light (Debian/Ubuntu)'
 
 
@@ -327,21 +329,22 @@ def profile(url: str, count: int, concurrency: int) -> None:
 
 
 def package(path: str, name: str) -> str:
-    """Name the package a profiled function belongs to."""
+    """Name what a profiled function belongs to: a package, a stdlib module, or a C call."""
     if path == '~':  # C functions
-        for word, label in (('epoll', 'select (waiting for I/O)'), ('socket', 'socket'), ('json', 'json')):
+        for word, label in (('epoll', 'select (waiting for I/O)'), ('socket', 'socket (send/recv)'),
+                            ('json', 'json (C)')):
             if word in name:
                 return label
-        return 'builtins'
+        return 'builtins (C)'
     parts = Path(path).parts
-    for root in ('site-packages', 'clients', 'lib'):
-        if root in parts:
-            index = parts.index(root)
-            if root == 'clients':
-                return 'clients'
-            rest = parts[index + 1:]
-            return rest[0].removesuffix('.py') if rest else root
-    return Path(path).stem
+    if 'site-packages' in parts:
+        rest = parts[parts.index('site-packages') + 1:]
+        return rest[0].removesuffix('.py')
+    if Path(path).is_relative_to(Path(__file__).parent.parent):
+        return parts[-2] if parts[-2] in ('clients', 'bench') else 'other'
+    if Path(path).is_relative_to(STDLIB):
+        return 'stdlib ' + Path(path).relative_to(STDLIB).parts[0].removesuffix('.py')
+    return 'other'
 
 
 def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:

@@ -59,6 +59,11 @@ def join(url: str, path: object = '') -> str:
 
 def child(url: str, path: object) -> str:
     """Return the base URL of a derived client at `path` under `url`."""
+    return _child(url, str(path))
+
+
+@functools.lru_cache(maxsize=1024)  # navigation derives the same children over and over
+def _child(url: str, path: str) -> str:
     return base(join(url, path))
 
 
