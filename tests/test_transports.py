@@ -128,17 +128,21 @@ async def test_idle_connections_are_capped_by_limits(fresh):
     assert fresh.connections == 5
 
 
-async def test_the_family_shares_one_aiohttp_session(server, monkeypatch):
-    monkeypatch.setattr(transports, 'DEFAULT', 'aiohttp')
+async def test_the_family_shares_one_pool(server, async_transport):
     api = clients.AsyncResource(server.url)
     child = api.echo / 'child'
     assert (await child.get())['path'] == '/echo/child'
-    session = api._transport.session
-    assert child._transport.session is session
+    assert child._transport is api._transport
     assert (await api.echo.get())['path'] == '/echo'
-    assert api._transport.session is session
-    await child.aclose()
-    assert not session.closed
-    await api.aclose()
-    assert session.closed
-    assert api._transport.session is None
+    if async_transport == 'aiohttp':
+        session = api._transport.session
+        assert session is not None
+        await child.aclose()
+        assert not session.closed
+        await api.aclose()
+        assert session.closed
+        assert api._transport.session is None
+    else:
+        await api.aclose()
+    with pytest.raises(RuntimeError, match='root client has been closed'):
+        await child.get()
