@@ -146,3 +146,16 @@ async def test_the_family_shares_one_pool(server, async_transport):
         await api.aclose()
     with pytest.raises(RuntimeError, match='root client has been closed'):
         await child.get()
+
+
+async def test_waiting_for_a_pooled_connection_times_out(fresh, async_transport):
+    limits = httpx.Limits(max_connections=1)
+    timeout = httpx.Timeout(5, pool=0.2)
+    expected = httpx.ConnectTimeout if async_transport == 'aiohttp' else httpx.PoolTimeout
+    async with clients.AsyncResource(fresh.url, limits=limits, timeout=timeout) as api:
+        items = api.gate.iter()
+        assert await items.__anext__() == {'first': True}  # the stream holds the only connection
+        with pytest.raises(expected):
+            await api.echo.get()
+        fresh.gate.set()
+        assert [item async for item in items] == [{'gate_opened': True}]
