@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import os
 import ssl
 from collections.abc import AsyncIterator, Iterator
@@ -33,6 +34,7 @@ DEFAULT = 'auto'
 # aiohttp adds these headers on its own; httpx has already set every header it means to send.
 _AUTO_HEADERS = ('Accept', 'Accept-Encoding', 'Content-Type', 'User-Agent')
 _READ_BUFFER = 1 << 18
+_LARGE_BODY = 1 << 20
 
 
 def choose(name: str | None = None, http2: bool = False) -> str:
@@ -198,6 +200,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if 'Content-Length' in request.headers or 'Transfer-Encoding' in request.headers:
             try:
                 data = request.content
+                if len(data) > _LARGE_BODY:  # aiohttp sends a file-like body in pieces (and warns otherwise)
+                    data = io.BytesIO(data)
             except httpx.RequestNotRead:  # a streamed body: aiohttp chooses its framing
                 data = request.stream
                 headers = [(name, value) for name, value in headers if name.lower() != 'transfer-encoding']

@@ -99,6 +99,7 @@ async def test_requests_go_out_as_httpx_sends_them(server):
         ('POST', {'content': b'raw'}), ('POST', {}), ('PUT', {'json': {'a': [1]}}),
         ('GET', {'headers': [('X-A', 'b'), ('X-A', 'c')], 'params': {'q': 'x y'}}),
         ('PATCH', {'data': {'form': 'field'}}), ('DELETE', {'cookies': {'c': '1'}}),
+        ('POST', {'content': bytes(range(256)) * 8192}),  # 2 MiB
     ]
     async with (clients.AsyncResource(server.url, transport='httpx') as plain,
                 clients.AsyncResource(server.url, transport='aiohttp') as fast):
