@@ -17,7 +17,21 @@ from typing import IO, Any, Self
 
 import httpx
 
-from . import content, downloads, flows, graphql, hosts, jsonrpc, paging, retry, rpc, streams, urls, webhooks
+from . import (
+    content,
+    downloads,
+    flows,
+    graphql,
+    hosts,
+    jsonrpc,
+    paging,
+    retry,
+    rpc,
+    streams,
+    transports,
+    urls,
+    webhooks,
+)
 from .errors import (
     AllHostsDown,
     GraphQLError,
@@ -48,7 +62,8 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
         headers: headers sent with every request
         **kwargs: `httpx.AsyncClient` options (`auth`, `params`, `timeout`, `http2`, ...);
             redirects are followed by default, as in the sync clients; `retry` and `rate`
-            as in `Client`
+            as in `Client`; `transport` may also name one: 'aiohttp', 'httpx' or 'auto' (the
+            default: aiohttp when installed)
     """
 
     def __init__(self, url: str, trailing: str = '', headers: Any = (), **kwargs: Any) -> None:
@@ -57,7 +72,10 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
         self.rate = kwargs.pop('rate', None)
         kwargs['timeout'] = timeout(kwargs.get('timeout', TIMEOUT))
         kwargs.setdefault('follow_redirects', True)
+        if kwargs.get('transport') is None or isinstance(kwargs['transport'], str):
+            kwargs['transport'] = transports.build(kwargs.get('transport'), **kwargs)
         super().__init__(headers=headers, **kwargs)
+        self._cookies = transports.Cookies(self._cookies.jar)  # the same jar, extracted faster
         self.trailing = trailing
         self._root = True
         self._owner: AsyncClient | None = None

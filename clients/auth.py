@@ -249,10 +249,10 @@ class OAuth2(Auth):
                 fresh.body.seek(position)  # type: ignore[union-attr]
             elif not isinstance(fresh.body, bytes | str | None):
                 return response  # a consumed stream cannot be sent again
-            fresh.headers['Authorization'] = self.renew(generation)
-            fresh.hooks['response'] = [hook for hook in fresh.hooks['response'] if hook is not replay]
             response.content  # noqa: B018 (read the body so the connection is released)
             response.close()
+            fresh.headers['Authorization'] = self.renew(generation)  # may raise: nothing is left open
+            fresh.hooks['response'] = [hook for hook in fresh.hooks['response'] if hook is not replay]
             again = response.connection.send(fresh, **kwargs)
             again.history.append(response)
             again.request = fresh

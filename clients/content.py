@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import functools
 import json
 import zlib
 from collections.abc import Iterable, Iterator
@@ -33,6 +34,7 @@ ERROR_TEXT_LIMIT = 200
 CHUNK_SIZE = 1 << 20
 
 
+@functools.lru_cache(maxsize=256)  # a client sees few distinct types; parsing one is slow
 def parse(content_type: str | None) -> tuple[str, str | None]:
     """Return the lowercased media type and declared charset of a Content-Type header."""
     if not content_type:

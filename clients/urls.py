@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -68,6 +69,11 @@ def join(url: str, path: object = '') -> str:
 
 def child(url: str, path: object) -> str:
     """Return the base URL of a derived client at `path` under `url`."""
+    return _child(url, str(path))
+
+
+@functools.lru_cache(maxsize=1024)  # navigation derives the same children over and over
+def _child(url: str, path: str) -> str:
     return base(join(url, path))
 
 
@@ -78,6 +84,7 @@ def finish(url: str, trailing: str = '') -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
 
 
+@functools.lru_cache(maxsize=1024)  # called for the same base URLs on every request
 def origin(url: str) -> tuple[str, str, int | None]:
     """Return the (scheme, host, port) origin of `url`, with default ports filled in."""
     parts = urlsplit(url)

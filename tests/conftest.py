@@ -117,10 +117,35 @@ class Twin:
         return clients.base.requests.ConnectionError('refused')
 
 
-@pytest.fixture(params=['sync', 'async'])
-def twin(request: pytest.FixtureRequest) -> Twin:
-    """The sync or the async shell (each test runs with both)."""
-    return Twin(request.param, request)
+# Tests that use these run their async side over both transports; mock-based tests use httpx's
+# transport, the layer pytest-httpx mocks (see README, Development).
+REAL_SERVERS = {'server', 'other', 'fresh'}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run `twin` tests sync and async, and real-server async tests over both transports."""
+    real = REAL_SERVERS & set(metafunc.fixturenames)
+    if 'twin' in metafunc.fixturenames:
+        metafunc.parametrize('twin', ['sync', 'async'] + (['async-aiohttp'] if real else []), indirect=True)
+    elif real and (inspect.iscoroutinefunction(metafunc.function)
+                   or any(name.startswith('Async') for name in metafunc.function.__code__.co_names)):
+        metafunc.parametrize('async_transport', ['httpx', 'aiohttp'], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def async_transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The transport async clients use when none is named: httpx's unless parametrized."""
+    name = getattr(request, 'param', 'httpx')
+    monkeypatch.setattr(clients.transports, 'DEFAULT', name)
+    return name
+
+
+@pytest.fixture
+def twin(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, async_transport: str) -> Twin:
+    """The sync or the async shell (each test runs with both; `async-aiohttp` on real servers)."""
+    name, _, transport = request.param.partition('-')
+    monkeypatch.setattr(clients.transports, 'DEFAULT', transport or 'httpx')
+    return Twin(name, request)
 
 
 async def collect(items: AsyncIterator[Any]) -> list[Any]:

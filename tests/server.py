@@ -46,6 +46,13 @@ class Handler(BaseHTTPRequestHandler):
         return {key: values[-1] for key, values in parse_qs(urlsplit(self.path).query).items()}
 
     def body(self) -> bytes:
+        if self.headers.get('Transfer-Encoding', '').lower() == 'chunked':
+            data = b''
+            while size := int(self.rfile.readline().split(b';')[0], 16):
+                data += self.rfile.read(size)
+                self.rfile.readline()
+            self.rfile.readline()
+            return data
         length = int(self.headers.get('Content-Length') or 0)
         return self.rfile.read(length) if length else b''
 
@@ -97,7 +104,8 @@ def status(handler: Handler) -> None:
 
 @route('/redirect')
 def redirect(handler: Handler) -> None:
-    """/redirect?to=URL&code=302: redirect there."""
+    """/redirect?to=URL&code=302: redirect there (a request body is read and dropped)."""
+    handler.body()
     handler.send(int(handler.query.get('code', 302)), b'', Location=handler.query['to'])
 
 

@@ -1,5 +1,8 @@
 """The benchmarks run (quick mode: a handful of requests); their figures are not checked here."""
 
+import pytest
+import requests
+
 from bench import streaming
 
 
@@ -42,3 +45,38 @@ def test_forward_bench_runs(capsys):
     assert 'ratio to the upstream directly' in out
     assert 'growth of the serving process' in out
     assert 'x raw' in out
+
+
+def test_suite_runs_in_quick_mode(capfd):
+    from bench import run
+
+    figures = run.main(['--quick'])
+    assert set(figures) == {
+        'requests.Session', 'Resource.get', 'Resource.items[str(i)]', 'requests.get per call', 'Client.get',
+        'httpx.AsyncClient', 'aiohttp.ClientSession', 'AsyncResource.get [aiohttp]',
+        'AsyncResource.items[] [aiohttp]', 'AsyncResource.get [httpx]',
+    }
+    assert all(figure['rate'] > 0 for figure in figures.values())
+    # connections counted from the server's log: pooled clients open one, naive calls one each
+    sequential = ['requests.Session', 'Resource.get', 'Resource.items[str(i)]', 'Client.get']
+    assert [figures[name]['connections'] for name in sequential] == [1, 1, 1, 1]
+    assert figures['requests.get per call']['connections'] == 12
+    assert all(1 <= figure['connections'] <= 4 for name, figure in figures.items() if 'Async' in name)
+    assert figures['AsyncResource.get [aiohttp]']['ratio to aiohttp.ClientSession'] > 0
+    out = capfd.readouterr().out
+    assert 'python on http://127.0.0.1:' in out
+    assert 'AsyncResource.items[] [aiohttp]' in out
+    assert 'ratio to the raw library' in out  # from bench.streaming, run in its own process
+
+
+def test_without_nginx_the_python_server_is_used(monkeypatch, capsys):
+    from bench import run
+
+    monkeypatch.setattr(run, 'find_nginx', lambda: None)
+    with pytest.raises(SystemExit, match=r'nginx is not installed: apt-get install -y nginx-light'), run.start('nginx'):
+        pass
+    with run.start('auto') as server:
+        assert server.name == 'python'
+        assert requests.get(server.url + 'x/1').json()['id'] == 1
+        assert [len(serials) for serials in server.connections().values()] == [1]
+    assert 'using the Python server in bench/server.py' in capsys.readouterr().out

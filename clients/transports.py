@@ -1,0 +1,270 @@
+"""Transports for the async clients: httpx's own, or one over aiohttp (the fast path).
+
+An httpx transport turns an `httpx.Request` into an `httpx.Response`; everything above it
+(URL joining, auth, cookies, redirects, decoding, credential rules) stays httpx's and ours,
+so both transports behave the same. `AiohttpTransport` sends over an `aiohttp` connection
+pool, which is many times faster than httpx's own for concurrent requests, and maps every
+aiohttp error to the httpx exception httpx's own transport raises in the same situation.
+
+`choose` picks a transport by name: `'auto'` (the default, `DEFAULT`) is aiohttp when it is
+installed (`pip install 'clients[aio]'`) and HTTP/2 was not asked for, else httpx.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import os
+import ssl
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+
+try:
+    import aiohttp
+    import yarl
+except ImportError:  # pragma: no cover (the test extra installs aiohttp)
+    aiohttp = None  # type: ignore[assignment]
+
+NAMES = ('auto', 'aiohttp', 'httpx')
+# The transport used when none is named; set it to 'httpx' where httpx's transport is mocked.
+DEFAULT = 'auto'
+# aiohttp adds these headers on its own; httpx has already set every header it means to send.
+_AUTO_HEADERS = ('Accept', 'Accept-Encoding', 'Content-Type', 'User-Agent')
+_READ_BUFFER = 1 << 18
+_LARGE_BODY = 1 << 20
+
+
+def choose(name: str | None = None, http2: bool = False) -> str:
+    """Return `'aiohttp'` or `'httpx'`: the transport named (`DEFAULT` if None) can serve.
+
+    Raises:
+        ValueError: an unknown name, or aiohttp asked to speak HTTP/2
+        ImportError: aiohttp asked for but not installed
+    """
+    name = DEFAULT if name is None else name
+    if name not in NAMES:
+        raise ValueError(f'transport must be an httpx transport or one of {", ".join(NAMES)}: not {name!r}')
+    if name == 'auto':
+        return 'aiohttp' if aiohttp is not None and not http2 else 'httpx'
+    if name == 'aiohttp':
+        if aiohttp is None:
+            raise ImportError("transport='aiohttp' needs aiohttp: pip install 'clients[aio]'")
+        if http2:
+            raise ValueError("transport='aiohttp' speaks HTTP/1.1 only: use transport='httpx' with http2=True")
+    return name
+
+
+def _error(exc: Exception) -> type[httpx.TransportError]:
+    """Return the httpx exception httpx's own transport raises where aiohttp raised `exc`."""
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return httpx.ConnectTimeout
+    if isinstance(exc, aiohttp.ServerTimeoutError):
+        return httpx.ReadTimeout
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return httpx.ConnectError
+    if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ClientResponseError | aiohttp.ServerDisconnectedError):
+        return httpx.RemoteProtocolError
+    if isinstance(exc, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
+        return httpx.UnsupportedProtocol
+    if isinstance(exc, aiohttp.ClientConnectionError | OSError):
+        return httpx.ReadError
+    return httpx.TransportError
+
+
+def _mapped_error(exc: Exception, request: httpx.Request) -> httpx.TransportError:
+    """Return the httpx error to raise from aiohttp's (or a socket's) `exc`."""
+    return _error(exc)(str(exc) or type(exc).__name__, request=request)
+
+
+@contextlib.contextmanager
+def _mapped(request: httpx.Request) -> Iterator[None]:
+    """Re-raise aiohttp errors (and socket errors) as their httpx equivalents."""
+    try:
+        yield
+    except (aiohttp.ClientError, OSError) as exc:
+        raise _mapped_error(exc, request) from exc
+
+
+@functools.lru_cache(maxsize=64)
+def _timeout(pool: float | None, connect: float | None, read: float | None) -> Any:
+    """Return aiohttp's timeouts for httpx's (`pool` bounds waiting for a connection and connecting)."""
+    return aiohttp.ClientTimeout(total=None, connect=pool, sock_connect=connect, sock_read=read)
+
+
+@functools.cache
+def _default_ssl(verify: bool, trust_env: bool, *env: str | None) -> ssl.SSLContext:
+    """Return httpx's SSL context for these settings, built once: loading CA files is slow."""
+    return httpx.create_ssl_context(verify, None, trust_env)
+
+
+class _Stream(httpx.AsyncByteStream):
+    """A response body read from aiohttp as it arrives."""
+
+    def __init__(self, response: Any, request: httpx.Request) -> None:
+        self.response = response
+        self.request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _mapped(self.request):
+            async for chunk in self.response.content.iter_any():
+                yield chunk
+
+    async def aclose(self) -> None:
+        # A body read to its end returns the connection to the pool; a partly read one closes it.
+        self.response.release()
+
+
+class _Connector(aiohttp.TCPConnector if aiohttp else object):  # type: ignore[misc]
+    """A TCP connector that keeps at most `max_keepalive` idle connections, like httpx's pool."""
+
+    def __init__(self, max_keepalive: int | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_keepalive = max_keepalive
+
+    def _release(self, key: Any, protocol: Any, *, should_close: bool = False) -> None:
+        if self.max_keepalive is not None and sum(map(len, self._conns.values())) >= self.max_keepalive:
+            should_close = True
+        super()._release(key, protocol, should_close=should_close)
+
+
+class _Every:
+    """Contains everything."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+class _Request(aiohttp.ClientRequest if aiohttp else object):  # type: ignore[misc]
+    """A request that adds no `Content-Length: 0` of its own: httpx has set one where it is due."""
+
+    GET_METHODS = _Every()  # aiohttp adds the header to a bodiless request of any other method
+
+
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    """An httpx transport over an aiohttp connection pool (HTTP/1.1).
+
+    The pool is created on first use, in the running event loop; `aclose` closes it, and the
+    next request opens a new one (so `AsyncClient.run` can use the transport in each loop).
+
+    Args:
+        verify: `True`, `False`, a CA bundle path or an `ssl.SSLContext`, as in httpx
+        cert: a client certificate, as in httpx
+        trust_env: whether `SSL_CERT_FILE` / `SSL_CERT_DIR` are read, as in httpx
+        limits: `httpx.Limits`: total connections, idle connections kept, keep-alive expiry
+    """
+
+    def __init__(
+        self,
+        verify: ssl.SSLContext | str | bool = True,
+        cert: Any = None,
+        trust_env: bool = True,
+        limits: httpx.Limits = httpx.Limits(max_connections=100, max_keepalive_connections=20),  # noqa: B008
+    ) -> None:
+        if isinstance(verify, bool) and cert is None:
+            env = (os.environ.get('SSL_CERT_FILE'), os.environ.get('SSL_CERT_DIR')) if trust_env else (None, None)
+            self.ssl = _default_ssl(verify, trust_env, *env)
+        else:
+            self.ssl = httpx.create_ssl_context(verify, cert, trust_env)
+        self.limits = limits
+        self.session: Any = None
+
+    def _session(self) -> Any:
+        if self.session is None or self.session.closed:
+            limits = self.limits
+            connector = _Connector(
+                limits.max_keepalive_connections,
+                limit=limits.max_connections or 0,
+                keepalive_timeout=limits.keepalive_expiry,
+                ssl=self.ssl,
+            )
+            self.session = aiohttp.ClientSession(
+                connector=connector,
+                request_class=_Request,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                skip_auto_headers=_AUTO_HEADERS,
+                auto_decompress=False,
+                read_bufsize=_READ_BUFFER,
+                timeout=aiohttp.ClientTimeout(total=None),
+            )
+            # aiohttp quietly sends an idempotent request again when a reused connection drops;
+            # retries are the retry policy's to make (and count), as with httpx's transport.
+            self.session._retry_connection = False
+        return self.session
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send `request` over the aiohttp pool and return the response, its body unread."""
+        timeout = request.extensions.get('timeout', {})
+        encoding = request.headers.encoding  # worked out once, not once per header
+        headers = [(name.decode(encoding), value.decode(encoding)) for name, value in request.headers.raw]
+        data: Any = None
+        if 'Content-Length' in request.headers or 'Transfer-Encoding' in request.headers:
+            try:
+                data = request.content
+                if len(data) > _LARGE_BODY:  # aiohttp sends a file-like body in pieces (and warns otherwise)
+                    data = io.BytesIO(data)
+            except httpx.RequestNotRead:  # a streamed body: aiohttp chooses its framing
+                data = request.stream
+                headers = [(name, value) for name, value in headers if name.lower() != 'transfer-encoding']
+        try:
+            response = await self._session().request(
+                request.method,
+                yarl.URL(str(request.url), encoded=True),  # httpx has encoded it: skip a second pass
+                headers=headers,
+                data=data,
+                allow_redirects=False,
+                compress=False,
+                timeout=_timeout(timeout.get('pool'), timeout.get('connect'), timeout.get('read')),
+            )
+        except (aiohttp.ClientError, OSError) as exc:
+            raise _mapped_error(exc, request) from exc
+        stream: httpx.AsyncByteStream
+        if response.content.is_eof():  # the whole body came with the head: hand it over as is
+            stream = httpx.ByteStream(response.content.read_nowait())
+            response.release()
+        else:
+            stream = _Stream(response, request)
+        extensions = {
+            'http_version': f'HTTP/{response.version.major}.{response.version.minor}'.encode(),
+            'reason_phrase': (response.reason or '').encode(),
+        }
+        result = httpx.Response(
+            response.status,
+            headers=response.raw_headers,
+            stream=stream,
+            request=request,
+            extensions=extensions,
+        )
+        # httpx works the headers' encoding out on each lookup; fix the same value once
+        result.headers.encoding = result.headers.encoding
+        return result
+
+    async def aclose(self) -> None:
+        """Close the connection pool; a later request opens a new one."""
+        if self.session is not None:
+            await self.session.close()
+            self.session = None
+
+
+class Cookies(httpx.Cookies):
+    """`httpx.Cookies` that skips the costly cookie-jar pass for responses that set no cookie."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        """Load the cookies of the response's `Set-Cookie` headers, if it has any."""
+        if 'Set-Cookie' in response.headers or 'Set-Cookie2' in response.headers:
+            super().extract_cookies(response)
+
+
+def build(name: str | None, **options: Any) -> httpx.AsyncBaseTransport | None:
+    """Return the transport an `AsyncClient` uses: an `AiohttpTransport`, or None for httpx's own.
+
+    Args:
+        name: 'auto', 'aiohttp' or 'httpx' (`DEFAULT` if None)
+        **options: the client's `verify`, `cert`, `trust_env`, `limits` and `http2`
+    """
+    if choose(name, bool(options.get('http2'))) == 'httpx':
+        return None
+    keep = {key: options[key] for key in ('verify', 'cert', 'trust_env', 'limits') if key in options}
+    return AiohttpTransport(**keep)
