@@ -169,11 +169,12 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
                 await response.aclose()
             await plan.clock.asleep(delay)
 
-    async def _attempt(self, plan: retry.Plan, method: str, path: object = '', **kwargs: Any) -> httpx.Response:
-        """Send one attempt of a request."""
+    async def _attempt(self, plan: retry.Plan, method: str, path: object = '', base: str | None = None,
+                       **kwargs: Any) -> httpx.Response:
+        """Send one attempt of a request (to `path` under `base`, by default the client's URL)."""
         if self._owner is not None and self._owner.is_closed:
             raise RuntimeError('Cannot send a request, as the root client has been closed.')
-        url = self._url(path)
+        url = self._url(path, base)
         stream = kwargs.pop('stream', False)
         if 'allow_redirects' in kwargs:
             kwargs['follow_redirects'] = kwargs.pop('allow_redirects')
@@ -503,10 +504,11 @@ class AsyncJsonRpc(jsonrpc.Methods, AsyncRemote):  # type: ignore[misc]
 class AsyncProxy(hosts.Balancer, AsyncClient):  # type: ignore[misc]
     """An `AsyncClient` over several base URLs; each request goes to a healthy, least busy host."""
 
-    async def _attempt(self, plan: retry.Plan, method: str, path: object = '', **kwargs: Any) -> httpx.Response:
-        host = self._route(plan)
+    async def _attempt(self, plan: retry.Plan, method: str, path: object = '', base: str | None = None,
+                       **kwargs: Any) -> httpx.Response:
+        host = self._route(plan)  # (the host is the base)
         with self.counting(host, plan) as stats:
-            response = await super()._attempt(plan, method, urls.join(host, path), **kwargs)
+            response = await super()._attempt(plan, method, path, host, **kwargs)
             self.answered(host, response.status_code, plan)
             if kwargs.get('stream'):  # count the connection until it is closed (httpx closes it once read)
                 stats.add(connections=1)

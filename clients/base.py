@@ -148,9 +148,10 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
                         raise
             plan.clock.sleep(delay)
 
-    def _attempt(self, plan: retry.Plan, method: str, path: object = '', **kwargs: Any) -> requests.Response:
-        """Send one attempt of a request."""
-        url = self._url(path)
+    def _attempt(self, plan: retry.Plan, method: str, path: object = '', base: str | None = None,
+                 **kwargs: Any) -> requests.Response:
+        """Send one attempt of a request (to `path` under `base`, by default the client's URL)."""
+        url = self._url(path, base)
         kwargs.setdefault('timeout', self.timeout)
         if 'content' in kwargs:  # httpx's name for a raw body
             kwargs['data'] = kwargs.pop('content')
@@ -506,10 +507,11 @@ class Proxy(hosts.Balancer, Client):  # type: ignore[misc]
         **kwargs: `Client` options
     """
 
-    def _attempt(self, plan: retry.Plan, method: str, path: object = '', **kwargs: Any) -> requests.Response:
-        host = self._route(plan)
+    def _attempt(self, plan: retry.Plan, method: str, path: object = '', base: str | None = None,
+                 **kwargs: Any) -> requests.Response:
+        host = self._route(plan)  # (the host is the base)
         with self.counting(host, plan) as stats:
-            response = super()._attempt(plan, method, urls.join(host, path), **kwargs)
+            response = super()._attempt(plan, method, path, host, **kwargs)
             self.answered(host, response.status_code, plan)
             if _streamed(self, kwargs):  # count the connection until it is closed or read to the end
                 stats.add(connections=1)

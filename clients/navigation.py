@@ -43,8 +43,12 @@ class Navigable:
         """Return the base URLs whose origins this client's credentials belong to."""
         return [self.url]
 
-    def _url(self, path: object) -> str:
-        return urls.finish(urls.join(self.url, path), self.trailing)
+    def _url(self, path: object, base: str | None = None) -> str:
+        """Return the URL for `path`: joined under `base` (this client's URL) and finished with
+        `trailing`; an absolute URL is used as given (a server's next link, say)."""
+        if urls.absolute_url(path):
+            return str(path)
+        return urls.finish(urls.join(base or self.url, path), self.trailing)
 
     def with_headers(self, headers: Mapping[str, str] | Any = (), **more: str) -> Self:
         """Return a derived client whose headers are updated with `headers` and `more`."""

@@ -55,6 +55,11 @@ def key(name: object) -> str:
     return path
 
 
+def absolute_url(path: object) -> bool:
+    """Return whether `path` is an absolute URL (with a scheme and `//`)."""
+    return bool(_ABSOLUTE.match(str(path)))
+
+
 def join(url: str, path: object = '') -> str:
     """Return `path` resolved against base `url` with urljoin semantics.
 

@@ -25,10 +25,13 @@ async def test_joining(twin, path, trailing, url):
     assert twin.sent()[0].url == url
 
 
-async def test_absolute_url_replaces_base(twin):
+async def test_absolute_url_replaces_base_and_is_used_as_given(twin):
     twin.mock('GET', 'http://other.test/x', json={})
-    await twin(twin.Client(URL).get('http://other.test/x'))
-    assert twin.sent()[0].url == 'http://other.test/x'
+    twin.mock('GET', 'http://other.test/dir/?page=2', json={})
+    client = twin.Client(URL, trailing='.json')
+    await twin(client.get('http://other.test/x'))
+    await twin(client.get('http://other.test/dir/?page=2'))
+    assert [sent.url for sent in twin.sent()] == ['http://other.test/x', 'http://other.test/dir/?page=2']
 
 
 async def test_verbs(twin):

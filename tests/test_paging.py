@@ -170,6 +170,13 @@ async def test_pages_of_any_shape_need_no_items_with_link_headers(twin):
         await twin.list(twin.Resource(URL).each('report'))
 
 
+async def test_next_links_are_followed_exactly(twin):
+    twin.mock('GET', URL + 'dir', json=[1], headers=link(URL + 'dir/?page=2'))
+    twin.mock('GET', URL + 'dir/?page=2', json=[2])
+    assert await twin.list(twin.Resource(URL).each('dir')) == [1, 2]
+    assert twin.sent()[1].url == URL + 'dir/?page=2'
+
+
 async def test_pages_with_body_strategies(twin):
     twin.mock('GET', URL + 'drf', json={'count': 3, 'next': URL + 'drf?page=2', 'results': [1, 2]})
     twin.mock('GET', URL + 'drf?page=2', json={'count': 3, 'next': None, 'results': [3]})
