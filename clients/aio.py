@@ -413,8 +413,10 @@ class AsyncResource(Navigation, AsyncClient):  # type: ignore[misc]
             async with contextlib.aclosing(self._stream(flow)) as chunks:
                 async for chunk in chunks:
                     written = target.file.write(chunk)
-                    if inspect.isawaitable(written):
-                        await written
+                    written = await written if inspect.isawaitable(written) else written
+                    while (rest := downloads.unwritten(chunk, written)):  # a raw file may write part
+                        chunk, written = rest, target.file.write(rest)
+                        written = await written if inspect.isawaitable(written) else written
         except BaseException:
             target.abort()
             raise

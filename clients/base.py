@@ -385,7 +385,9 @@ class Resource(Navigation, Client):  # type: ignore[misc]
             flow = downloads.download(path, kwargs, target, progress, resume)
             with contextlib.closing(self._stream(flow)) as chunks:
                 for chunk in chunks:
-                    target.file.write(chunk)
+                    written = target.file.write(chunk)
+                    while (rest := downloads.unwritten(chunk, written)):  # a raw file may write part
+                        chunk, written = rest, target.file.write(rest)
         except BaseException:
             target.abort()
             raise

@@ -226,3 +226,16 @@ def download(path: object, kwargs: dict[str, Any], target: Target, progress: Pro
             continue
         target.commit()
         return
+
+
+def unwritten(chunk: bytes, written: Any) -> bytes:
+    """Return what a file's `write(chunk)` left unwritten, by the count it returned.
+
+    Buffered files write everything; a raw file or pipe may write part and return less
+    (`None`, or a writer that returns nothing, counts as everything written).
+    """
+    if isinstance(written, int) and not isinstance(written, bool) and written < len(chunk):
+        if written <= 0:
+            raise OSError(f'the file took no bytes of a {len(chunk)}-byte write (it returned {written})')
+        return chunk[written:]
+    return b''

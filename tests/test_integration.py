@@ -234,3 +234,28 @@ async def test_proxy_over_real_hosts(twin, server, other):
     assert ports == {server.server_address[1], other.server_address[1]}
     assert all(stats['connections'] == 0 for stats in api.urls.values())
     await twin.close(api)
+
+
+class Trickle:
+    """A raw file that takes at most `most` bytes per write, as a pipe may."""
+
+    def __init__(self, most, asynchronous=False):
+        self.most, self.data, self.asynchronous = most, b'', asynchronous
+
+    def write(self, chunk):
+        taken = bytes(chunk[:self.most])
+        self.data += taken
+        if self.asynchronous:
+            async def done():
+                return len(taken)
+            return done()
+        return len(taken)
+
+
+async def test_download_writes_everything_to_a_file_that_takes_part(twin, server):
+    api = twin.Resource(server.url)
+    file = await twin(api.download(Trickle(1000, twin.name != 'sync'), 'bytes/100000'))
+    assert file.data == pattern(100000)
+    with pytest.raises(OSError, match='the file took no bytes of a'):
+        await twin(api.download(Trickle(0), 'bytes/100'))
+    await twin.close(api)
