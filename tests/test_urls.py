@@ -77,3 +77,29 @@ def test_credentials():
     assert urls.credentials(client, None) == ['Authorization', 'Cookie']
     assert urls.credentials(client, {'authorization': 'mine'}) == ['Cookie']
     assert urls.credentials(client, [('Cookie', 'mine')]) == ['Authorization']
+
+
+def test_join_fast_path_agrees_with_urljoin():
+    from urllib.parse import urljoin
+
+    bases = ['http://h/', 'http://h/api/', 'https://h:8443/a/b/', 'http://h/a//b/', 'http://h/a', 'http://h/a/?q=1',
+             'http://h/a/#f']
+    paths = ['', 'x', 'x/y', 'x/', 'x?a=1', 'x#f', 'x?a=/./b', 'a.json', '.hidden', './x', 'x/./y', 'x/../y',
+             'x/..', 'x//y', '/root', 'x:1', 'a b', '%2e%2e', '?q=2', '#top', 'é', 'x/.', '..']
+    for base in bases:
+        for path in paths:
+            expected = urljoin(base, './' + path if ':' in path else path)
+            assert urls.join(base, path) == expected, (base, path)
+
+
+def test_finish_fast_path_agrees():
+    def slow(url, trailing):
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(url)
+        return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip('/') + trailing, parts.query, parts.fragment))
+
+    for url in ['http://h/', 'http://h', 'http://h/a/', 'http://h/a//', 'http://h/a/b', 'http://h:80/a/?q=1/',
+                'http://h/a/#f/']:
+        for trailing in ('', '/', '.json'):
+            assert urls.finish(url, trailing) == slow(url, trailing), (url, trailing)
