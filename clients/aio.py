@@ -43,6 +43,7 @@ from .errors import (
 from .navigation import TIMEOUT, Navigable, Navigation
 
 _SEND_OPTIONS = ('auth', 'follow_redirects')
+_COPIED = {dict, list}  # settings a derived client copies (the pool, cookies and policies are shared)
 
 
 def timeout(value: Any) -> Any:
@@ -89,10 +90,8 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
     def _derive(self, path: object = None, cls: type | None = None) -> Self:
         """Return a view of this client at `path`: same pool and cookies, copied settings."""
         new: Self = object.__new__(cls or type(self))
-        new.__dict__.update(self.__dict__)
-        for name, value in self.__dict__.items():
-            if isinstance(value, dict | list):
-                new.__dict__[name] = value.copy()
+        state = self.__dict__
+        new.__dict__ = {name: value.copy() if type(value) in _COPIED else value for name, value in state.items()}
         new._headers = self._headers.copy()
         new._event_hooks = {event: list(hooks) for event, hooks in self._event_hooks.items()}
         new._root = False

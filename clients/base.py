@@ -6,6 +6,7 @@ host choice come from the core modules.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import math
 import os
@@ -29,6 +30,8 @@ from .errors import (
 )
 from .navigation import TIMEOUT, Navigable, Navigation
 
+# Settings a derived client copies (the adapters' pools, cookies and policies are shared).
+_COPIED = {dict, list, collections.OrderedDict, CaseInsensitiveDict}
 SETTINGS = frozenset(requests.Session.__attrs__) | {'timeout', 'retry', 'rate'}
 
 
@@ -74,10 +77,8 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
     def _derive(self, path: object = None, cls: type | None = None) -> Self:
         """Return a view of this client at `path`: same pool and cookies, copied settings."""
         new: Self = object.__new__(cls or type(self))
-        new.__dict__.update(self.__dict__)
-        for name, value in self.__dict__.items():
-            if isinstance(value, dict | list | CaseInsensitiveDict):
-                new.__dict__[name] = value.copy()
+        state = self.__dict__
+        new.__dict__ = {name: value.copy() if type(value) in _COPIED else value for name, value in state.items()}
         new.hooks = {event: list(hooks) for event, hooks in self.hooks.items()}
         new._root = False
         if path is not None:
