@@ -181,14 +181,15 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
         if 'timeout' in kwargs:
             kwargs['timeout'] = timeout(kwargs['timeout'])
         request = self.build_request(method, url, **kwargs)
-        if urls.foreign(url, self._bases()):
+        if self._foreign(path, url):
             for name in urls.credentials(self.headers, kwargs.get('headers')):
                 del request.headers[name]
             options.setdefault('auth', None)
         response = await self.send(request, stream=True, **options)
         if not stream:
             try:
-                content.encodings(response.headers.get('Content-Encoding'), _where(response), HttpxDecodeError)
+                if 'Content-Encoding' in response.headers:
+                    content.encodings(response.headers['Content-Encoding'], _where(response), HttpxDecodeError)
                 await response.aread()
             except httpx.RemoteProtocolError as exc:
                 raise _incomplete(response, exc) from exc

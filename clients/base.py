@@ -158,7 +158,7 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
             kwargs['data'] = kwargs.pop('content')
         if 'follow_redirects' in kwargs:
             kwargs['allow_redirects'] = kwargs.pop('follow_redirects')
-        if urls.foreign(url, self._bases()):
+        if self._foreign(path, url):
             names = urls.credentials(self.headers, kwargs.get('headers'))
             kwargs['headers'] = dict(kwargs.get('headers') or {}, **dict.fromkeys(names))
             if self.auth is not None and kwargs.get('auth') is None:

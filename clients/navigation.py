@@ -50,6 +50,17 @@ class Navigable:
             return str(path)
         return urls.finish(urls.join(base or self.url, path), self.trailing)
 
+    def _foreign(self, path: object, url: str) -> bool:
+        """Whether the request URL for `path` is outside this client's origins.
+
+        A relative path is joined under one of this client's base URLs, so only an absolute
+        URL or a network path (`//host`) can leave them.
+        """
+        text = str(path)
+        if not (urls.absolute_url(text) or text.startswith('//')):
+            return False
+        return urls.foreign(url, self._bases())
+
     def with_headers(self, headers: Mapping[str, str] | Any = (), **more: str) -> Self:
         """Return a derived client whose headers are updated with `headers` and `more`."""
         client = self._derive()

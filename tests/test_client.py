@@ -146,7 +146,8 @@ async def test_credentials_stay_with_their_origin(twin):
     twin.mock('GET', 'https://api.test/x', json={})
     twin.mock('GET', 'http://api.test:8080/x', json={})
     twin.mock('GET', 'http://api.test/elsewhere', json={})
-    for url in ('http://other.test/x', 'https://api.test/x', 'http://api.test:8080/x'):
+    twin.mock('GET', 'http://other.test/network-path', json={})
+    for url in ('http://other.test/x', 'https://api.test/x', 'http://api.test:8080/x', '//other.test/network-path'):
         await twin(client.get(url))
     await twin(client.get('http://api.test/elsewhere'))
     *foreign, same = twin.sent()
