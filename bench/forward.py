@@ -31,7 +31,7 @@ import statistics
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 from wsgiref.util import is_hop_by_hop
@@ -43,29 +43,19 @@ import uvicorn
 import clients
 from clients import forward
 
+from . import streaming
+
 MiB = 1 << 20
-PIECE = bytes(range(256)) * 4096  # 1 MiB
+PIECE = streaming.PIECE
 
 
-class Upstream(BaseHTTPRequestHandler):
+class Upstream(streaming.Handler):
     """GET /small: a short JSON body; GET /<n>: n bytes; PUT: read the body, answer its size."""
-
-    protocol_version = 'HTTP/1.1'
-    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         if self.path == '/small':
             return self.answer(b'{"ok": true}')
-        size = int(self.path.strip('/'))
-        self.send_response(200)
-        self.send_header('Content-Type', 'application/octet-stream')
-        self.send_header('Content-Length', str(size))
-        self.end_headers()
-        view = memoryview(PIECE)
-        while size > 0:
-            self.wfile.write(view[: min(size, len(PIECE))])
-            size -= len(PIECE)
-        return None
+        return super().do_GET()
 
     def do_PUT(self) -> None:
         left = int(self.headers['Content-Length'])
@@ -81,10 +71,6 @@ class Upstream(BaseHTTPRequestHandler):
         self.send_header('Content-Length', str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
 
 class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True

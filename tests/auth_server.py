@@ -23,18 +23,6 @@ def oauth_state(server: object) -> dict:
     return state
 
 
-def read_body(handler: Handler) -> bytes:
-    """Read a request body, with Content-Length or chunked."""
-    if handler.headers.get('Transfer-Encoding', '').lower() != 'chunked':
-        return handler.body()
-    body = b''
-    while size := int(handler.rfile.readline().split(b';')[0], 16):
-        body += handler.rfile.read(size)
-        handler.rfile.readline()
-    handler.rfile.readline()
-    return body
-
-
 @route('/oauth/token')
 def token(handler: Handler) -> None:
     """Issue `t<n>` tokens for client `id` / secret `secret` (form body only)."""
@@ -63,7 +51,7 @@ def token(handler: Handler) -> None:
 def protected(handler: Handler) -> None:
     """200 with the current token, 401 with any other."""
     state = oauth_state(handler.server)
-    read_body(handler)  # so the connection can serve the next request
+    handler.body()  # read it (chunked too), so the connection can serve the next request
     given = handler.headers.get('Authorization')
     if not state['reject'] and state['current'] and given == f'Bearer {state["current"]}':
         return handler.send_json(200, {'token': state['current']})
