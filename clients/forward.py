@@ -174,8 +174,6 @@ class ASGIForwarder(Forwarder):
         except ClientDisconnect:
             return None
         except (httpx.TransportError, LookupError) as exc:
-            if _caused_by(exc, ClientDisconnect):  # a transport may wrap the body's error
-                return None
             answer = _failure(exc, method, httpx.TimeoutException)
             if answer is None:
                 raise
@@ -192,18 +190,6 @@ class ASGIForwarder(Forwarder):
         finally:
             await response.aclose()
         return None
-
-
-def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
-    """Whether `exc` or an exception in its chain of causes is a `kind`."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, kind):
-            return True
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return False
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -143,6 +143,22 @@ class _Request(aiohttp.ClientRequest if aiohttp else object):  # type: ignore[mi
     GET_METHODS = _Every()  # aiohttp adds the header to a bodiless request of any other method
 
 
+class _Body:
+    """A streamed request body that keeps the error its source raised (aiohttp wraps it)."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.error: BaseException | None = None
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self.stream:
+                yield chunk
+        except Exception as exc:
+            self.error = exc
+            raise
+
+
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """An httpx transport over an aiohttp connection pool (HTTP/1.1).
 
@@ -206,7 +222,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 if len(data) > _LARGE_BODY:  # aiohttp sends a file-like body in pieces (and warns otherwise)
                     data = io.BytesIO(data)
             except httpx.RequestNotRead:  # a streamed body: aiohttp chooses its framing
-                data = request.stream
+                data = _Body(request.stream)
                 headers = [(name, value) for name, value in headers if name.lower() != 'transfer-encoding']
         try:
             response = await self._session().request(
@@ -219,6 +235,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 timeout=_timeout(timeout.get('pool'), timeout.get('connect'), timeout.get('read')),
             )
         except (aiohttp.ClientError, OSError) as exc:
+            if isinstance(data, _Body) and data.error is not None:
+                raise data.error from None  # the caller's body failed, as httpx's transport would say
             raise _mapped_error(exc, request) from exc
         stream: httpx.AsyncByteStream
         if response.content.is_eof():  # the whole body came with the head: hand it over as is

@@ -90,6 +90,17 @@ async def test_refused_connection(name):
                 await api.get('x')
 
 
+@pytest.mark.parametrize('name', ['aiohttp', 'httpx'])
+async def test_an_error_of_the_request_body_is_raised_as_it_is(server, name):
+    async def body():
+        yield b'first part'
+        raise KeyError('the source of the body failed')
+
+    async with clients.AsyncClient(server.url, transport=name, retry=None) as client:
+        with pytest.raises(KeyError, match='the source of the body failed'):
+            await client.post('echo', content=body())
+
+
 async def test_requests_go_out_as_httpx_sends_them(server):
     async def body():
         yield b'one,'
