@@ -5,7 +5,7 @@ subclasses.
 """
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from . import auth, jsonrpc, webhooks
 from .aio import AsyncClient, AsyncGraph, AsyncJsonRpc, AsyncProxy, AsyncRemote, AsyncResource
@@ -38,9 +38,15 @@ from .webhooks import verify_webhook
 
 __version__ = '2.0.0.dev0'
 
+_T = TypeVar('_T')
 
-def singleton(*args: Any, **kwargs: Any) -> Callable[[type], Any]:
-    """Class decorator: replace the class with its one instance, built with these arguments."""
+
+def singleton(*args: Any, **kwargs: Any) -> Callable[[type[_T]], _T]:
+    """Class decorator: replace the class with its one instance, built with these arguments.
+
+    (mypy keeps a decorated class's name typed as the class; `name = singleton(...)(Class)`
+    types it as the instance.)
+    """
     return lambda cls: cls(*args, **kwargs)
 
 

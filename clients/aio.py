@@ -10,10 +10,9 @@ import asyncio
 import contextlib
 import inspect
 import math
-import os
 import zlib
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from typing import IO, Any, Self
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
+from typing import Any, Self
 
 import httpx
 
@@ -40,13 +39,18 @@ from .errors import (
     HttpxHTTPError,
     HttpxIncompleteBody,
 )
-from .navigation import TIMEOUT, Navigable, Navigation
+from .navigation import TIMEOUT, Headers, Navigable, Navigation
 
 _SEND_OPTIONS = ('auth', 'follow_redirects')
 _COPIED = {dict, list}  # settings a derived client copies (the pool, cookies and policies are shared)
 
 
-def timeout(value: Any) -> Any:
+# A timeout as httpx takes it, or (connect, read) as requests takes it.
+Timeout = (float | tuple[float | None, float | None] | tuple[float | None, float | None, float | None, float | None]
+           | httpx.Timeout | None)
+
+
+def timeout(value: Timeout) -> Any:
     """Return an httpx timeout; a (connect, read) pair sets connect and the rest to read."""
     if isinstance(value, tuple) and len(value) == 2:
         connect, read = value
@@ -67,7 +71,7 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
             default: aiohttp when installed)
     """
 
-    def __init__(self, url: str, trailing: str = '', headers: Any = (), **kwargs: Any) -> None:
+    def __init__(self, url: str, trailing: str = '', headers: Headers = (), **kwargs: Any) -> None:
         self.url = urls.base(url)
         self.retry = kwargs.pop('retry', retry.DEFAULT)
         self.rate = kwargs.pop('rate', None)
@@ -120,7 +124,7 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
         client.params = client.params.merge(dict(dict(params), **more))
         return client
 
-    def with_timeout(self, value: Any) -> Self:
+    def with_timeout(self, value: Timeout) -> Self:
         """Return a derived client with another default timeout: seconds or (connect, read)."""
         client = self._derive()
         client.timeout = timeout(value)
@@ -141,7 +145,7 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
         target = urls.absolute(url, 'webhook URL')
         return await self._checked(await self._send('POST', target, content=body, headers=headers, **kwargs))
 
-    async def request(self, method: str, path: object = '', **kwargs: Any) -> Any:  # type: ignore[override]
+    async def request(self, method: str, path: object = '', **kwargs: Any) -> httpx.Response:  # type: ignore[override]
         """Send a request to `path` (relative, `/`-rooted or absolute) and return the response."""
         return await self._send(method, path, **kwargs)
 
@@ -311,7 +315,7 @@ class AsyncResource(Navigation, AsyncClient):  # type: ignore[misc]
         plain = next(cls for cls in type(self).__mro__ if not issubclass(cls, Navigation))
         return self._derive(cls=plain)
 
-    def __getitem__(self, key: object) -> Any:
+    def __getitem__(self, key: object) -> Coroutine[Any, Any, Any]:
         """Awaitable GET of the resource at `key`, a path that stays under the base URL."""
         return self.get(self._item(key))
 
@@ -321,7 +325,7 @@ class AsyncResource(Navigation, AsyncClient):  # type: ignore[misc]
     def __delitem__(self, key: object) -> None:
         raise TypeError(f'deletion cannot be awaited: use `await resource.delete({key!r})`')
 
-    def __call__(self, path: object = '', **params: Any) -> Any:
+    def __call__(self, path: object = '', **params: Any) -> Coroutine[Any, Any, Any]:
         """Awaitable GET with query parameters."""
         return self.get(path, params=params)
 
@@ -401,8 +405,8 @@ class AsyncResource(Navigation, AsyncClient):  # type: ignore[misc]
             for item in items:
                 yield item
 
-    async def download(self, file: IO[bytes] | str | os.PathLike[str] | Any, path: object = '', *,
-                       resume: bool = False, progress: downloads.Progress | None = None, **kwargs: Any) -> Any:
+    async def download(self, file: downloads.AsyncDestination, path: object = '', *, resume: bool = False,
+                       progress: downloads.Progress | None = None, **kwargs: Any) -> downloads.AsyncDestination:
         """Stream a GET's body into a binary file object (sync or async `write`), or to a path.
 
         Takes the arguments of `Resource.download`; returns the file or the path.
@@ -420,12 +424,14 @@ class AsyncResource(Navigation, AsyncClient):  # type: ignore[misc]
         except BaseException:
             target.abort()
             raise
-        return target.result()
+        result: downloads.AsyncDestination = target.result()
+        return result
 
     async def create(self, path: object = '', json: Any = None, **kwargs: Any) -> str | None:
         """POST and return the `Location` header of the created resource."""
         response = await self._checked(await self._send('POST', path, json=json, **kwargs))
-        return response.headers.get('Location')
+        location: str | None = response.headers.get('Location')
+        return location
 
     async def update(self, path: object = '', callback: Callable[..., Any] | None = None, **json: Any) -> Any:
         """PATCH `json`; or, with a callback, GET then conditionally PUT `callback(current, **json)`."""

@@ -49,10 +49,11 @@ def _body(request: requests.PreparedRequest) -> bytes:
         body = body.encode() if isinstance(body, str) else body
     else:
         body = b''.join(part.encode() if isinstance(part, str) else part for part in body)
+    data: bytes = body
     request.headers.pop('Transfer-Encoding', None)
-    request.body = body
-    request.prepare_content_length(body)
-    return body
+    request.body = data
+    request.prepare_content_length(data)
+    return data
 
 
 class Auth(requests.auth.AuthBase, httpx.Auth):
@@ -217,7 +218,7 @@ class OAuth2(Auth):
         from .base import Resource
 
         with Resource(self.token_url, **self.options) as client:
-            token = client.post('', data=self.state.form(), allow_redirects=False)
+            token: dict[str, Any] = client.post('', data=self.state.form(), allow_redirects=False)
         self.state.accept(token, self.clock())
         return token
 
@@ -258,7 +259,7 @@ class OAuth2(Auth):
             again.request = fresh
             return again
 
-        request.register_hook('response', replay)
+        request.hooks['response'].append(replay)
         return request
 
     # async (httpx)

@@ -9,14 +9,12 @@ from __future__ import annotations
 import collections
 import contextlib
 import math
-import os
 import time
 from collections.abc import Callable, Generator, Iterator
-from typing import IO, Any, Self
+from typing import Any, Self
 
 import requests
 import urllib3
-from requests.cookies import cookiejar_from_dict
 from requests.structures import CaseInsensitiveDict
 
 from . import content, downloads, flows, graphql, hosts, jsonrpc, paging, retry, rpc, streams, urls, webhooks
@@ -28,7 +26,10 @@ from .errors import (
     RequestsHTTPError,
     RequestsIncompleteBody,
 )
-from .navigation import TIMEOUT, Navigable, Navigation
+from .navigation import TIMEOUT, Headers, Navigable, Navigation
+
+# A timeout as requests takes it: seconds, (connect, read), or None for none.
+Timeout = float | tuple[float | None, float | None] | None
 
 # Settings a derived client copies (the adapters' pools, cookies and policies are shared).
 _COPIED = {dict, list, collections.OrderedDict, CaseInsensitiveDict}
@@ -51,9 +52,9 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
             `clients.RateLimit`)
     """
 
-    timeout: Any
+    timeout: Timeout
 
-    def __init__(self, url: str, trailing: str = '', headers: Any = (), **attrs: Any) -> None:
+    def __init__(self, url: str, trailing: str = '', headers: Headers = (), **attrs: Any) -> None:
         self.url = urls.base(url)
         unknown = set(attrs) - SETTINGS
         if unknown:
@@ -63,7 +64,10 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
         self.timeout = TIMEOUT
         self._root = True
         if 'cookies' in attrs and not isinstance(attrs['cookies'], requests.cookies.RequestsCookieJar):
-            attrs['cookies'] = cookiejar_from_dict(dict(attrs['cookies']))
+            jar = requests.cookies.RequestsCookieJar()
+            for name, value in dict(attrs['cookies']).items():
+                jar.set(name, value)
+            attrs['cookies'] = jar
         for name, value in attrs.items():
             setattr(self, name, value)
         self.headers.update(headers or ())
@@ -97,7 +101,7 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
         client.params = dict(current, **dict(params), **more)
         return client
 
-    def with_timeout(self, timeout: Any) -> Self:
+    def with_timeout(self, timeout: Timeout) -> Self:
         """Return a derived client with another default timeout: seconds or (connect, read)."""
         client = self._derive()
         client.timeout = timeout
@@ -109,7 +113,7 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
 
     def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
         """Also strip the credential headers of the client's auth (API keys, signatures)."""
-        super().rebuild_auth(prepared_request, response)
+        super().rebuild_auth(prepared_request, response)  # type: ignore[no-untyped-call]  # untyped in types-requests
         if self.should_strip_auth(str(response.request.url), str(prepared_request.url)):
             for name in getattr(self.auth, 'credential_headers', ()):
                 prepared_request.headers.pop(name, None)
@@ -124,7 +128,7 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
         target = urls.absolute(url, 'webhook URL')
         return self._checked(self._send('POST', target, data=body, headers=headers, **kwargs))
 
-    def request(self, method: str, path: object = '', **kwargs: Any) -> Any:  # type: ignore[override]
+    def request(self, method: str, path: object = '', **kwargs: Any) -> requests.Response:  # type: ignore[override]
         """Send a request to `path` (relative, `/`-rooted or absolute) and return the response."""
         return self._send(method, path, **kwargs)
 
@@ -369,8 +373,8 @@ class Resource(Navigation, Client):  # type: ignore[misc]
         while (items := self._drive(flow)) is not paging.END:
             yield from items
 
-    def download(self, file: IO[bytes] | str | os.PathLike[str], path: object = '', *, resume: bool = False,
-                 progress: downloads.Progress | None = None, **kwargs: Any) -> Any:
+    def download(self, file: downloads.Destination, path: object = '', *, resume: bool = False,
+                 progress: downloads.Progress | None = None, **kwargs: Any) -> downloads.Destination:
         """Stream a GET's body into a binary file object, or to a path; return the file or path.
 
         A path is written through a temporary file in its directory, renamed into place only
@@ -392,7 +396,8 @@ class Resource(Navigation, Client):  # type: ignore[misc]
         except BaseException:
             target.abort()
             raise
-        return target.result()
+        result: downloads.Destination = target.result()
+        return result
 
     def create(self, path: object = '', json: Any = None, **kwargs: Any) -> str | None:
         """POST and return the `Location` header of the created resource."""

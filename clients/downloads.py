@@ -11,14 +11,31 @@ import contextlib
 import os
 import re
 import tempfile
-from collections.abc import Callable
-from typing import IO, Any
+from collections.abc import Awaitable, Callable
+from typing import IO, Any, Protocol, TypeVar
 
 from . import streams
 from .errors import IncompleteBody
 from .flows import Pause
 
 Progress = Callable[[int, 'int | None'], Any]
+
+
+class Writer(Protocol):
+    """A binary file object as `Resource.download` writes it: `write` may write part of `data`."""
+
+    def write(self, data: bytes, /) -> int | None: ...
+
+
+class AsyncWriter(Protocol):
+    """A binary file object as `AsyncResource.download` writes it: sync, or with an awaitable `write`."""
+
+    def write(self, data: bytes, /) -> int | Awaitable[int | None] | None: ...
+
+
+# What a download writes to, and returns: a path or a file object.
+Destination = TypeVar('Destination', bound=Writer | str | os.PathLike[str])
+AsyncDestination = TypeVar('AsyncDestination', bound=AsyncWriter | str | os.PathLike[str])
 
 _CONTENT_RANGE = re.compile(r'\s*bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)\s*$', re.IGNORECASE)
 

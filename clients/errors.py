@@ -199,7 +199,9 @@ class HTTPError(Error):
     `attempts` is the number of attempts made when retries ended on this status.
     """
 
-    response: Any
+    response: Any  # a requests.Response or an httpx.Response (the subclasses say which)
+    method: str
+    url: str
     attempts = 1
 
     @property

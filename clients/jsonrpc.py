@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from . import content
 from .errors import (
@@ -179,6 +179,16 @@ def results(calls: list[Request], response: Any) -> list[Any]:
     return outcomes
 
 
+_R_co = TypeVar('_R_co', covariant=True)
+_R = TypeVar('_R')
+
+
+class Invoker(Protocol[_R_co]):
+    """A JSON-RPC client: `invoke` returns a result (sync) or a coroutine of it (async)."""
+
+    def invoke(self, method: str, args: Any = ..., kwargs: Any = ...) -> _R_co: ...
+
+
 class Methods:
     """Mixin for JSON-RPC clients: attributes and items are remote methods; ids are per client.
 
@@ -192,32 +202,32 @@ class Methods:
         super().__init__(url, json, **kwargs)  # type: ignore[call-arg]
         self.ids = Ids()
 
-    def __getattr__(self, name: str) -> Method:
+    def __getattr__(self: Invoker[_R], name: str) -> Method[_R]:
         """Return the remote method `name`."""
         if name.startswith('_') or name in RESERVED:
             raise AttributeError(f'{type(self).__name__!r} object has no attribute {name!r}')
         return Method(self, name)
 
-    def __getitem__(self, name: str) -> Method:
+    def __getitem__(self: Invoker[_R], name: str) -> Method[_R]:
         """Return the remote method `name`, whatever the name."""
         return Method(self, name)
 
 
-class Method:
+class Method(Generic[_R]):
     """A remote method bound to its client: call it, or reach `namespace.method` by attribute."""
 
-    def __init__(self, client: Any, name: str) -> None:
+    def __init__(self, client: Invoker[_R], name: str) -> None:
         self.client = client
         self.name = name
 
     def __repr__(self) -> str:
         return f'<JSON-RPC method {self.name!r} of {self.client!r}>'
 
-    def __getattr__(self, name: str) -> Method:
+    def __getattr__(self, name: str) -> Method[_R]:
         if name.startswith('_'):
             raise AttributeError(name)
         return Method(self.client, f'{self.name}.{name}')
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def __call__(self, *args: Any, **kwargs: Any) -> _R:
         """Call the method: the result (sync) or an awaitable of it (async)."""
         return self.client.invoke(self.name, args, kwargs)

@@ -7,13 +7,29 @@ settings it copies. Verbs are shared because they only return the result of `req
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Self
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 
 from . import urls
 
+_R_co = TypeVar('_R_co', covariant=True)
+_R = TypeVar('_R')
+
+
+class Sender(Protocol[_R_co]):
+    """What the verbs need: a `request` method; its return type is each verb's.
+
+    `Client.get` returns a `requests.Response`, `Resource.get` the decoded content, and the
+    async twins a coroutine of the same.
+    """
+
+    def request(self, method: str, path: object = ..., **kwargs: Any) -> _R_co: ...
+
 # Default timeout for every client, sync and async: (connect, read) seconds.
 TIMEOUT = (5.0, 30.0)
+
+# Headers as a client takes them: a mapping or (name, value) pairs.
+Headers = Mapping[str, str] | Sequence[tuple[str, str]]
 
 
 class Navigable:
@@ -37,8 +53,6 @@ class Navigable:
 
         def _derive(self, path: object = None, cls: type | None = None) -> Self: ...
 
-        def request(self, method: str, path: object = '', **kwargs: Any) -> Any: ...
-
     def _bases(self) -> list[str]:
         """Return the base URLs whose origins this client's credentials belong to."""
         return [self.url]
@@ -61,38 +75,38 @@ class Navigable:
             return False
         return urls.foreign(url, self._bases())
 
-    def with_headers(self, headers: Mapping[str, str] | Any = (), **more: str) -> Self:
+    def with_headers(self, headers: Headers = (), **more: str) -> Self:
         """Return a derived client whose headers are updated with `headers` and `more`."""
         client = self._derive()
         client.headers.update(dict(headers, **more))  # type: ignore[attr-defined]
         return client
 
-    def get(self, path: object = '', **kwargs: Any) -> Any:
+    def get(self: Sender[_R], path: object = '', **kwargs: Any) -> _R:
         """GET request with optional path."""
         return self.request('GET', path, **kwargs)
 
-    def options(self, path: object = '', **kwargs: Any) -> Any:
+    def options(self: Sender[_R], path: object = '', **kwargs: Any) -> _R:
         """OPTIONS request with optional path."""
         return self.request('OPTIONS', path, **kwargs)
 
-    def head(self, path: object = '', **kwargs: Any) -> Any:
+    def head(self: Sender[_R], path: object = '', **kwargs: Any) -> _R:
         """HEAD request with optional path; redirects are not followed."""
         kwargs.setdefault('allow_redirects', False)
         return self.request('HEAD', path, **kwargs)
 
-    def post(self, path: object = '', json: Any = None, **kwargs: Any) -> Any:
+    def post(self: Sender[_R], path: object = '', json: Any = None, **kwargs: Any) -> _R:
         """POST request with optional path and JSON body."""
         return self.request('POST', path, json=json, **kwargs)
 
-    def put(self, path: object = '', json: Any = None, **kwargs: Any) -> Any:
+    def put(self: Sender[_R], path: object = '', json: Any = None, **kwargs: Any) -> _R:
         """PUT request with optional path and JSON body."""
         return self.request('PUT', path, json=json, **kwargs)
 
-    def patch(self, path: object = '', json: Any = None, **kwargs: Any) -> Any:
+    def patch(self: Sender[_R], path: object = '', json: Any = None, **kwargs: Any) -> _R:
         """PATCH request with optional path and JSON body."""
         return self.request('PATCH', path, json=json, **kwargs)
 
-    def delete(self, path: object = '', **kwargs: Any) -> Any:
+    def delete(self: Sender[_R], path: object = '', **kwargs: Any) -> _R:
         """DELETE request with optional path."""
         return self.request('DELETE', path, **kwargs)
 
@@ -107,7 +121,11 @@ RESERVED = frozenset({
 class Navigation:
     """Attribute navigation: `resource.user.repos` is the resource at `user/repos/`."""
 
-    def __getattr__(self, name: str) -> Any:
+    if TYPE_CHECKING:  # supplied by each shell
+
+        def _derive(self, path: object = None, cls: type | None = None) -> Self: ...
+
+    def __getattr__(self, name: str) -> Self:
         """Return a derived client at path `name`; private and reserved names raise."""
         if name.startswith('_') or name in RESERVED:
             raise AttributeError(f'{type(self).__name__!r} object has no attribute {name!r}')

@@ -65,9 +65,7 @@ class Clock:
 CLOCK = Clock()
 
 
-def _seconds(name: str, value: Any, allow_none: bool = False) -> Any:
-    if value is None and allow_none:
-        return None
+def _seconds(name: str, value: Any, allow_none: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0 or math.isinf(value):
         expected = 'a finite number of seconds >= 0' + (' or None' if allow_none else '')
         raise ValueError(f'Retry {name} must be {expected}, not {value!r}')
@@ -115,7 +113,7 @@ class Retry:
         if isinstance(jitter, bool) or not isinstance(jitter, int | float) or not 0 <= jitter <= 1:
             raise ValueError(f'Retry jitter must be a fraction from 0 to 1, not {jitter!r}')
         self.jitter = float(jitter)
-        self.timeout = _seconds('timeout', timeout, allow_none=True)
+        self.timeout = None if timeout is None else _seconds('timeout', timeout, allow_none=True)
         self.retry_after_max = _seconds('retry_after_max', retry_after_max)
         if isinstance(statuses, str | bytes) or not isinstance(statuses, Iterable):
             raise TypeError(f'Retry statuses must be a collection of status codes, not {statuses!r}')
@@ -164,7 +162,7 @@ class Retry:
 
     def backoff_delay(self, retries: int, chance: float) -> float:
         """Return the wait before retry number `retries` (1-based), `chance` in [0, 1)."""
-        delay = min(self.backoff * 2 ** min(retries - 1, 64), self.backoff_max)
+        delay = min(self.backoff * 2.0 ** min(retries - 1, 64), self.backoff_max)
         return delay * (1 - self.jitter * chance)
 
 
@@ -405,7 +403,8 @@ class Resilience:
     @property
     def retry(self) -> Retry:
         """The retry policy of requests that do not pass their own `retry=`."""
-        return self.__dict__.get('_retry', DEFAULT)
+        policy: Retry = self.__dict__.get('_retry', DEFAULT)
+        return policy
 
     @retry.setter
     def retry(self, value: Any) -> None:
