@@ -74,6 +74,9 @@ class Auth(requests.auth.AuthBase, httpx.Auth):
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         body = request.content if self.requires_request_body else b''
+        if self.requires_request_body and 'Transfer-Encoding' in request.headers:  # read now: send it sized
+            del request.headers['Transfer-Encoding']
+            request.headers['Content-Length'] = str(len(body))
         url, headers = self.sign(request.method, str(request.url), request.headers, body)
         if url != str(request.url):
             request.url = httpx.URL(url)
@@ -118,7 +121,7 @@ class Signer(Auth):
     """A pluggable request signer: it sees method, URL, headers and the exact body bytes.
 
     Subclasses implement `headers`; the body is made bytes first, so what is signed is
-    exactly what is sent (a streamed body cannot be signed and raises `TypeError`).
+    exactly what is sent (a streamed body is read, and sent with a `Content-Length`).
     """
 
     requires_request_body = True

@@ -216,14 +216,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         encoding = request.headers.encoding  # worked out once, not once per header
         headers = [(name.decode(encoding), value.decode(encoding)) for name, value in request.headers.raw]
         data: Any = None
-        if 'Content-Length' in request.headers or 'Transfer-Encoding' in request.headers:
+        if 'Transfer-Encoding' in request.headers:  # chunked: aiohttp frames an async-iterable body so
+            data = _Body(request.stream)
+            headers = [(name, value) for name, value in headers if name.lower() != 'transfer-encoding']
+        elif 'Content-Length' in request.headers:
             try:
                 data = request.content
                 if len(data) > _LARGE_BODY:  # aiohttp sends a file-like body in pieces (and warns otherwise)
                     data = io.BytesIO(data)
-            except httpx.RequestNotRead:  # a streamed body: aiohttp chooses its framing
+            except httpx.RequestNotRead:  # a streamed body of a stated length
                 data = _Body(request.stream)
-                headers = [(name, value) for name, value in headers if name.lower() != 'transfer-encoding']
         try:
             response = await self._session().request(
                 request.method,

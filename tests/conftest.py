@@ -13,6 +13,7 @@ import pytest
 
 import clients
 from tests.server import Server
+from tests.wire_mock import WireMock, connector, sessions
 
 URL = 'http://api.test/v1/'
 
@@ -48,17 +49,42 @@ class Sent:
     body: bytes
 
 
-class Twin:
-    """One shell, sync or async, behind the same interface, so scenarios are written once."""
+@pytest.fixture(scope='session')
+def wire_server() -> Iterator[WireMock]:
+    with WireMock() as running:
+        yield running
 
-    def __init__(self, name: str, request: pytest.FixtureRequest) -> None:
+
+@pytest.fixture
+async def wire(wire_server: WireMock, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[WireMock]:
+    """The mock of mock-based scenarios under the aiohttp transport (see `tests.wire_mock`)."""
+    wire_server.reset()
+    monkeypatch.setattr(clients.transports, '_Connector', connector(wire_server))
+    monkeypatch.setattr(clients.transports.AiohttpTransport, '_session', sessions(wire_server))
+    yield wire_server
+    await wire_server.close_pools()
+    assert not wire_server.unmatched, f'no mock answered: {wire_server.unmatched}'
+
+
+class Twin:
+    """One shell, sync or async, behind the same interface, so scenarios are written once.
+
+    Mocks are requests-mock's (sync), pytest-httpx's (async over httpx's transport) or the
+    wire mock (async over the aiohttp transport).
+    """
+
+    def __init__(self, name: str, request: pytest.FixtureRequest, transport: str = 'httpx') -> None:
         self.name = name
+        self.transport = transport
         self.request = request
         prefix = 'Async' if name == 'async' else ''
         for kind in ('Client', 'Resource', 'Remote', 'Graph', 'Proxy', 'JsonRpc'):
             setattr(self, kind, getattr(clients, prefix + kind))
         self.HTTPError = clients.errors.HttpxHTTPError if name == 'async' else clients.errors.RequestsHTTPError
         self._mock: Any = None
+        self.wire: WireMock | None = None
+        if transport == 'aiohttp' and not REAL_SERVERS & set(request.fixturenames):
+            self.wire = request.getfixturevalue('wire')
 
     def __repr__(self) -> str:
         return self.name
@@ -76,7 +102,9 @@ class Twin:
         if json is not None:
             body = json_module.dumps(json).encode()
             headers = {'Content-Type': 'application/json', **(headers or {})}
-        if self.name == 'async':
+        if self.wire is not None:
+            self.wire.add(method, url, status, body or b'', headers or {}, exc)
+        elif self.name == 'async':
             if exc is not None:
                 self.mocker.add_exception(exc, method=method, url=url, is_reusable=True, is_optional=True)
                 return
@@ -90,6 +118,8 @@ class Twin:
 
     def sent(self) -> list[Sent]:
         """Return the requests the mock received, in order."""
+        if self.wire is not None:
+            return list(self.wire.sent)
         if self.name == 'async':
             return [Sent(r.method, str(r.url), {k.lower(): v for k, v in r.headers.items()}, r.content)
                     for r in self.mocker.get_requests()]
@@ -117,16 +147,16 @@ class Twin:
         return clients.base.requests.ConnectionError('refused')
 
 
-# Tests that use these run their async side over both transports; mock-based tests use httpx's
-# transport, the layer pytest-httpx mocks (see README, Development).
+# Async tests that use these run over both transports (`twin` tests always do: their mocks are
+# pytest-httpx's under httpx's transport and the wire mock's under aiohttp's; see README).
 REAL_SERVERS = {'server', 'other', 'fresh'}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Run `twin` tests sync and async, and real-server async tests over both transports."""
+    """Run `twin` tests sync and async over both transports, and real-server async tests over both."""
     real = REAL_SERVERS & set(metafunc.fixturenames)
     if 'twin' in metafunc.fixturenames:
-        metafunc.parametrize('twin', ['sync', 'async'] + (['async-aiohttp'] if real else []), indirect=True)
+        metafunc.parametrize('twin', ['sync', 'async', 'async-aiohttp'], indirect=True)
     elif real and (inspect.iscoroutinefunction(metafunc.function)
                    or any(name.startswith('Async') for name in metafunc.function.__code__.co_names)):
         metafunc.parametrize('async_transport', ['httpx', 'aiohttp'], indirect=True)
@@ -142,10 +172,10 @@ def async_transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
 
 @pytest.fixture
 def twin(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, async_transport: str) -> Twin:
-    """The sync or the async shell (each test runs with both; `async-aiohttp` on real servers)."""
+    """The sync or the async shell (each test runs with both, the async one over both transports)."""
     name, _, transport = request.param.partition('-')
     monkeypatch.setattr(clients.transports, 'DEFAULT', transport or 'httpx')
-    return Twin(name, request)
+    return Twin(name, request, transport or 'httpx')
 
 
 async def collect(items: AsyncIterator[Any]) -> list[Any]:

@@ -144,18 +144,21 @@ def test_sync_signer_reads_streamed_bodies(requests_mock):
         assert 'Transfer-Encoding' not in request.headers
 
 
-async def test_async_signer_reads_streamed_bodies(httpx_mock):
-    httpx_mock.add_response(method='POST', url=URL + 'upload', json={})
+async def test_signer_reads_streamed_bodies(twin):
+    twin.mock('POST', URL + 'upload', json={})
 
     async def parts():
         yield b'chunk '
         yield b'two'
 
-    async with clients.AsyncClient(URL, auth=signer()) as client:
-        await client.post('upload', content=parts())
-    request = httpx_mock.get_requests()[0]
-    assert request.content == b'chunk two'
-    assert request.headers['API-Sign'] == expected_signature('POST', '/v1/upload', b'chunk two')
+    client = twin.Client(URL, auth=signer())
+    await twin(client.post('upload', content=parts() if twin.name == 'async' else iter([b'chunk ', b'two'])))
+    await twin.close(client)
+    sent = twin.sent()[0]
+    assert sent.body == b'chunk two'
+    assert sent.headers['api-sign'] == expected_signature('POST', '/v1/upload', b'chunk two')
+    assert sent.headers['content-length'] == '9'
+    assert 'transfer-encoding' not in sent.headers
 
 
 async def test_custom_signer(twin):

@@ -4,6 +4,7 @@ import asyncio
 import socket
 import ssl
 import types
+from collections.abc import Iterator
 
 import aiohttp
 import httpx
@@ -101,6 +102,16 @@ async def test_an_error_of_the_request_body_is_raised_as_it_is(server, name):
             await client.post('echo', content=body())
 
 
+class ReadsBody(httpx.Auth):
+    """An auth that reads the request body first (as signers do)."""
+
+    requires_request_body = True
+
+    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+        request.headers['X-Body-Length'] = str(len(request.content))
+        yield request
+
+
 async def test_requests_go_out_as_httpx_sends_them(server):
     async def body():
         yield b'one,'
@@ -122,6 +133,10 @@ async def test_requests_go_out_as_httpx_sends_them(server):
             assert (response.reason_phrase, response.http_version) == ('OK', 'HTTP/1.1')
             echoed = await api.post('echo', content=body())
             assert echoed['body'] == 'one,two'
+            assert echoed['headers']['transfer-encoding'] == 'chunked'
+            # A streamed body that an auth read before sending is still sent chunked, as httpx framed it.
+            echoed = await api.post('echo', content=body(), auth=ReadsBody())
+            assert (echoed['body'], echoed['headers']['x-body-length']) == ('one,two', '7')
             assert echoed['headers']['transfer-encoding'] == 'chunked'
 
 
