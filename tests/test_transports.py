@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 import clients
-from clients import transports
+from clients import aio, transports
 
 
 def test_choose(monkeypatch):
@@ -186,3 +186,22 @@ async def test_waiting_for_a_pooled_connection_times_out(fresh, async_transport)
             await api.echo.get()
         fresh.gate.set()
         assert [item async for item in items] == [{'gate_opened': True}]
+
+
+@pytest.mark.parametrize('base', [
+    'http://127.0.0.1:8080/', 'https://api.example.com/v1/', 'http://user:pw@h.test/a%20b/', 'http://[::1]:80/x/',
+    'http://h.test/ü/', 'HTTP://H.TEST:443/A/',
+])
+@pytest.mark.parametrize('rest', [
+    '', 'items/1', 'a/b/', 'a./b', 'a//b', 'A-Z_~.0/x..y', '.x', 'a/./b', 'a/../b', 'a/..', 'a b', 'é', 'x?y=1',
+    'x#f', '%41', '/root',
+])
+def test_request_urls_are_the_urls_httpx_parses(base, rest):
+    url = base + rest
+    built = aio._request_url(url, base)
+    expected = httpx.URL(url)
+    parsed = built if isinstance(built, httpx.URL) else httpx.URL(built)
+    assert (parsed, str(parsed), parsed.raw_path) == (expected, str(expected), expected.raw_path)
+    # Only plain paths are built from the base's parts; the rest is left to httpx.
+    assert isinstance(built, httpx.URL) == bool(aio._PLAIN_PATH.fullmatch(rest))
+    assert aio._request_url('http://elsewhere.test/' + rest, base) == 'http://elsewhere.test/' + rest
