@@ -393,12 +393,16 @@ def plan(client: Any, method: str, kwargs: dict[str, Any]) -> Plan:
     if not replayable(kwargs) and policy.attempts > 1:
         policy = Retry(attempts=1, clock=policy.clock)  # a file or stream body cannot be sent twice
     safe = idempotent(method, policy.methods, client.headers, kwargs.get('headers'))
-    return Plan(policy, method.upper(), safe, client.rate, getattr(client, '_spare', None),
-                getattr(client, '_exhausted', None))
+    return Plan(policy, method.upper(), safe, client.rate, client._spare, client._exhausted)
 
 
 class Resilience:
     """The `retry` and `rate` settings of every client; derived clients inherit them."""
+
+    # A proxy's host choice supplies these (see `hosts.Balancer`); other clients have none.
+    # (Class attributes, so looking them up never reaches a resource's attribute navigation.)
+    _spare: Callable[[Plan], bool] | None = None
+    _exhausted: Callable[[Plan, BaseException], BaseException | None] | None = None
 
     @property
     def retry(self) -> Retry:

@@ -242,8 +242,8 @@ def test_annotate():
     assert wrapped.__notes__ == ['after 3 attempts: attempts exhausted']
 
 
-class Client:
-    """What `retry.plan` reads from a client."""
+class Client(retry.Resilience):
+    """What `retry.plan` reads from a client: its settings, and no proxy host choice."""
 
     def __init__(self, policy, rate=None, headers=()):
         self.retry = policy
