@@ -64,6 +64,11 @@ http {{
             default_type application/json;
             return 200 '{body}';
         }}
+        location /files/ {{  # bench.streaming's bodies: files under {dir}/files/, sent with sendfile
+            root {dir};
+            default_type application/octet-stream;
+            sendfile on;
+        }}
     }}
 }}
 """
@@ -371,7 +376,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
         if args.profile:
             profile(server.url + 'profile/', args.requests, args.concurrency)
     if not args.no_streaming:
-        streaming = ['--quick'] if args.quick else ['--rounds', str(args.rounds)]
+        streaming = ['--quick'] if args.quick else []  # (its rounds are short: it runs its own number)
         print('\nstreaming (bench.streaming):', flush=True)
         subprocess.run([sys.executable, '-m', 'bench.streaming', *streaming], check=True,
                        cwd=Path(__file__).parent.parent)

@@ -1,6 +1,8 @@
 """Streaming throughput and memory: `download` and `iter` against the raw libraries, in the same run.
 
-Starts a local server that sends a body of the given size, then interleaves rounds of raw
+Starts a local server that sends a body of the given size (nginx in its own process, sending
+sparse files, when installed; else a Python server in a thread of this process, which then
+competes with the clients for the interpreter), then interleaves rounds of raw
 `requests` (`iter_content(1 MiB)`), `Resource.download` / `Resource.iter`, raw `httpx`
 (`aiter_bytes()`), and `AsyncResource.download` / `AsyncResource.iter`, so machine drift
 cancels out. Prints MiB/s (median of rounds) and each ratio to its raw library.
@@ -9,13 +11,14 @@ Then streams one body of `--rss-size` MiB (1 GiB by default) through each case i
 process of its own (plus `download` to a path on disk) and prints how much the peak resident
 memory grew while streaming, beside the raw library's growth.
 
-    python -m bench.streaming [--size MiB] [--rounds N] [--rss-size MiB] [--quick]
+    python -m bench.streaming [--size MiB] [--rounds N] [--rss-size MiB] [--server auto|nginx|python] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -25,7 +28,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -69,11 +72,35 @@ class Sink:
         return len(data)
 
 
-def serve() -> tuple[ThreadingHTTPServer, str]:
-    server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f'http://127.0.0.1:{server.server_address[1]}/'
+@contextlib.contextmanager
+def serve(kind: str, sizes: list[int]) -> Iterator[tuple[str, str]]:
+    """Serve bodies of `sizes` bytes at `<url><size>`; yield the URL and what serves it.
+
+    nginx (`kind` 'nginx', or 'auto' when installed) sends sparse files of those sizes with
+    sendfile from its own process; the Python server runs in a thread of this one.
+    """
+    from bench import run
+
+    if kind == 'nginx' or (kind == 'auto' and run.find_nginx()):
+        with run.start('nginx') as server:
+            files = server.log.parent / 'files'
+            files.mkdir()
+            for size in sizes:
+                with open(files / str(size), 'wb') as file:
+                    file.truncate(size)  # sparse: no disk space, reads as zeros
+                os.chmod(files / str(size), 0o644)
+            for directory in (server.log.parent, files):  # nginx's workers may run as another user
+                os.chmod(directory, 0o755)
+            yield f'{server.url}files/', 'nginx (sendfile, its own process)'
+        return
+    python = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+    python.daemon_threads = True
+    threading.Thread(target=python.serve_forever, daemon=True).start()
+    try:
+        yield f'http://127.0.0.1:{python.server_address[1]}/', 'Python server (a thread of this process)'
+    finally:
+        python.shutdown()
+        python.server_close()
 
 
 def timed(func: Callable[[], int], size: int) -> float:
@@ -85,8 +112,10 @@ def timed(func: Callable[[], int], size: int) -> float:
     return size / elapsed / (1 << 20)
 
 
-RSS_CASES = ('requests iter_content(1 MiB)', 'Resource.iter', 'Resource.download', 'Resource.download(path)',
-             'httpx aiter_bytes()', 'AsyncResource.iter', 'AsyncResource.download', 'AsyncResource.download(path)')
+RSS_CASES = ('requests iter_content(1 MiB)', 'Resource.iter', 'Resource.iter(chunk_size=1 MiB)', 'Resource.download',
+             'Resource.download(path)', 'httpx aiter_bytes()', 'AsyncResource.iter',
+             'AsyncResource.iter(chunk_size=1 MiB)', 'AsyncResource.download', 'AsyncResource.download(path)')
+PIECE_SIZE = {'Resource.iter(chunk_size=1 MiB)': 1 << 20, 'AsyncResource.iter(chunk_size=1 MiB)': 1 << 20}
 
 
 def peak() -> float:
@@ -98,14 +127,15 @@ def stream_once(case: str, url: str) -> int:
     """Stream the body at `url` once through `case`; return the bytes received."""
     base, path = url.rsplit('/', 1)
     if case.startswith('requests'):
-        with requests.Session() as session, session.get(url, stream=True) as response:
+        timeout = clients.navigation.TIMEOUT
+        with requests.Session() as session, session.get(url, stream=True, timeout=timeout) as response:
             return sum(len(chunk) for chunk in response.iter_content(1 << 20))
     if case.startswith('Resource'):
         with clients.Resource(base) as api:
-            if case == 'Resource.iter':
-                return sum(len(chunk) for chunk in api.iter(path))
+            if case.startswith('Resource.iter'):
+                return sum(len(chunk) for chunk in api.iter(path, chunk_size=PIECE_SIZE.get(case)))
             if case == 'Resource.download':
-                return api.download(Sink(), path).size  # type: ignore[arg-type, attr-defined, no-any-return]
+                return api.download(Sink(), path).size
             with tempfile.TemporaryDirectory() as directory:
                 return os.path.getsize(api.download(os.path.join(directory, 'body'), path))
 
@@ -114,10 +144,10 @@ def stream_once(case: str, url: str) -> int:
             async with httpx.AsyncClient() as client, client.stream('GET', url) as response:
                 return sum([len(chunk) async for chunk in response.aiter_bytes()])
         async with clients.AsyncResource(base) as api:
-            if case == 'AsyncResource.iter':
-                return sum([len(chunk) async for chunk in api.iter(path)])
+            if case.startswith('AsyncResource.iter'):
+                return sum([len(chunk) async for chunk in api.iter(path, chunk_size=PIECE_SIZE.get(case))])
             if case == 'AsyncResource.download':
-                return (await api.download(Sink(), path)).size  # type: ignore[no-any-return]
+                return (await api.download(Sink(), path)).size
             await api.download(target, path)
             return -1
 
@@ -178,9 +208,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     """Run the benchmark and print its figures; return the MiB/s medians and RSS growths."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--size', type=int, default=256, help='body size in MiB (default 256)')
-    parser.add_argument('--rounds', type=int, default=5)
+    parser.add_argument('--rounds', type=int, default=15, help='rounds (each is short: 15 by default)')
     parser.add_argument('--rss-size', type=int, default=1024,
                         help='body size in MiB for memory (default 1024; 0 skips it)')
+    parser.add_argument('--server', choices=['auto', 'nginx', 'python'], default='auto')
     parser.add_argument('--quick', action='store_true', help='1 MiB, 1 round, 4 MiB for memory: checks that it runs')
     parser.add_argument('--child', help=argparse.SUPPRESS)
     args, rest = parser.parse_known_args(argv)
@@ -189,76 +220,103 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         return {}
     size, rounds = ((1 << 20), 1) if args.quick else (args.size << 20, args.rounds)
     rss_size = (4 if args.quick else args.rss_size) << 20
-    server, url = serve()
+    with serve(args.server, [size, 65536, rss_size]) as (url, server):
+        print(f'bodies from {server} at {url}')
+        return _measure(url, size, rounds, rss_size)
+
+
+def _measure(url: str, size: int, rounds: int, rss_size: int) -> dict[str, float]:
     path = str(size)
-    session = requests.Session()
-    resource_ = clients.Resource(url)
     loop = asyncio.new_event_loop()
-    raw_async = httpx.AsyncClient()
-    async_resource = clients.AsyncResource(url)
+    # Every case opens a connection of its own each round (a connection's TCP state carries over
+    # and would favour whichever case kept the best one), and the raw sync cases use the clients'
+    # default timeout: a socket with a timeout polls before each read, which costs on loopback.
+    timeout = clients.navigation.TIMEOUT
 
     def raw_requests() -> int:
-        with session.get(url + path, stream=True) as response:
+        with requests.Session() as session, session.get(url + path, stream=True, timeout=timeout) as response:
             return sum(len(chunk) for chunk in response.iter_content(1 << 20))
+
+    def raw_read1() -> int:
+        with requests.Session() as session, session.get(url + path, stream=True, timeout=timeout) as response:
+            received = 0
+            while chunk := response.raw.read1(1 << 20):
+                received += len(chunk)
+            return received
 
     def raw_httpx() -> int:
         async def run() -> int:
-            async with raw_async.stream('GET', url + path) as response:
+            async with httpx.AsyncClient() as client, client.stream('GET', url + path) as response:
                 return sum([len(chunk) async for chunk in response.aiter_bytes()])
         return loop.run_until_complete(run())
 
     def download() -> int:
-        return resource_.download(Sink(), path).size  # type: ignore[arg-type, attr-defined]
+        with clients.Resource(url) as api:
+            return api.download(Sink(), path).size
 
-    def iterate() -> int:
-        return sum(len(chunk) for chunk in resource_.iter(path))
+    def iterate(chunk_size: int | None = None) -> Callable[[], int]:
+        def run() -> int:
+            with clients.Resource(url) as api:
+                return sum(len(chunk) for chunk in api.iter(path, chunk_size=chunk_size))
+        return run
 
     def async_download() -> int:
-        return loop.run_until_complete(async_resource.download(Sink(), path)).size  # type: ignore[no-any-return]
-
-    def async_iterate() -> int:
         async def run() -> int:
-            return sum([len(chunk) async for chunk in async_resource.iter(path)])
+            async with clients.AsyncResource(url) as api:
+                return (await api.download(Sink(), path)).size
         return loop.run_until_complete(run())
 
-    cases = {
-        'requests iter_content(1 MiB)': raw_requests,
-        'Resource.download': download,
-        'Resource.iter': iterate,
-        'httpx aiter_bytes()': raw_httpx,
-        'AsyncResource.download': async_download,
-        'AsyncResource.iter': async_iterate,
+    def async_iterate(chunk_size: int | None = None) -> Callable[[], int]:
+        async def run() -> int:
+            async with clients.AsyncResource(url) as api:
+                return sum([len(chunk) async for chunk in api.iter(path, chunk_size=chunk_size)])
+        return lambda: loop.run_until_complete(run())
+
+    # Each case, how it runs, and the raw case it is compared with. `iter` hands data over as it
+    # arrives, as raw `read1` does; with `chunk_size` it waits to fill each piece, as `iter_content` does.
+    fill, arrival, raw_async_ = 'requests iter_content(1 MiB)', 'requests raw.read1(1 MiB)', 'httpx aiter_bytes()'
+    cases: dict[str, tuple[Callable[[], int], str | None]] = {
+        fill: (raw_requests, None),
+        arrival: (raw_read1, None),
+        'Resource.download': (download, fill),
+        'Resource.iter(chunk_size=1 MiB)': (iterate(1 << 20), fill),
+        'Resource.iter': (iterate(), arrival),
+        raw_async_: (raw_httpx, None),
+        'AsyncResource.download': (async_download, raw_async_),
+        'AsyncResource.iter': (async_iterate(), raw_async_),
+        'AsyncResource.iter(chunk_size=1 MiB)': (async_iterate(1 << 20), raw_async_),
     }
     rates: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(rounds):
-        for name, func in cases.items():
-            rates[name].append(timed(func, size))
+    for func, _ in cases.values():  # warm up: connections, and nginx's first read of the file
+        timed(func, size)
+    names = list(cases)
+    for round_ in range(rounds):  # each round starts at another case, so no case always goes first
+        for name in names[round_ % len(names):] + names[:round_ % len(names)]:
+            rates[name].append(timed(cases[name][0], size))
     medians = {name: statistics.median(values) for name, values in rates.items()}
-    baselines = {'Resource': 'requests iter_content(1 MiB)', 'AsyncResource': 'httpx aiter_bytes()'}
     print(f'body {size >> 20} MiB, {rounds} round(s), median MiB/s; ratio to the raw library')
     for name, rate in medians.items():
-        base = baselines.get(name.split('.')[0])
-        ratio = f'{rate / medians[base]:.2f}x' if base else 'baseline'
-        print(f'  {name:32} {rate:9.1f}  {ratio}')
-    print(f'peak RSS of this process: {peak():.0f} MiB')
+        base = cases[name][1]
+        ratio = f'{rate / medians[base]:.2f}x  {base}' if base else 'baseline'
+        print(f'  {name:38} {rate:9.1f}  {ratio}')
+    print(f'peak RSS of this process, which ran every case {rounds + 1} times: {peak():.0f} MiB '
+          '(it creeps up with the runs: the allocator keeps freed chunk memory)')
     added: dict[str, float] = {}
     if rss_size:
         found = memory(url, rss_size)
         added = {name: result['added'] for name, result in found.items()}
         print(f'body {rss_size >> 20} MiB, each case in a fresh process: resident memory (MiB) before '
               'streaming -> highest while streaming;\n  the growth, and its difference to the raw library')
+        baselines = {'Resource': fill, 'AsyncResource': raw_async_}
         for name, result in found.items():
             base = baselines.get(name.split('.')[0])
             versus = f'{added[name] - added[base]:+.1f} MiB' if base else 'baseline'
             before = result['before']
-            print(f'  {name:32} {before:7.1f} -> {before + added[name]:7.1f}  {added[name]:+7.1f}  {versus}')
-    loop.run_until_complete(raw_async.aclose())
-    loop.run_until_complete(async_resource.aclose())
+            print(f'  {name:38} {before:7.1f} -> {before + added[name]:7.1f}  {added[name]:+7.1f}  {versus}')
+        highest = max(result['before'] + result['added'] for result in found.values())
+        print(f'highest resident memory of any case while streaming {rss_size >> 20} MiB: {highest:.1f} MiB '
+              '(target: under 64)')
     loop.close()
-    session.close()
-    resource_.close()
-    server.shutdown()
-    server.server_close()
     return medians | {f'RSS {name}': grown for name, grown in added.items()}
 
 

@@ -364,15 +364,13 @@ class AsyncResource(Navigation, AsyncClient):  # type: ignore[misc]
     def __contains__(self, key: object) -> bool:
         raise TypeError(f'`in` cannot be awaited: use `await resource.exists({key!r})`')
 
-    def iter(self, path: object = '', *, reconnect: bool | int = False, **kwargs: Any) -> AsyncIterator[Any]:
+    def iter(self, path: object = '', *, reconnect: bool | int = False, chunk_size: int | None = None,
+             **kwargs: Any) -> AsyncIterator[Any]:
         """Stream a GET: JSON values per line, SSE events, text lines, or byte chunks, by content type.
 
-        Args:
-            reconnect: for `text/event-stream`, reconnect after a drop sending `Last-Event-ID`
-                and waiting the server's `retry`: `True` until the server answers 204, or the
-                number of reconnects in a row that may bring no event
+        Takes the arguments of `Resource.iter` (`reconnect`, `chunk_size`).
         """
-        return self._stream(streams.stream(path, kwargs, reconnect))
+        return self._stream(streams.stream(path, kwargs, reconnect, chunk_size))
 
     _sleep = staticmethod(asyncio.sleep)
 

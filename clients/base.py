@@ -297,15 +297,20 @@ class Resource(Navigation, Client):  # type: ignore[misc]
         """`key in resource`: whether a HEAD request to `key` succeeds."""
         return self.exists(self._item(key))
 
-    def iter(self, path: object = '', *, reconnect: bool | int = False, **kwargs: Any) -> Iterator[Any]:
+    def iter(self, path: object = '', *, reconnect: bool | int = False, chunk_size: int | None = None,
+             **kwargs: Any) -> Iterator[Any]:
         """Stream a GET: JSON values per line, SSE events, text lines, or byte chunks, by content type.
 
         Args:
             reconnect: for `text/event-stream`, reconnect after a drop sending `Last-Event-ID`
                 and waiting the server's `retry`: `True` until the server answers 204, or the
                 number of reconnects in a row that may bring no event
+            chunk_size: read the body in pieces of this many bytes, waiting to fill each (the
+                last may be shorter), as `iter_content(chunk_size)` does; byte streams yield
+                these pieces. By default the body is handed over as it arrives (up to 1 MiB
+                at a time), so no item waits for data that has not come yet.
         """
-        return self._stream(streams.stream(path, kwargs, reconnect))
+        return self._stream(streams.stream(path, kwargs, reconnect, chunk_size))
 
     _sleep = staticmethod(time.sleep)
 
@@ -340,7 +345,7 @@ class Resource(Navigation, Client):  # type: ignore[misc]
                             self._checked(response, streamed=True)
                         where = f'{step.method} {response.url}'
                         content.encodings(response.headers.get('Content-Encoding'), where, RequestsDecodeError)
-                        chunks = _chunks(response, content.CHUNK_SIZE, whole=step.whole)
+                        chunks = _chunks(response, step.size or content.CHUNK_SIZE, whole=step.whole or bool(step.size))
                         reply = streams.Opened(response.status_code, response.headers, str(response.url))
                 else:
                     self._sleep(step.seconds)

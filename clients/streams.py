@@ -8,6 +8,7 @@ request), `Read` (the next body chunk), `Sleep` (wait before reconnecting) and `
 
 from __future__ import annotations
 
+import collections
 import ssl
 from collections.abc import Generator
 from dataclasses import dataclass, field
@@ -27,8 +28,9 @@ MAX_RETRY = 300.0
 class Open:
     """Send a streamed request; answered with `Opened` or `Dropped`.
 
-    The shell raises `HTTPError` for an error status not in `accept`; with `whole`, it reads
-    the body in full chunks instead of handing over what has arrived.
+    The shell raises `HTTPError` for an error status not in `accept`. It hands over the body
+    as it arrives; with `whole`, it may read it in full chunks instead (the sync shell does);
+    with `size`, both shells hand it over in pieces of exactly `size` bytes (the last shorter).
     """
 
     method: str
@@ -36,6 +38,7 @@ class Open:
     kwargs: dict[str, Any] = field(default_factory=dict)
     accept: tuple[int, ...] = ()
     whole: bool = False
+    size: int | None = None
 
 
 @dataclass
@@ -91,8 +94,59 @@ def permanent(error: BaseException | None) -> bool:
     return False
 
 
-def stream(path: object, kwargs: dict[str, Any], reconnect: bool | int = False) -> Stream:
+class Pieces:
+    """Regroup body chunks into pieces of `size` bytes (the last may be shorter); no size, as they are.
+
+    Each byte is copied once, into its piece: the chunks are held as views until cut.
+    """
+
+    def __init__(self, size: int | None) -> None:
+        self.size = size
+        self.parts: collections.deque[memoryview] = collections.deque()
+        self.length = 0
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """Take a chunk; return the pieces now complete."""
+        size = self.size
+        if size is None or (not self.parts and len(chunk) == size):
+            return [chunk]
+        self.parts.append(memoryview(chunk))
+        self.length += len(chunk)
+        pieces = []
+        while self.length >= size:
+            taken, need = [], size
+            while need:
+                part = self.parts[0]
+                if len(part) <= need:
+                    taken.append(self.parts.popleft())
+                    need -= len(part)
+                else:
+                    taken.append(part[:need])
+                    self.parts[0] = part[need:]
+                    need = 0
+            pieces.append(b''.join(taken))
+            self.length -= size
+        return pieces
+
+    def close(self) -> list[bytes]:
+        """Return the last, shorter piece, if any."""
+        rest = b''.join(self.parts)
+        self.parts.clear()
+        self.length = 0
+        return [rest] if rest else []
+
+
+def chunk_size(value: int | None) -> int | None:
+    """Check an `iter(chunk_size=...)`: None (hand data over as it arrives) or bytes per piece."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f'chunk_size must be a positive number of bytes or None, not {value!r}')
+    return value
+
+
+def stream(path: object, kwargs: dict[str, Any], reconnect: bool | int = False, size: int | None = None) -> Stream:
     """GET `path` streamed and pause with the items of each chunk, decoded by content type.
+
+    The body is read as it arrives, or in pieces of `size` bytes (see `chunk_size`).
 
     With `reconnect`, the body must be `text/event-stream`; after the connection drops or
     ends, the flow waits the server's `retry` (else `RETRY` seconds, at most `MAX_RETRY`)
@@ -102,6 +156,7 @@ def stream(path: object, kwargs: dict[str, Any], reconnect: bool | int = False) 
     A TLS handshake failure is raised at once: reconnecting would not change it.
     """
     allowed = attempts(reconnect)
+    size = chunk_size(size)
     parser = sse.Parser()
     failures = 0
     while True:
@@ -115,7 +170,7 @@ def stream(path: object, kwargs: dict[str, Any], reconnect: bool | int = False) 
             options['headers'] = headers
         error = None
         parser.restart()
-        opened = yield Open('GET', path, options)
+        opened = yield Open('GET', path, options, size=size)
         if isinstance(opened, Dropped):
             error = opened.error
             if permanent(error):
@@ -127,15 +182,16 @@ def stream(path: object, kwargs: dict[str, Any], reconnect: bool | int = False) 
             items = content.Items(content_type, f'GET {opened.url}', parser)
             if allowed and items.kind != 'events':
                 raise DecodeError(f'GET {opened.url}: reconnecting needs text/event-stream, not {content_type!r}')
+            pieces = Pieces(size)
             while (chunk := (yield Read())) and not isinstance(chunk, Dropped):
-                found = items.feed(chunk)
+                found = [item for piece in pieces.feed(chunk) for item in items.feed(piece)]
                 if found:
                     failures = 0
                     yield Pause(found)
-            if isinstance(chunk, Dropped):
+            if isinstance(chunk, Dropped):  # (an unfinished piece is not handed over: the body is cut)
                 error = chunk.error
             else:
-                found = items.close()
+                found = [item for piece in pieces.close() for item in items.feed(piece)] + items.close()
                 if found:
                     yield Pause(found)
         if failures >= allowed:

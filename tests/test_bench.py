@@ -8,8 +8,9 @@ from bench import streaming
 
 def test_streaming_bench_runs(capsys):
     figures = streaming.main(['--quick'])
-    rates = {'requests iter_content(1 MiB)', 'Resource.download', 'Resource.iter',
-             'httpx aiter_bytes()', 'AsyncResource.download', 'AsyncResource.iter'}
+    rates = {'requests iter_content(1 MiB)', 'requests raw.read1(1 MiB)', 'Resource.download', 'Resource.iter',
+             'Resource.iter(chunk_size=1 MiB)', 'httpx aiter_bytes()', 'AsyncResource.download', 'AsyncResource.iter',
+             'AsyncResource.iter(chunk_size=1 MiB)'}
     assert set(figures) == rates | {f'RSS {name}' for name in streaming.RSS_CASES}
     assert all(figures[name] > 0 for name in rates)
     assert all(figures[f'RSS {name}'] >= 0 for name in streaming.RSS_CASES)

@@ -259,3 +259,30 @@ async def test_download_writes_everything_to_a_file_that_takes_part(twin, server
     with pytest.raises(OSError, match='the file took no bytes of a'):
         await twin(api.download(Trickle(0), 'bytes/100'))
     await twin.close(api)
+
+
+async def test_iter_in_pieces_of_chunk_size(twin, server):
+    # Parts of 1, 700, 2500 and 49 bytes arrive one by one; pieces of 1000 bytes come out.
+    parts = ['a', 'b' * 700, 'c' * 2500, 'd' * 49]
+    api = twin.Resource(server.url)
+    params = {'parts': json.dumps(parts), 'type': 'application/octet-stream'}
+    pieces = await twin.list(api.chunks.iter(params=params, chunk_size=1000))
+    assert [len(piece) for piece in pieces] == [1000, 1000, 1000, 250]
+    assert b''.join(pieces) == ''.join(parts).encode()
+    # A piece exactly as large as a part is handed over as it came; decoded items are unchanged.
+    assert await twin.list(api.chunks.iter(params={**params, 'parts': '["xyz", "xyz"]'}, chunk_size=3)) == [
+        b'xyz', b'xyz']
+    lines = {'parts': json.dumps(['{"a": 1}\n{"b"', ': 2}\n'])}
+    assert await twin.list(api.chunks.iter(params=lines, chunk_size=4)) == [{'a': 1}, {'b': 2}]
+    await twin.close(api)
+
+
+
+async def test_a_short_body_in_pieces_raises_after_the_whole_pieces(twin, server):
+    api = twin.Resource(server.url)
+    pieces = []
+    with pytest.raises(clients.IncompleteBody):
+        async for piece in _aiter(api.short.iter(params={'type': 'application/octet-stream'}, chunk_size=4)):
+            pieces.append(piece)
+    assert pieces == [b'{"a"', b': 1}']  # not the unfinished third piece: the body was cut short
+    await twin.close(api)

@@ -223,3 +223,36 @@ async def test_tls_failures_are_not_retried(twin, server, monkeypatch):
         await twin.list(api.iter('sse', params={'total': 1}, reconnect=True))
     assert slept == []
     await twin.close(api)
+
+
+@pytest.mark.parametrize('size', [0, -1, True, 1.5, '1024'])
+async def test_iter_chunk_size_is_checked_before_sending(twin, size):
+    api = twin.Resource(URL)
+    with pytest.raises(ValueError, match='chunk_size must be a positive number of bytes or None'):
+        await twin.list(api.iter('x', chunk_size=size))
+    assert twin.sent() == []
+
+
+def test_pieces_regroup_chunks():
+    pieces = streams.Pieces(4)
+    assert pieces.feed(b'ab') == []
+    assert pieces.feed(b'cdefghijk') == [b'abcd', b'efgh']
+    assert pieces.feed(b'wxyz') == [b'ijkw']
+    assert pieces.close() == [b'xyz']
+    assert pieces.close() == []
+    exact = b'abcd'
+    assert pieces.feed(exact)[0] is exact  # a chunk of the piece size is handed over as it is
+    chunk = b'as it came'
+    assert streams.Pieces(None).feed(chunk)[0] is chunk
+
+
+def test_a_drop_raises_after_the_whole_pieces():
+    flow = streams.stream('e', {}, size=4)
+    assert flow.send(None) == streams.Open('GET', 'e', {}, size=4)
+    assert flow.send(opened('application/octet-stream')) == streams.Read()
+    assert flow.send(b'abcdef') == Pause([b'abcd'])
+    assert flow.send(None) == streams.Read()
+    with pytest.raises(OSError, match='gone'):  # `ef` is not a whole piece, and the body was cut
+        flow.send(streams.Dropped(OSError('gone')))
+    assert run(streams.stream('e', {}, size=3), [opened('application/octet-stream'), b'abcd', b'']) == [
+        ('open', None), ('items', [b'abc']), ('items', [b'd'])]
