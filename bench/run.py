@@ -189,9 +189,13 @@ class Case:
 def sync_cases(count: int) -> list[Case]:
     """Sequential GET+JSON: Resource vs requests.Session; navigation; naive requests.get vs Client."""
 
+    # The raw calls use the clients' default timeout, as careful raw code does (a socket with a
+    # timeout polls before each read).
+    timeout = clients.navigation.TIMEOUT
+
     def raw(url: str, count: int) -> int:
         with requests.Session() as session:
-            return sum(len(session.get(f'{url}items/{i}').json()) for i in range(count))
+            return sum(len(session.get(f'{url}items/{i}', timeout=timeout).json()) for i in range(count))
 
     def resource(url: str, count: int) -> int:
         with clients.Resource(url) as api:
@@ -202,7 +206,7 @@ def sync_cases(count: int) -> list[Case]:
             return sum(len(api.items[str(i)]) for i in range(count))
 
     def naive(url: str, count: int) -> int:
-        return sum(len(requests.get(f'{url}items/{i}').json()) for i in range(count))
+        return sum(len(requests.get(f'{url}items/{i}', timeout=timeout).json()) for i in range(count))
 
     def client(url: str, count: int) -> int:
         with clients.Client(url) as api:
@@ -274,7 +278,8 @@ def async_cases(concurrency: int) -> list[Case]:
 def measure(server: Server, cases: list[Case], counts: dict[str, int], rounds: int) -> None:
     """Run interleaved rounds of every case, recording rates, connections and server CPU."""
     for round_ in range(rounds):
-        for number, case in enumerate(cases):
+        start_at = round_ % len(cases)  # each round starts at another case, so no case always goes first
+        for number, case in [*enumerate(cases)][start_at:] + [*enumerate(cases)][:start_at]:
             tag = f'c{number}r{round_}'
             count = counts[case.scenario]
             cpu = server.cpu()

@@ -58,6 +58,8 @@ def sync_resources(folder: pathlib.Path) -> None:
     assert_type('items/1' in api, bool)
     assert_type(api.create('items', json={'name': 'x'}), str | None)
     assert_type(api.iter('events'), Iterator[Any])
+    assert_type(api.iter('video', chunk_size=1 << 20), Iterator[Any])
+    api.iter('video', chunk_size='1 MiB')  # type: ignore[arg-type]
     assert_type(api.pages('items', per_page=100), Iterator[Any])
     assert_type(api.each('items', max_items=10), Iterator[Any])
     with api.updating('items/1') as item:
@@ -132,6 +134,7 @@ async def async_resources(folder: pathlib.Path) -> None:
     assert_type(await api.exists('items/1'), bool)
     assert_type(await api.create('items', json={}), str | None)
     assert_type(api.iter('events'), AsyncIterator[Any])
+    assert_type(api.iter('video', chunk_size=1 << 20), AsyncIterator[Any])
     assert_type(api.pages('items'), AsyncIterator[Any])
     assert_type(api.each('items'), AsyncIterator[Any])
     async with api.updating('items/1') as item:
