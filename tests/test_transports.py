@@ -205,3 +205,13 @@ def test_request_urls_are_the_urls_httpx_parses(base, rest):
     # Only plain paths are built from the base's parts; the rest is left to httpx.
     assert isinstance(built, httpx.URL) == bool(aio._PLAIN_PATH.fullmatch(rest))
     assert aio._request_url('http://elsewhere.test/' + rest, base) == 'http://elsewhere.test/' + rest
+
+
+def test_request_urls_fall_back_to_httpx_when_its_urls_change(monkeypatch):
+    assert aio._url_parts_usable()  # the httpx installed here keeps only the parsed parts
+    monkeypatch.setattr(aio, '_FAST_URLS', False)
+    assert aio._request_url('http://h.test/a/items', 'http://h.test/a/') == 'http://h.test/a/items'
+    probe = httpx.URL('http://h.test/')
+    probe.__dict__['cache'] = None  # a URL that keeps more than its parts
+    monkeypatch.setattr(httpx, 'URL', lambda url: probe)
+    assert not aio._url_parts_usable()
