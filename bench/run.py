@@ -360,7 +360,7 @@ def package(path: str, name: str) -> str:
 def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     """Run the benchmarks and print their figures; return them by case name."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--rounds', type=int, default=5)
+    parser.add_argument('--rounds', type=int, default=9)
     parser.add_argument('--requests', type=int, default=2000, help='GETs per round of each sync case (and fan-out)')
     parser.add_argument('--concurrency', type=int, default=100)
     parser.add_argument('--server', choices=['auto', 'nginx', 'python'], default='auto')
