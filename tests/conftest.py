@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+import requests
 
 import clients
 from tests.server import Server
@@ -136,6 +137,14 @@ class Twin:
         if hasattr(items, '__aiter__'):
             return [item async for item in items]
         return list(items)
+
+    def one_connection(self, url: str) -> Any:
+        """A `Resource` whose pool holds one connection: a request waits (5 s at most) until it is free."""
+        if self.name == 'async':
+            return self.Resource(url, limits=httpx.Limits(max_connections=1), timeout=5)
+        api = self.Resource(url, timeout=5)
+        api.mount('http://', requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=1, pool_block=True))
+        return api
 
     async def close(self, client: Any) -> None:
         await self(client.aclose() if self.name == 'async' else client.close())

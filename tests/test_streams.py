@@ -170,12 +170,7 @@ async def test_sse_reconnects_against_a_real_server(twin, fresh, monkeypatch):
 
 
 async def test_leaving_an_event_stream_early_releases_the_connection(twin, fresh):
-    if twin.name == 'async':
-        api = twin.Resource(fresh.url, limits=httpx.Limits(max_connections=1), timeout=5)
-    else:
-        api = twin.Resource(fresh.url, timeout=5)
-        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=1, pool_block=True)
-        api.mount('http://', adapter)
+    api = twin.one_connection(fresh.url)
     for _ in range(5):
         if twin.name == 'async':
             async for event in api.iter('sse', params={'total': 100}, reconnect=True):

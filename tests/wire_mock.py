@@ -18,7 +18,6 @@ import socket
 import ssl
 import threading
 from dataclasses import dataclass, field
-from http.server import ThreadingHTTPServer
 from typing import Any
 
 import aiohttp
@@ -27,7 +26,7 @@ import trustme
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 import clients
-from tests.server import Handler
+from tests.server import Handler, Server
 
 
 @dataclass
@@ -84,13 +83,12 @@ class WireMock:
 
     def __enter__(self) -> WireMock:
         for server in (self.plain, self.tls):
-            threading.Thread(target=server.serve_forever, daemon=True).start()
+            server.__enter__()
         return self
 
     def __exit__(self, *args: Any) -> None:
         for server in (self.plain, self.tls):
-            server.shutdown()
-            server.server_close()
+            server.__exit__(*args)
 
     def reset(self) -> None:
         with self.lock:
@@ -132,17 +130,14 @@ class WireMock:
             self.sent.append(Sent(method, url, {name.lower(): value for name, value in headers.items()}, body))
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
+class _Server(Server):
+    """The test server's machinery, answering from the mock."""
 
     def __init__(self, mock: WireMock, scheme: str) -> None:
-        super().__init__(('127.0.0.1', 0), _Handler)
+        super().__init__()
+        self.RequestHandlerClass = _Handler
         self.mock = mock
         self.scheme = scheme
-        self.lock = threading.Lock()
-        self.connections = 0
-        self.sockets: list[Any] = []
 
     @property
     def port(self) -> int:
