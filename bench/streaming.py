@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import resource
@@ -123,12 +124,21 @@ def peak() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def stream_once(case: str, url: str) -> int:
-    """Stream the body at `url` once through `case`; return the bytes received."""
+def stream_once(case: str, url: str, loop: asyncio.AbstractEventLoop | None = None) -> int:
+    """Stream the body at `url` once through `case`, on a client of its own; return the bytes received.
+
+    Raw `requests` gets the clients' default timeout (a socket with a timeout polls before each
+    read); async cases run on `loop`, else on a loop of their own.
+    """
     base, path = url.rsplit('/', 1)
     if case.startswith('requests'):
         timeout = clients.navigation.TIMEOUT
         with requests.Session() as session, session.get(url, stream=True, timeout=timeout) as response:
+            if case == 'requests raw.read1(1 MiB)':
+                received = 0
+                while chunk := response.raw.read1(1 << 20):
+                    received += len(chunk)
+                return received
             return sum(len(chunk) for chunk in response.iter_content(1 << 20))
     if case.startswith('Resource'):
         with clients.Resource(base) as api:
@@ -153,7 +163,7 @@ def stream_once(case: str, url: str) -> int:
 
     with tempfile.TemporaryDirectory() as directory:
         target = os.path.join(directory, 'body')
-        received = asyncio.run(run(target))
+        received = loop.run_until_complete(run(target)) if loop else asyncio.run(run(target))
         return os.path.getsize(target) if received < 0 else received
 
 
@@ -226,77 +236,35 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
 
 def _measure(url: str, size: int, rounds: int, rss_size: int) -> dict[str, float]:
-    path = str(size)
     loop = asyncio.new_event_loop()
-    # Every case opens a connection of its own each round (a connection's TCP state carries over
-    # and would favour whichever case kept the best one), and the raw sync cases use the clients'
-    # default timeout: a socket with a timeout polls before each read, which costs on loopback.
-    timeout = clients.navigation.TIMEOUT
-
-    def raw_requests() -> int:
-        with requests.Session() as session, session.get(url + path, stream=True, timeout=timeout) as response:
-            return sum(len(chunk) for chunk in response.iter_content(1 << 20))
-
-    def raw_read1() -> int:
-        with requests.Session() as session, session.get(url + path, stream=True, timeout=timeout) as response:
-            received = 0
-            while chunk := response.raw.read1(1 << 20):
-                received += len(chunk)
-            return received
-
-    def raw_httpx() -> int:
-        async def run() -> int:
-            async with httpx.AsyncClient() as client, client.stream('GET', url + path) as response:
-                return sum([len(chunk) async for chunk in response.aiter_bytes()])
-        return loop.run_until_complete(run())
-
-    def download() -> int:
-        with clients.Resource(url) as api:
-            return api.download(Sink(), path).size
-
-    def iterate(chunk_size: int | None = None) -> Callable[[], int]:
-        def run() -> int:
-            with clients.Resource(url) as api:
-                return sum(len(chunk) for chunk in api.iter(path, chunk_size=chunk_size))
-        return run
-
-    def async_download() -> int:
-        async def run() -> int:
-            async with clients.AsyncResource(url) as api:
-                return (await api.download(Sink(), path)).size
-        return loop.run_until_complete(run())
-
-    def async_iterate(chunk_size: int | None = None) -> Callable[[], int]:
-        async def run() -> int:
-            async with clients.AsyncResource(url) as api:
-                return sum([len(chunk) async for chunk in api.iter(path, chunk_size=chunk_size)])
-        return lambda: loop.run_until_complete(run())
-
-    # Each case, how it runs, and the raw case it is compared with. `iter` hands data over as it
-    # arrives, as raw `read1` does; with `chunk_size` it waits to fill each piece, as `iter_content` does.
-    fill, arrival, raw_async_ = 'requests iter_content(1 MiB)', 'requests raw.read1(1 MiB)', 'httpx aiter_bytes()'
-    cases: dict[str, tuple[Callable[[], int], str | None]] = {
-        fill: (raw_requests, None),
-        arrival: (raw_read1, None),
-        'Resource.download': (download, fill),
-        'Resource.iter(chunk_size=1 MiB)': (iterate(1 << 20), fill),
-        'Resource.iter': (iterate(), arrival),
-        raw_async_: (raw_httpx, None),
-        'AsyncResource.download': (async_download, raw_async_),
-        'AsyncResource.iter': (async_iterate(), raw_async_),
-        'AsyncResource.iter(chunk_size=1 MiB)': (async_iterate(1 << 20), raw_async_),
+    # Every case opens a connection of its own each round (`stream_once`): a connection's TCP
+    # state carries over and would favour whichever case kept the best one. Each case, and the
+    # raw case it is compared with: `iter` hands data over as it arrives, as raw `read1` does;
+    # with `chunk_size` it waits to fill each piece, as `iter_content` does.
+    fill, arrival, raw_async = 'requests iter_content(1 MiB)', 'requests raw.read1(1 MiB)', 'httpx aiter_bytes()'
+    baselines: dict[str, str | None] = {
+        fill: None,
+        arrival: None,
+        'Resource.download': fill,
+        'Resource.iter(chunk_size=1 MiB)': fill,
+        'Resource.iter': arrival,
+        raw_async: None,
+        'AsyncResource.download': raw_async,
+        'AsyncResource.iter': raw_async,
+        'AsyncResource.iter(chunk_size=1 MiB)': raw_async,
     }
+    cases = {name: functools.partial(stream_once, name, f'{url}{size}', loop) for name in baselines}
     rates: dict[str, list[float]] = {name: [] for name in cases}
-    for func, _ in cases.values():  # warm up: connections, and nginx's first read of the file
+    for func in cases.values():  # warm up: connections, and nginx's first read of the file
         timed(func, size)
     names = list(cases)
     for round_ in range(rounds):  # each round starts at another case, so no case always goes first
         for name in names[round_ % len(names):] + names[:round_ % len(names)]:
-            rates[name].append(timed(cases[name][0], size))
+            rates[name].append(timed(cases[name], size))
     medians = {name: statistics.median(values) for name, values in rates.items()}
     print(f'body {size >> 20} MiB, {rounds} round(s), median MiB/s; ratio to the raw library')
     for name, rate in medians.items():
-        base = cases[name][1]
+        base = baselines[name]
         ratio = f'{rate / medians[base]:.2f}x  {base}' if base else 'baseline'
         print(f'  {name:38} {rate:9.1f}  {ratio}')
     print(f'peak RSS of this process, which ran every case {rounds + 1} times: {peak():.0f} MiB '
@@ -307,9 +275,9 @@ def _measure(url: str, size: int, rounds: int, rss_size: int) -> dict[str, float
         added = {name: result['added'] for name, result in found.items()}
         print(f'body {rss_size >> 20} MiB, each case in a fresh process: resident memory (MiB) before '
               'streaming -> highest while streaming;\n  the growth, and its difference to the raw library')
-        baselines = {'Resource': fill, 'AsyncResource': raw_async_}
+        by_library = {'Resource': fill, 'AsyncResource': raw_async}
         for name, result in found.items():
-            base = baselines.get(name.split('.')[0])
+            base = by_library.get(name.split('.')[0])
             versus = f'{added[name] - added[base]:+.1f} MiB' if base else 'baseline'
             before = result['before']
             print(f'  {name:38} {before:7.1f} -> {before + added[name]:7.1f}  {added[name]:+7.1f}  {versus}')
