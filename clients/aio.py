@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import http.cookiejar
 import inspect
 import math
 import re
 import zlib
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Mapping
 from typing import Any, Self
 
 import httpx
@@ -114,10 +115,17 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
         self.rate = kwargs.pop('rate', None)
         kwargs['timeout'] = timeout(kwargs.get('timeout', TIMEOUT))
         kwargs.setdefault('follow_redirects', True)
+        cookies = kwargs.pop('cookies', None)
         if kwargs.get('transport') is None or isinstance(kwargs['transport'], str):
             kwargs['transport'] = transports.build(kwargs.get('transport'), **kwargs)
         super().__init__(headers=headers, **kwargs)
         self._cookies = transports.Cookies(self._cookies.jar)  # the same jar, extracted faster
+        if isinstance(cookies, httpx.Cookies | http.cookiejar.CookieJar):
+            self._cookies = transports.Cookies(cookies)
+        elif cookies is not None:  # names and values: bound to this client's origin
+            pairs = cookies.items() if isinstance(cookies, Mapping) else cookies
+            for name, value in pairs:
+                self._cookies.jar.set_cookie(urls.cookie(self.url, name, value))
         self.trailing = trailing
         self._root = True
         self._owner: AsyncClient | None = None
@@ -176,11 +184,16 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
         return headers
 
     async def webhook(self, url: str, payload: Any, secret: str | bytes, **kwargs: Any) -> httpx.Response:
-        """POST JSON `payload` to absolute `url` as a signed webhook delivery (see `clients.webhooks`)."""
+        """POST JSON `payload` to absolute `url` as a signed webhook delivery (see `Client.webhook`)."""
         body, headers = webhooks.delivery(payload, secret)
         headers.update(kwargs.pop('headers', None) or {})
         target = urls.absolute(url, 'webhook URL')
-        return await self._checked(await self._send('POST', target, content=body, headers=headers, **kwargs))
+        view = self._derive()
+        view.headers, view.params = {}, {}  # (httpx's setter puts its default headers back)
+        view._auth = None
+        view._cookies = transports.Cookies()
+        response = await view._send('POST', target, content=body, headers=headers, follow_redirects=False, **kwargs)
+        return await self._checked(response, redirects=True)
 
     async def request(self, method: str, path: object = '', **kwargs: Any) -> httpx.Response:  # type: ignore[override]
         """Send a request to `path` (relative, `/`-rooted or absolute) and return the response."""
@@ -221,8 +234,9 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
         options = {name: kwargs.pop(name) for name in _SEND_OPTIONS if name in kwargs}
         if 'timeout' in kwargs:
             kwargs['timeout'] = timeout(kwargs['timeout'])
+        foreign = self._foreign(path, url)
         request = self.build_request(method, _request_url(url, base or self.url), **kwargs)
-        if self._foreign(path, url):
+        if foreign:
             for name in urls.credentials(self.headers, kwargs.get('headers')):
                 del request.headers[name]
             options.setdefault('auth', None)
@@ -255,8 +269,9 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
 
     streaming = stream
 
-    async def _checked(self, response: httpx.Response, streamed: bool = False) -> httpx.Response:
-        if response.status_code >= 400:
+    async def _checked(self, response: httpx.Response, streamed: bool = False,
+                       redirects: bool = False) -> httpx.Response:
+        if response.status_code >= (300 if redirects else 400):
             body = b''
             if streamed:
                 async for chunk in _chunks(response):
@@ -274,7 +289,7 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
 
     async def _content(self, response: httpx.Response) -> Any:
         await self._checked(response)
-        where = f'{response.request.method} {response.url}'
+        where = urls.where(response.request.method, response.url)
         return content.decode(
             response.content, response.headers.get('Content-Type'), response.status_code, where
         )
@@ -310,12 +325,12 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
 
 
 def _incomplete(response: httpx.Response, exc: Exception) -> HttpxIncompleteBody:
-    message = f'{response.request.method} {response.url}: the connection ended before the whole body: {exc}'
+    message = f'{_where(response)}: the connection ended before the whole body: {exc}'
     return HttpxIncompleteBody(message, request=response.request)
 
 
 def _where(response: httpx.Response) -> str:
-    return f'{response.request.method} {response.url}'
+    return urls.where(response.request.method, response.url)
 
 
 async def _chunks(response: httpx.Response) -> AsyncIterator[bytes]:
@@ -513,7 +528,7 @@ class AsyncGraph(AsyncRemote):
         """Execute a GraphQL query and return its `data`; `errors` raise `AsyncGraph.Error`."""
         payload = rpc.merge(self.json, graphql.body(query, operation_name, variables))
         response = await self._send('POST', json=payload, headers={'Accept': graphql.ACCEPT})
-        where = f'POST {response.url}'
+        where = urls.where('POST', response.url)
         result = graphql.result(response.status_code, response.headers.get('Content-Type'), response.content, where)
         if result is graphql.HTTP_ERROR:
             result = await self._content(response)
@@ -525,7 +540,7 @@ class AsyncJsonRpc(jsonrpc.Methods, AsyncRemote):  # type: ignore[misc]
 
     async def _rpc(self, payload: Any) -> Any:
         response = await self._send('POST', json=payload)
-        where = f'POST {response.url}'
+        where = urls.where('POST', response.url)
         value = jsonrpc.read(response.status_code, response.headers.get('Content-Type'), response.content, where)
         return await self._content(response) if value is jsonrpc.HTTP_ERROR else value
 

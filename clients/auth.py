@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import httpx
 import requests
 
-from . import oauth
+from . import oauth, urls
 from .errors import TokenError
 
 
@@ -109,6 +109,8 @@ class ApiKey(Auth):
         self.header: str | None = None if query else header
         self.query: str | None = query
         self.credential_headers = (header,) if self.header else ()
+        if query:
+            urls.SECRET_PARAMS.add(query.lower())  # its value is redacted wherever a URL is shown
 
     def sign(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> tuple[str, dict[str, str]]:
         """Add the key to the headers or the query."""
@@ -244,9 +246,12 @@ class OAuth2(Auth):
         request.headers['Authorization'] = header
         body: Any = request.body
         position = body.tell() if hasattr(body, 'tell') else None
+        home = urls.origin(str(request.url))
 
         def replay(response: requests.Response, **kwargs: Any) -> requests.Response:
-            if response.status_code != 401:
+            # (requests runs this hook for every response, also after a redirect elsewhere:
+            # a fresh token goes only to the origin the token was given for)
+            if response.status_code != 401 or urls.origin(str(response.url)) != home:
                 return response
             fresh = response.request.copy()
             if position is not None:
@@ -289,7 +294,7 @@ class OAuth2(Auth):
             header, generation = self.state.header, self.state.generation
         request.headers['Authorization'] = header
         response = yield request
-        if response.status_code == 401:
+        if response.status_code == 401 and urls.origin(str(response.url)) == urls.origin(str(request.url)):
             async with self._async_lock():
                 if self.state.generation == generation:
                     await self.afetch()

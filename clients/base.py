@@ -66,7 +66,7 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
         if 'cookies' in attrs and not isinstance(attrs['cookies'], requests.cookies.RequestsCookieJar):
             jar = requests.cookies.RequestsCookieJar()
             for name, value in dict(attrs['cookies']).items():
-                jar.set(name, value)
+                jar.set_cookie(urls.cookie(self.url, name, value))
             attrs['cookies'] = jar
         for name, value in attrs.items():
             setattr(self, name, value)
@@ -121,12 +121,19 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
     def webhook(self, url: str, payload: Any, secret: str | bytes, **kwargs: Any) -> requests.Response:
         """POST JSON `payload` to absolute `url` as a signed webhook delivery (see `clients.webhooks`).
 
-        The delivery carries an `Idempotency-Key`; error statuses raise `HTTPError`.
+        The delivery carries an `Idempotency-Key`, the headers passed here, and none of the
+        client's headers, `auth`, cookies or query parameters (they belong to the client's API),
+        wherever it goes; redirects are not followed. Error statuses and redirects raise
+        `HTTPError`.
         """
         body, headers = webhooks.delivery(payload, secret)
         headers.update(kwargs.pop('headers', None) or {})
         target = urls.absolute(url, 'webhook URL')
-        return self._checked(self._send('POST', target, data=body, headers=headers, **kwargs))
+        view = self._derive()
+        view.headers, view.auth, view.params = requests.utils.default_headers(), None, {}  # type: ignore[assignment]
+        view.cookies = requests.cookies.RequestsCookieJar()
+        response = view._send('POST', target, data=body, headers=headers, allow_redirects=False, **kwargs)
+        return self._checked(response, redirects=True)
 
     def request(self, method: str, path: object = '', **kwargs: Any) -> requests.Response:  # type: ignore[override]
         """Send a request to `path` (relative, `/`-rooted or absolute) and return the response."""
@@ -176,7 +183,7 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
         except requests.exceptions.ChunkedEncodingError as exc:
             raise _incomplete(method, url, exc) from exc
         except requests.exceptions.ContentDecodingError as exc:
-            raise RequestsDecodeError(f'{method} {url}: {exc}') from exc
+            raise RequestsDecodeError(f'{urls.where(method, url)}: {exc}') from exc
         finally:
             response.close()
         return response
@@ -193,8 +200,9 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
         finally:
             response.close()
 
-    def _checked(self, response: requests.Response, streamed: bool = False) -> requests.Response:
-        if response.status_code >= 400:
+    def _checked(self, response: requests.Response, streamed: bool = False,
+                 redirects: bool = False) -> requests.Response:
+        if response.status_code >= (300 if redirects else 400):
             body = next(_chunks(response, 1 << 16, whole=True), b'') if streamed else response.content
             message = content.status_message(
                 str(response.request.method), str(response.url), response.status_code,
@@ -205,7 +213,7 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
 
     def _content(self, response: requests.Response) -> Any:
         self._checked(response)
-        where = f'{response.request.method} {response.url}'
+        where = urls.where(response.request.method, response.url)
         return content.decode(
             response.content, response.headers.get('Content-Type'), response.status_code, where
         )
@@ -234,7 +242,7 @@ _DROPS = (
 
 
 def _incomplete(method: str, url: str, exc: Exception) -> RequestsIncompleteBody:
-    return RequestsIncompleteBody(f'{method} {url}: the connection ended before the whole body: {exc}')
+    return RequestsIncompleteBody(f'{urls.where(method, url)}: the connection ended before the whole body: {exc}')
 
 
 def _chunks(response: requests.Response, size: int, whole: bool = False) -> Iterator[bytes]:
@@ -253,7 +261,7 @@ def _chunks(response: requests.Response, size: int, whole: bool = False) -> Iter
     except urllib3.exceptions.ReadTimeoutError as exc:
         raise requests.exceptions.ConnectionError(exc, response=response) from exc
     except urllib3.exceptions.DecodeError as exc:
-        message = f'{response.request.method} {response.url}: {exc}'
+        message = f'{urls.where(response.request.method, response.url)}: {exc}'
         raise RequestsDecodeError(message, response=response) from exc
 
 
@@ -343,7 +351,7 @@ class Resource(Navigation, Client):  # type: ignore[misc]
                     else:
                         if response.status_code not in step.accept:
                             self._checked(response, streamed=True)
-                        where = f'{step.method} {response.url}'
+                        where = urls.where(step.method, response.url)
                         content.encodings(response.headers.get('Content-Encoding'), where, RequestsDecodeError)
                         chunks = _chunks(response, step.size or content.CHUNK_SIZE, whole=step.whole or bool(step.size))
                         reply = streams.Opened(response.status_code, response.headers, str(response.url))
@@ -471,7 +479,7 @@ class Graph(Remote):
         """
         payload = rpc.merge(self.json, graphql.body(query, operation_name, variables))
         response = self._send('POST', json=payload, headers={'Accept': graphql.ACCEPT})
-        where = f'POST {response.url}'
+        where = urls.where('POST', response.url)
         result = graphql.result(response.status_code, response.headers.get('Content-Type'), response.content, where)
         if result is graphql.HTTP_ERROR:
             result = self._content(response)
@@ -488,7 +496,7 @@ class JsonRpc(jsonrpc.Methods, Remote):  # type: ignore[misc]
 
     def _rpc(self, payload: Any) -> Any:
         response = self._send('POST', json=payload)
-        where = f'POST {response.url}'
+        where = urls.where('POST', response.url)
         value = jsonrpc.read(response.status_code, response.headers.get('Content-Type'), response.content, where)
         return self._content(response) if value is jsonrpc.HTTP_ERROR else value
 

@@ -12,7 +12,7 @@ from email.message import Message
 from http import HTTPStatus
 from typing import Any, Literal
 
-from . import sse
+from . import sse, urls
 from .errors import DecodeError
 
 Kind = Literal['json', 'lines', 'events', 'text', 'bytes']
@@ -276,4 +276,4 @@ def status_message(method: str, url: str, status: int, reason: str, body: bytes,
     if not reason:
         with contextlib.suppress(ValueError):
             reason = HTTPStatus(status).phrase
-    return f'{method} {url} returned {status} {reason}'.rstrip() + (f': {text}' if text else '')
+    return f'{urls.where(method, url)} returned {status} {reason}'.rstrip() + (f': {text}' if text else '')

@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from typing import IO, Any, Protocol, TypeVar
 
-from . import streams
+from . import streams, urls
 from .errors import IncompleteBody
 from .flows import Pause
 
@@ -197,7 +197,7 @@ def download(path: object, kwargs: dict[str, Any], target: Target, progress: Pro
         opened = yield streams.Open('GET', path, options, accept=(416,) if offset else (), whole=True)
         if isinstance(opened, streams.Dropped):
             raise opened.error
-        where = f'GET {opened.url}'
+        where = urls.where('GET', opened.url)
         found = content_range(opened.headers.get('Content-Range'))
         encoded = _encoded(opened.headers)
         if opened.status == 416:

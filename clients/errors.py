@@ -186,8 +186,10 @@ class AllHostsDown(Error, ConnectionError, LookupError):
     def __init__(self, method: str, failures: dict[str, str]) -> None:
         self.method = method
         self.failures = dict(failures)
+        from . import urls  # (urls imports this module)
+
         hosts = '; '.join(f'{url} ({failure})' for url, failure in failures.items())
-        super().__init__(f'all hosts are down for {method}: {hosts}')
+        super().__init__(urls.redact(f'all hosts are down for {method}: {hosts}'))
 
     def __reduce__(self) -> Any:
         return type(self), (self.method, self.failures), self.__dict__

@@ -43,8 +43,9 @@ class Navigable:
         return f'{type(self).__name__}({self.url}... {self.trailing})'
 
     def __truediv__(self, path: object) -> Self:
-        """Return a derived client at `path` under this one, sharing its connection pool."""
-        return self._derive(path)
+        """Return a derived client at `path` (a navigation key, see `urls.key`) under this one,
+        sharing its connection pool."""
+        return self._derive(urls.key(path))
 
     def __copy__(self) -> Self:
         return self._derive()
@@ -61,18 +62,14 @@ class Navigable:
         """Return the URL for `path`: joined under `base` (this client's URL) and finished with
         `trailing`; an absolute URL is used as given (a server's next link, say)."""
         if urls.absolute_url(path):
-            return str(path)
+            return urls.checked(path, 'URL')
         return urls.finish(urls.join(base or self.url, path), self.trailing)
 
     def _foreign(self, path: object, url: str) -> bool:
-        """Whether the request URL for `path` is outside this client's origins.
+        """Whether request URL `url` (for `path`) is outside this client's origins.
 
-        A relative path is joined under one of this client's base URLs, so only an absolute
-        URL or a network path (`//host`) can leave them.
+        Decided from the URL that is sent, never from the path as written (see `urls.origin`).
         """
-        text = str(path)
-        if not (urls.absolute_url(text) or text.startswith('//')):
-            return False
         return urls.foreign(url, self._bases())
 
     def with_headers(self, headers: Headers = (), **more: str) -> Self:

@@ -145,7 +145,7 @@ class Strategy:
         if self.items_field is not None:
             found = field(content, self.items_field)
             if not isinstance(found, list):
-                raise PaginationError(f'GET {page.url}: no list at {self.items_field!r} in the page')
+                raise PaginationError(f'{urls.where("GET", page.url)}: no list at {self.items_field!r} in the page')
             return found
         if content is None:
             return []
@@ -157,10 +157,10 @@ class Strategy:
                 return list(content[lists[0]])
             names = ', '.join(map(repr, lists)) or 'none'
             raise PaginationError(
-                f'GET {page.url}: cannot tell which field holds the items (list fields: {names}); '
+                f'{urls.where("GET", page.url)}: cannot tell which field holds the items (list fields: {names}); '
                 'pass items="<field>" to the strategy'
             )
-        raise PaginationError(f'GET {page.url}: a page of {type(content).__name__} has no items')
+        raise PaginationError(f'{urls.where("GET", page.url)}: a page of {type(content).__name__} has no items')
 
     def next(self, page: Page, items: list[Any]) -> str | None:
         """Return the URL of the page after `page`, or `None` if it is the last."""
@@ -273,7 +273,8 @@ def _integer(value: str | None, name: str, url: str) -> int:
     try:
         return int(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise PaginationError(f'GET {url}: query parameter {name!r} is not a number: {value!r}') from None
+        where = urls.where('GET', url)
+        raise PaginationError(f'{where}: query parameter {name!r} is not a number: {value!r}') from None
 
 
 def _short(url: str, size: str | None, items: list[Any]) -> bool:
@@ -336,7 +337,8 @@ def follow(path: object, params: dict[str, Any], strategy: Strategy, bases: list
         if url is None:
             break
         if url in seen:
-            raise PaginationError(f'page loop: the next page of {page.url} is {url}, which was already fetched')
+            loop = f'page loop: the next page of {page.url} is {url}, which was already fetched'
+            raise PaginationError(urls.redact(loop))
         options = _stripped(kwargs) if urls.foreign(url, bases) else kwargs
         call = Call('GET', url, options)
     return END

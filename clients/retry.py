@@ -21,6 +21,7 @@ import httpx
 import requests
 import urllib3
 
+from . import urls
 from .errors import AllHostsDown
 from .ratelimit import RETRY_AFTER_STATUSES, RateLimit, retry_after
 
@@ -290,12 +291,29 @@ def annotate(error: BaseException, attempts: int, reason: str = '') -> BaseExcep
     that reads it, and the attempts are added as a note shown with the traceback.
     """
     error.attempts = attempts  # type: ignore[attr-defined]
+    redact(error)
     if attempts > 1:
         note = f'after {attempts} attempts' + (f': {reason}' if reason else '')
         if error.args and isinstance(error.args[0], str):
             error.args = (f'{error.args[0]} ({note})', *error.args[1:])
         else:
             error.add_note(note)
+    return error
+
+
+def redact(error: BaseException) -> BaseException:
+    """Redact the secrets of URLs (see `urls.redact`) in the text of `error`, the errors in its
+    arguments (requests wraps urllib3's, whose text names the URL) and its causes."""
+    seen: set[int] = set()
+    pending = [error]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        current.args = tuple(urls.redact(arg) if isinstance(arg, str) else arg for arg in current.args)
+        pending.extend(arg for arg in current.args if isinstance(arg, BaseException))
+        pending.extend(found for found in (current.__cause__, current.__context__) if found is not None)
     return error
 
 
@@ -350,7 +368,7 @@ class Plan:
 
     def _retrying(self, what: str, delay: float) -> None:
         LOG.info('retrying %s after %s: attempt %d of %d in %.2f s',
-                 self.method, what, self.attempts + 1, self.policy.attempts, delay)
+                 self.method, urls.redact(what), self.attempts + 1, self.policy.attempts, delay)
 
     def failed(self, error: BaseException) -> float:
         """Return the seconds to wait before retrying after `error`; raise the error to stop."""

@@ -14,7 +14,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import content, sse
+from . import content, sse, urls
 from .errors import DecodeError
 from .flows import Pause
 
@@ -179,9 +179,10 @@ def stream(path: object, kwargs: dict[str, Any], reconnect: bool | int = False, 
             return
         else:
             content_type = opened.headers.get('Content-Type')
-            items = content.Items(content_type, f'GET {opened.url}', parser)
+            where = urls.where('GET', opened.url)
+            items = content.Items(content_type, where, parser)
             if allowed and items.kind != 'events':
-                raise DecodeError(f'GET {opened.url}: reconnecting needs text/event-stream, not {content_type!r}')
+                raise DecodeError(f'{where}: reconnecting needs text/event-stream, not {content_type!r}')
             pieces = Pieces(size)
             while (chunk := (yield Read())) and not isinstance(chunk, Dropped):
                 found = [item for piece in pieces.feed(chunk) for item in items.feed(piece)]

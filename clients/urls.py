@@ -3,36 +3,59 @@
 from __future__ import annotations
 
 import functools
+import http.cookiejar
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+
+import httpx
+import urllib3
 
 from .errors import InvalidURL
 
 # Headers that carry a client's credentials; they never leave their origin.
 CREDENTIAL_HEADERS = ('Authorization', 'Cookie', 'Proxy-Authorization')
+# Query parameters whose values are secret, by name (any name containing one of these, in
+# any case); `ApiKey(query=...)` adds its parameter's name. Their values never appear in a
+# message or a log: see `redact`.
+SECRET_WORDS = ('key', 'token', 'secret', 'passw', 'pwd', 'sig', 'auth', 'credential', 'session', 'jwt')
+SECRET_PARAMS: set[str] = set()
+
+Origin = tuple[str, str, int | None]
 
 _ABSOLUTE = re.compile(r'[A-Za-z][A-Za-z0-9+.-]*://')
 _SCHEME_LIKE = re.compile(r'[A-Za-z][A-Za-z0-9+.-]*:')
+_AUTHORITY = re.compile(r'([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)')
+_CONTROL = re.compile(r'[\x00-\x1f\x7f]')
 _DEFAULT_PORTS = {'http': 80, 'https': 443}
+_ESCAPE = re.compile(r'%([0-9A-Fa-f]{2})')
+_UNRESERVED = frozenset('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~')
+# A key that needs no checks: segments of unreserved characters, none starting with a dot.
+_PLAIN_KEY = re.compile(r'[A-Za-z0-9_~-][A-Za-z0-9._~-]*(?:/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*/?')
+_USERINFO = re.compile(r'(?i)\b([a-z][a-z0-9+.-]*://)([^/?#@\s\'"]*)@')
+_PARAM = re.compile(r'([?&;])([^=&#\s\'"?;]+)=([^&#\s\'"<>)]*)')
 
 
 def absolute(url: str, what: str = 'URL') -> str:
-    """Return `url` checked as an absolute http(s) URL with a host."""
+    """Return `url` checked as an absolute http(s) URL with a host that every parser reads alike."""
     if not isinstance(url, str):
         raise InvalidURL(f'{what} must be a string, not {type(url).__name__}: {url!r}')
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
-        hint = f'; did you mean https://{url}?' if not parts.scheme and url else ''
-        raise InvalidURL(f'{what} must be absolute http(s) with a host: {url!r}{hint}')
-    try:
-        parts.port  # noqa: B018 (validates the port)
-    except ValueError as exc:
-        raise InvalidURL(f'{what} has an invalid port: {url!r}') from exc
-    if any(char.isspace() or ord(char) < 32 for char in parts.netloc):
-        raise InvalidURL(f'{what} has white space or control characters in its host: {url!r}')
+    if url != url.strip() or not _ABSOLUTE.match(url) or urlsplit(url).scheme.lower() not in _DEFAULT_PORTS:
+        hint = f'; did you mean https://{url}?' if url and url == url.strip() and '://' not in url else ''
+        raise InvalidURL(f'{what} must be absolute http(s) with a host: {redact(repr(url))}{hint}')
+    origin(url, what)
     return url
+
+
+def checked(path: object, what: str = 'path') -> str:
+    """Return `path` as text, refusing what URL parsers drop or read differently: control
+    characters (tabs and line breaks too) anywhere, and white space at the start."""
+    text = str(path)
+    if not text.isprintable() or text[:1].isspace():
+        raise InvalidURL(f'{what} has white space or control characters that URL parsers drop or read '
+                         f'differently: {redact(repr(text))}')
+    return text
 
 
 def base(url: str) -> str:
@@ -44,15 +67,37 @@ def base(url: str) -> str:
 
 
 def key(name: object) -> str:
-    """Return a navigation key (attribute or item) as a path that stays under the base URL.
+    """Return a navigation key (attribute, item or `/`) as a path that stays under the base URL.
 
-    Non-string keys are converted with `str`; a backslash is percent-encoded; a key that
-    would read as a scheme (`users:1`) or a network path (`//host`) is made relative.
+    A key is one or more path segments below the base (`users`, `users/3`, `group%2Fproject`),
+    optionally followed by a query (`?`) or fragment (`#`). Non-string keys are converted with
+    `str`; a backslash is percent-encoded; a key that would read as a scheme (`users:1`) is
+    made relative. Raises `InvalidURL` for a key that could leave the base: one starting with
+    `/`, with an empty segment (`a//b`), or with a `.` or `..` segment in any spelling a
+    server may decode (`%2e%2e`, `..%2F`, `..\\`, `..;x`); and for control characters or
+    leading white space.
     """
-    path = str(name).replace('\\', '%5C')
-    if path.startswith('//') or _SCHEME_LIKE.match(path):
+    path = str(name)
+    if _PLAIN_KEY.fullmatch(path):
+        return path
+    path = checked(path, 'navigation key').replace('\\', '%5C').removeprefix('./')  # (what `key` gives `users:1`)
+    segments = re.split('[?#]', path, maxsplit=1)[0].split('/')
+    if path.startswith('/') or '' in segments[:-1]:
+        raise InvalidURL(f'a navigation key is a path below the base URL, without empty segments: {path!r} '
+                         "(use get('/x') for a path from the host root)")
+    for segment in segments:
+        if any(part.split(';', 1)[0] in ('.', '..') for part in re.split(r'[/\\]', _decoded(segment))):
+            raise InvalidURL(f'a navigation key may not have . or .. segments, which leave the base URL: {path!r}')
+    if _SCHEME_LIKE.match(path):
         return './' + path
     return path
+
+
+def _decoded(text: str) -> str:
+    """Return `text` percent-decoded until nothing changes (what a server that decodes repeatedly sees)."""
+    while (decoded := unquote(text)) != text:
+        text = decoded
+    return text
 
 
 def absolute_url(path: object) -> bool:
@@ -65,8 +110,13 @@ def join(url: str, path: object = '') -> str:
 
     An absolute http(s) URL replaces the base, `/x` starts from the host root, anything
     else is relative; text that merely looks like a scheme (`users:1`) stays a path.
+    Percent-encoded unreserved characters are decoded first (RFC 3986 6.2.2.2), so `%2e%2e`
+    is the `..` every server reads it as. Control characters and leading white space, which
+    URL parsers drop, raise `InvalidURL`.
     """
-    path = str(path).replace('\\', '%5C')
+    path = checked(path).replace('\\', '%5C')
+    if '%' in path:
+        path = _ESCAPE.sub(_unreserved, path)
     if _plain(url, path):
         return url + path  # what urljoin gives, without its cost on every request
     if not _ABSOLUTE.match(path) and not path.startswith('//') and _SCHEME_LIKE.match(path):
@@ -103,21 +153,121 @@ def finish(url: str, trailing: str = '') -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
 
 
-@functools.lru_cache(maxsize=1024)  # called for the same base URLs on every request
-def origin(url: str) -> tuple[str, str, int | None]:
-    """Return the (scheme, host, port) origin of `url`, with default ports filled in."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
+def _unreserved(match: re.Match[str]) -> str:
+    char = chr(int(match.group(1), 16))
+    return char if char in _UNRESERVED else match.group(0)
+
+
+@functools.lru_cache(maxsize=1024)  # called for the same URLs over and over (bases, redirects)
+def origin(url: str, what: str = 'URL') -> Origin:
+    """Return the (scheme, host, port) origin of `url` as the transports will connect to it.
+
+    The one place where a request's origin is decided, for every credential decision. An
+    http(s) URL is read by each parser a transport uses (urllib3's for requests, httpx's for
+    httpx and, through httpx's normalized URL, aiohttp) and by `urlsplit`; where they could
+    disagree (a backslash, white space or control characters in the authority, a
+    percent-encoded host, hosts or ports read differently) it raises `InvalidURL`, so such a
+    URL is never sent. Hosts are lower-case ASCII (IDNA), default ports are filled in; a URL
+    that is not http(s) with an authority has no host (`''`), so it is no client's origin.
+    """
+    found = _AUTHORITY.match(url)
+    scheme = found.group(1).lower() if found else urlsplit(url).scheme.lower()
+    if found is None or scheme not in _DEFAULT_PORTS:
+        return scheme, '', None
+    authority = found.group(2)
+    if _CONTROL.search(url):
+        raise InvalidURL(f'{what} has control characters, which URL parsers drop or read differently: '
+                         f'{redact(repr(url))}')
+    if '\\' in authority or any(char.isspace() for char in authority):
+        raise InvalidURL(f'{what} has white space or a backslash in its host, which URL parsers read '
+                         f'differently: {redact(repr(url))}')
     try:
-        port = parts.port
-    except ValueError:
-        port = None
-    return scheme, (parts.hostname or ''), port or _DEFAULT_PORTS.get(scheme)
+        parts = urlsplit(url)
+        seen = {(parts.hostname or '', parts.port)} if authority.isascii() else set()
+        parsed = urllib3.util.parse_url(url)
+        seen.add(((parsed.host or '').strip('[]').lower(), parsed.port))
+        other = httpx.URL(url)
+        seen.add((other.raw_host.decode('ascii').lower(), other.port))
+    except (ValueError, urllib3.exceptions.LocationParseError, httpx.InvalidURL) as exc:
+        raise InvalidURL(f'{what} has an invalid host or port: {redact(repr(url))}') from exc
+    default = _DEFAULT_PORTS[scheme]
+    normalized = {(host, default if port is None else port) for host, port in seen}
+    if len(normalized) != 1:
+        raise InvalidURL(f'{what} has a host that URL parsers read differently: {redact(repr(url))}')
+    host, port = normalized.pop()
+    if not host:
+        raise InvalidURL(f'{what} must be absolute http(s) with a host: {redact(repr(url))}')
+    return scheme, host, port
+
+
+@functools.lru_cache(maxsize=256)
+def _root(base: str) -> str:
+    """Return `scheme://authority/` of a base URL: every URL starting with it has its origin."""
+    found = _AUTHORITY.match(base)
+    return found.group(0) + '/' if found else base
 
 
 def foreign(url: str, bases: Iterable[str]) -> bool:
-    """Return whether `url` is outside every origin of `bases`."""
+    """Return whether `url` (an absolute URL about to be sent) is outside every origin of `bases`.
+
+    A URL that starts with a base's `scheme://authority/` has that base's origin (no parser
+    reads an authority past its first `/`); any other is read by `origin`, which refuses one
+    that parsers could read two ways.
+    """
+    bases = list(bases)
+    if any(url.startswith(_root(base)) for base in bases):
+        return False
     return origin(url) not in {origin(base) for base in bases}
+
+
+def redact(text: str) -> str:
+    """Return `text` (a URL, or a message with URLs in it) with its secrets replaced by `***`:
+    the password of a URL's userinfo (or a user name alone, often a token) and the values of
+    query parameters whose names say they are secret (`SECRET_WORDS`, `SECRET_PARAMS`)."""
+    if '@' in text:
+        text = _USERINFO.sub(_userinfo, text)
+    if '=' in text:
+        text = _PARAM.sub(_param, text)
+    return text
+
+
+def where(method: object, url: object) -> str:
+    """Return `METHOD url` for a message, the URL's secrets redacted."""
+    return f'{method} {redact(str(url))}'
+
+
+def _userinfo(match: re.Match[str]) -> str:
+    user, colon, _ = match.group(2).partition(':')
+    return f'{match.group(1)}{user}:***@' if colon else f'{match.group(1)}***@'
+
+
+def _param(match: re.Match[str]) -> str:
+    name = unquote(match.group(2)).lower()
+    if name in SECRET_PARAMS or any(word in name for word in SECRET_WORDS):
+        return f'{match.group(1)}{match.group(2)}=***'
+    return match.group(0)
+
+
+def cookie(url: str, name: str, value: str) -> http.cookiejar.Cookie:
+    """Return a cookie for the jar of a client at base `url`, bound to that origin's host and
+    port (and `Secure` for https), so that no redirect or absolute URL takes it elsewhere.
+
+    (Cookie jars match a host-only cookie's host by domain, so subdomains of the host get it
+    too, as they get cookies the server sets.)
+    """
+    scheme, host, port = origin(url)
+    name_of_host = f'[{host}]' if ':' in host else host
+    domain = name_of_host if '.' in name_of_host else name_of_host + '.local'  # how jars name dotless hosts
+    # Jars take a URL without a port as port 80, whatever its scheme (the Secure flag keeps an
+    # https cookie off http); an https URL may also name 443. (They cannot read the port of an
+    # IPv6 host at all, and take it as 80 too: there the cookie is bound to the host alone.)
+    default = port == _DEFAULT_PORTS[scheme] or ':' in host
+    ports = ('80,443' if scheme == 'https' else '80') if default else str(port)
+    return http.cookiejar.Cookie(
+        version=0, name=name, value=value, port=ports, port_specified=True, domain=domain,
+        domain_specified=False, domain_initial_dot=False, path='/', path_specified=True,
+        secure=scheme == 'https', expires=None, discard=True, comment=None, comment_url=None, rest={},
+    )
 
 
 def credentials(client_headers: Mapping[str, Any], request_headers: object) -> list[str]:

@@ -102,6 +102,12 @@ def status(handler: Handler) -> None:
     handler.send_json(code, {'message': f'status {code} as asked'})
 
 
+@route('/next')
+def next_page(handler: Handler) -> None:
+    """/next?to=URL: a page with one item whose next page is URL, in the body and in a `Link` header."""
+    handler.send_json(200, {'next': handler.query['to'], 'items': [1]}, Link=f'<{handler.query["to"]}>; rel="next"')
+
+
 @route('/redirect')
 def redirect(handler: Handler) -> None:
     """/redirect?to=URL&code=302: redirect there (a request body is read and dropped)."""

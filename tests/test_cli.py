@@ -195,8 +195,8 @@ def test_navigates_like_a_resource_and_prints_plain_json_when_piped(server: Serv
         (['{url}cli/broken-json'], 1, r'invalid JSON'),
         (['api.example.com'], 2, r"base URL must be absolute http\(s\) with a host: 'api\.example\.com'; "
                                  r'did you mean https://api\.example\.com\?$'),
-        (['http://exa mple.com/'], 2, r"base URL has white space or control characters in its host: "
-                                      r"'http://exa mple\.com/'$"),
+        (['http://exa mple.com/'], 2, r"base URL has white space or a backslash in its host, which URL parsers "
+                                      r"read differently: 'http://exa mple\.com/'$"),
         (['--nope', '{url}'], 2, r"unrecognized arguments: --nope \(see 'clients --help'\)$"),
         ([], 2, r"give a URL, 'download URL' or 'demo'"),
     ],

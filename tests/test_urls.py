@@ -12,7 +12,7 @@ def test_base_ensures_slash_and_checks():
         urls.base('ftp://h/')
     with pytest.raises(InvalidURL, match='must be a string'):
         urls.base(None)  # type: ignore[arg-type]
-    with pytest.raises(InvalidURL, match='invalid port'):
+    with pytest.raises(InvalidURL, match='invalid host or port'):
         urls.base('http://h:99999/')
     with pytest.raises(InvalidURL, match=r"absolute http.*''$"):
         urls.base('')
@@ -24,6 +24,8 @@ def test_base_ensures_slash_and_checks():
         urls.base('http://exa mple.com/')
     with pytest.raises(InvalidURL, match='control characters'):
         urls.absolute('http://h\x01/')
+    with pytest.raises(InvalidURL, match='absolute http'):
+        urls.absolute(' http://h/')
 
 
 @pytest.mark.parametrize(('path', 'expected'), [
@@ -44,14 +46,43 @@ def test_join(path, expected):
 
 @pytest.mark.parametrize(('key', 'expected'), [
     ('users', 'http://h/api/users'),
+    ('users/3', 'http://h/api/users/3'),
+    ('users/', 'http://h/api/users/'),
     ('users:1', 'http://h/api/users:1'),
-    ('//evil/x', 'http://h/api/evil/x'),
-    ('http://evil/', 'http://h/api/http:/evil/'),
+    ('./users:1', 'http://h/api/users:1'),
+    ('group%2Fproject', 'http://h/api/group%2Fproject'),
     ('a\\b', 'http://h/api/a%5Cb'),
+    ('x?a=..', 'http://h/api/x?a=..'),
+    ('.hidden', 'http://h/api/.hidden'),
+    ('v1.2', 'http://h/api/v1.2'),
+    ('', 'http://h/api/'),
     (7, 'http://h/api/7'),
 ])
 def test_keys_stay_under_the_base(key, expected):
     assert urls.join('http://h/api/', urls.key(key)) == expected
+
+
+@pytest.mark.parametrize('key', [
+    '..', '.', '../admin', 'a/../../admin', 'a/./b', '%2e%2e', '%2E%2e/admin', '.%2e', 'a/%2e%2e%2f..%2fadmin',
+    '..%2Fadmin', '..%5Cadmin', 'a\\..\\..\\admin', '..;x/admin', '%252e%252e', '..?x', '..#x',
+])
+def test_keys_with_dot_segments_are_refused(key):
+    with pytest.raises(InvalidURL, match=r'\. or \.\. segments'):
+        urls.key(key)
+
+
+@pytest.mark.parametrize('key', ['/admin', '//evil/x', 'http://evil/', 'a//b'])
+def test_keys_from_the_root_or_with_empty_segments_are_refused(key):
+    with pytest.raises(InvalidURL, match=r"without empty segments.*get\('/x'\)"):
+        urls.key(key)
+
+
+@pytest.mark.parametrize('text', [' x', '\tx', 'a\tb', 'a\nb', 'a\rb', 'a\x00b', 'a\x7fb', '\u3000x', 'a\u202eb'])
+def test_keys_and_paths_with_white_space_or_control_characters_are_refused(text):
+    with pytest.raises(InvalidURL, match='white space or control characters'):
+        urls.key(text)
+    with pytest.raises(InvalidURL, match='white space or control characters'):
+        urls.join('http://h/api/', text)
 
 
 def test_child_and_finish():
@@ -64,7 +95,11 @@ def test_child_and_finish():
 def test_origin_and_foreign():
     assert urls.origin('http://H:80/x') == ('http', 'h', 80)
     assert urls.origin('https://h/x') == ('https', 'h', 443)
-    assert urls.origin('http://h:bad/') == ('http', 'h', 80)
+    with pytest.raises(InvalidURL, match='invalid host or port'):
+        urls.origin('http://h:bad/')
+    assert urls.origin('mailto:x@h') == ('mailto', '', None)
+    assert urls.origin('http://M\u00fcnchen.test/') == ('http', 'xn--mnchen-3ya.test', 80)
+    assert urls.origin('http://[::1]:80/') == ('http', '::1', 80)
     assert not urls.foreign('http://h/y', ['http://h:80/x/'])
     assert urls.foreign('https://h/y', ['http://h/x/'])
     assert urls.foreign('http://h:8080/y', ['http://h/x/'])
@@ -85,10 +120,11 @@ def test_join_fast_path_agrees_with_urljoin():
     bases = ['http://h/', 'http://h/api/', 'https://h:8443/a/b/', 'http://h/a//b/', 'http://h/a', 'http://h/a/?q=1',
              'http://h/a/#f']
     paths = ['', 'x', 'x/y', 'x/', 'x?a=1', 'x#f', 'x?a=/./b', 'a.json', '.hidden', './x', 'x/./y', 'x/../y',
-             'x/..', 'x//y', '/root', 'x:1', 'a b', '%2e%2e', '?q=2', '#top', 'é', 'x/.', '..']
+             'x/..', 'x//y', '/root', 'x:1', 'a b', '%2e%2e', '?q=2', '#top', 'é', 'x/.', '..', '%41%2F%7e']
     for base in bases:
         for path in paths:
-            expected = urljoin(base, './' + path if ':' in path else path)
+            decoded = path.replace('%2e', '.').replace('%41', 'A').replace('%7e', '~')  # unreserved, as servers read
+            expected = urljoin(base, './' + decoded if ':' in decoded else decoded)
             assert urls.join(base, path) == expected, (base, path)
 
 
