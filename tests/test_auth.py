@@ -235,6 +235,21 @@ async def test_401_refreshes_once_and_replays(twin, fresh):
     await twin.close(api)
 
 
+async def test_a_401_from_another_origin_after_a_redirect_mints_no_token(twin, fresh, other):
+    """Home redirects to a foreign origin that answers 401: no token goes there, and none is minted."""
+    state = auth_server.oauth_state(fresh)
+    api = twin.Resource(fresh.url, auth=oauth2(fresh))
+    before = len(other.requests)
+    with pytest.raises(twin.HTTPError) as caught:
+        await twin(api.get('redirect', params={'to': other.url + 'status/401'}))
+    assert caught.value.status_code == 401
+    arrived = other.requests[before:]
+    assert [path for _, path, _ in arrived] == ['/status/401']
+    assert not [headers for _, _, headers in arrived if 'Authorization' in headers]
+    assert state['issued'] == 1  # the token of the first request, no refresh for a stranger's 401
+    await twin.close(api)
+
+
 async def test_a_second_401_is_the_answer(twin, fresh):
     state = auth_server.oauth_state(fresh)
     state['reject'] = True
