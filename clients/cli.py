@@ -93,15 +93,20 @@ examples:
 DOWNLOAD = """\
 PATH may be a file (replaced only once the whole body has arrived), a directory, or `-`
 for standard output. Without PATH, or with a directory, the name comes from the
-response's Content-Disposition, else from the URL; an existing file is never replaced
-then (`name-1.ext` is used instead). The body goes to a temporary file beside PATH first,
-so a failed download leaves nothing at PATH. A progress bar (size, rate, time left) is
-shown on a terminal.
+response's Content-Disposition (filename*, else filename), else from the URL's last
+segment; an existing file is never replaced then (`name-1.ext` is used instead). A name
+from the server is reduced to a plain file name: no directories, no leading dot (`..`,
+`.bashrc`), no control characters. A name is kept as it is, except that a URL segment
+without an extension gets one from the Content-Type: `/file` sent as
+application/octet-stream is saved as `file.bin`, `/` as `index.html` for text/html.
+The body goes to a temporary file beside PATH first, so a failed download leaves nothing
+at PATH. A progress bar (size, rate, time left) is shown on a terminal.
 """
 
 # Methods whose NAME=VALUE fields are query parameters; they send no body.
 QUERY_METHODS = frozenset({'GET', 'HEAD', 'OPTIONS', 'DELETE'})
 TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token: methods, header names
+EDGES = re.compile(r'^[\s.]+|[\s.]+\Z')  # what a file name may not start or end with
 FRAMING = frozenset({'content-length', 'transfer-encoding'})  # a body needs one of them
 ACCEPT = 'application/json, */*;q=0.5'
 USER_AGENT = f'clients/{__version__}'
@@ -604,14 +609,23 @@ class Counting:
 
 
 def safe_name(name: str) -> str:
-    """Return a server-suggested file name reduced to a plain, visible name (or '')."""
+    """Return a server-suggested file name reduced to a plain, visible name (or '').
+
+    Only the last path segment is kept (`/` and `\\` both separate), with no control or
+    format characters, no drive, and no dots or spaces at either end (so no hidden file,
+    `..` or name that Windows would shorten).
+    """
     name = name.replace('\\', '/').rsplit('/', 1)[-1]
     name = ''.join(char for char in name if char.isprintable())
-    return name.strip().lstrip('.').strip()
+    return EDGES.sub('', os.path.splitdrive(name)[1])
 
 
 def suggested_name(response: requests.Response) -> str:
-    """Return a file name for a response: its Content-Disposition, else its URL's last segment."""
+    """Return a file name for a response: its Content-Disposition, else its URL's last segment.
+
+    A Content-Disposition name is kept as it is (made safe); a URL segment without an
+    extension gets one guessed from the Content-Type (`/file` becomes `file.bin`).
+    """
     message = Message()
     message['content-disposition'] = response.headers.get('Content-Disposition', '')
     names = [value for key, value in message.get_params([], header='content-disposition') if key == 'filename']

@@ -27,6 +27,8 @@ from urllib.parse import urlencode
 import pytest
 import requests
 import urllib3
+from hypothesis import given
+from hypothesis import strategies as st
 
 from clients import __version__, cli
 from tests.server import Handler, Server, blob, route
@@ -656,10 +658,41 @@ def test_download_names_the_file_from_the_response(server: Server, tmp_path: Pat
 @pytest.mark.parametrize(
     ('suggested', 'safe'),
     [('../../etc/passwd', 'passwd'), ('..\\..\\boot.ini', 'boot.ini'), ('.bashrc', 'bashrc'),
-     (' a\x1b[31mb\n.txt ', 'a[31mb.txt'), ('..', ''), ('', '')],
+     (' a\x1b[31mb\n.txt ', 'a[31mb.txt'), ('..', ''), ('', ''), ('. .bashrc', 'bashrc'),
+     (' .\u200b. .profile', 'profile'), ('x\x00y.txt', 'xy.txt'), ('\u202etxt.exe', 'txt.exe'),
+     ('notes.txt. ', 'notes.txt'), ('a b.tar.gz', 'a b.tar.gz')],
 )
 def test_suggested_names_stay_plain_names(suggested: str, safe: str) -> None:
     assert cli.safe_name(suggested) == safe
+
+
+@given(st.text())
+def test_a_safe_name_is_one_visible_file_name_in_the_folder(suggested: str) -> None:
+    name = cli.safe_name(suggested)
+    assert cli.safe_name(name) == name
+    if name:
+        assert name.isprintable()
+        assert not {'/', '\\'} & set(name)
+        assert name == name.strip(' .') == name.strip()
+        assert os.path.dirname(os.path.join('folder', name)) == 'folder'
+
+
+@pytest.mark.parametrize(('path', 'disposition', 'saved'), [
+    ('cli/attachment', 'attachment; filename=report', 'report'),  # the server's name, as it is
+    ('cli/attachment', 'attachment; filename=". .bashrc"', 'bashrc'),
+    ('cli/attachment', "attachment; filename*=UTF-8'en'%2e%2e%2f%2e%2essh%2fid.pub", 'id.pub'),
+    ('cli/attachment', "attachment; filename=\"x.txt\"; filename*=bogus''y%2F..z.txt", 'z.txt'),
+    ('echo/archive.tar.gz', '', 'archive.tar.gz'),  # the URL's name with an extension, as it is
+    ('echo/v1.2', '', 'v1.2'),
+    ('echo/file', '', 'file.json'),  # no extension: one from the Content-Type
+    ('bytes/3', '', '3.bin'),
+])
+def test_download_keeps_a_name_with_an_extension(server: Server, tmp_path: Path, path: str, disposition: str,
+                                                 saved: str) -> None:
+    query = f'?{urlencode({"disposition": disposition})}' if disposition else ''
+    result = cli_main('download', f'{server.url}{path}{query}', str(tmp_path))
+    assert result.code == 0, result.err
+    assert os.listdir(tmp_path) == [saved]
 
 
 def test_download_through_a_symlink_and_to_a_device(server: Server, tmp_path: Path) -> None:
