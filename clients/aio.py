@@ -484,12 +484,18 @@ class AsyncResource(Navigation, AsyncClient):  # type: ignore[misc]
         return location
 
     async def update(self, path: object = '', callback: Callable[..., Any] | None = None, **json: Any) -> Any:
-        """PATCH `json`; or, with a callback, GET then conditionally PUT `callback(current, **json)`."""
+        """PATCH `json`; or, with a callback, GET then conditionally PUT `callback(current, **json)`.
+
+        The preconditions are those of `Resource.update`: a strong `ETag` and `Last-Modified`.
+        """
         return await self._drive(flows.update(path, callback, json))
 
     @contextlib.asynccontextmanager
     async def updating(self, path: object = '', **kwargs: Any) -> AsyncIterator[Any]:
-        """Async context manager: GET JSON, yield it for editing, then PUT it back if it changed."""
+        """Async context manager: GET JSON, yield it for editing, then PUT it back if it changed.
+
+        The PUT is conditional as in `update`.
+        """
         flow = flows.updating(path, kwargs)
         yield await self._drive(flow)
         await self._drive(flow)

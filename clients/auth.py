@@ -181,20 +181,25 @@ class HmacSigner(Signer):
 class OAuth2(Auth):
     """OAuth 2.0 client credentials (or refresh token) with a cached, self-renewing token.
 
-    The token is fetched on first use and cached until `leeway` seconds before its
-    `expires_in`; a 401 refreshes it once and replays the request. Concurrent requests
-    (threads or tasks) share one refresh. Credentials go in the POST body, never the URL;
+    The token is fetched on first use and renewed `min(leeway, expires_in / 2)` seconds
+    before its `expires_in` runs out: `leeway` seconds early, but never before half its
+    lifetime (a token that lives 10 s is renewed after 5 s); a 401 refreshes it once and
+    replays the request. Concurrent requests (threads or tasks) share one refresh. The
+    client authenticates with HTTP Basic (RFC 6749 2.3.1: every server must support it),
+    or with `client_secret_post` in the POST body; credentials never go in the URL, and
     the token endpoint's redirects are not followed. A failed token request raises
     (`HTTPError`, `TokenError`) and leaves the current token in place.
 
     Args:
         token_url: the token endpoint
         client_id: the client id
-        client_secret: the client secret
+        client_secret: the client secret (without one, the id goes in the body)
         scope: space-separated scopes to ask for
         refresh_token: use the refresh-token grant (rotated tokens are kept)
-        leeway: seconds before expiry at which the token is renewed
+        leeway: seconds before expiry at which the token is renewed (at most half its lifetime)
         options: keyword options for the token client (`verify`, `timeout`, ...)
+        token_endpoint_auth_method: `'client_secret_basic'` (the default) or
+            `'client_secret_post'` (id and secret in the form body, for servers that need it)
     """
 
     credential_headers = ('Authorization',)
@@ -202,10 +207,11 @@ class OAuth2(Auth):
     def __init__(
         self, token_url: str, client_id: str, client_secret: str | None = None, *, scope: str | None = None,
         refresh_token: str | None = None, leeway: float = 30.0, options: Mapping[str, Any] | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.monotonic, token_endpoint_auth_method: str = 'client_secret_basic',
     ) -> None:
         self.token_url = token_url
-        self.state = oauth.TokenState(client_id, client_secret, scope, refresh_token, leeway)
+        self.state = oauth.TokenState(client_id, client_secret, scope, refresh_token, leeway,
+                                      token_endpoint_auth_method)
         self.options = dict(options or {})
         self.clock = clock
         self.lock = threading.Lock()
@@ -223,7 +229,8 @@ class OAuth2(Auth):
         from .base import Resource
 
         with Resource(self.token_url, **self.options) as client:
-            token: dict[str, Any] = client.post('', data=self.state.form(), allow_redirects=False)
+            token: dict[str, Any] = client.post('', data=self.state.form(), headers=self.state.headers(),
+                                                 allow_redirects=False)
         self.state.accept(token, self.clock())
         return token
 
@@ -283,7 +290,8 @@ class OAuth2(Auth):
         from .aio import AsyncResource
 
         async with AsyncResource(self.token_url, **self.options) as client:
-            token: dict[str, Any] = await client.post('', data=self.state.form(), follow_redirects=False)
+            token: dict[str, Any] = await client.post('', data=self.state.form(), headers=self.state.headers(),
+                                                       follow_redirects=False)
         self.state.accept(token, self.clock())
         return token
 

@@ -420,14 +420,19 @@ class Resource(Navigation, Client):  # type: ignore[misc]
     def update(self, path: object = '', callback: Callable[..., Any] | None = None, **json: Any) -> Any:
         """PATCH `json`; or, with a callback, GET then PUT `callback(current, **json)`.
 
-        The PUT carries `If-Match` / `If-Unmodified-Since` from the GET's `ETag` /
-        `Last-Modified`, so a concurrent change makes it fail instead of being lost.
+        The PUT carries `If-Match` / `If-Unmodified-Since` from the GET's strong `ETag` /
+        `Last-Modified`, so a concurrent change makes it fail (412) instead of being lost.
+        A weak `ETag` (`W/"..."`) never matches `If-Match`, so it is not sent; with no
+        other validator the PUT is unconditional, as in 1.3.
         """
         return self._drive(flows.update(path, callback, json))
 
     @contextlib.contextmanager
     def updating(self, path: object = '', **kwargs: Any) -> Iterator[Any]:
-        """Context manager: GET JSON, yield it for editing, then PUT it back if it changed."""
+        """Context manager: GET JSON, yield it for editing, then PUT it back if it changed.
+
+        The PUT is conditional as in `update`.
+        """
         flow = flows.updating(path, kwargs)
         yield self._drive(flow)
         self._drive(flow)

@@ -26,14 +26,18 @@ import sys
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from email.message import Message
 from email.utils import collapse_rfc2231_value
 from typing import IO, TYPE_CHECKING, Any, NoReturn, TextIO, cast
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import requests
+import requests.adapters
 import urllib3
+import urllib3.connection
+import urllib3.connectionpool
+import urllib3.util
 
 from . import __version__, content, urls
 from .base import Resource
@@ -89,15 +93,21 @@ examples:
 DOWNLOAD = """\
 PATH may be a file (replaced only once the whole body has arrived), a directory, or `-`
 for standard output. Without PATH, or with a directory, the name comes from the
-response's Content-Disposition, else from the URL; an existing file is never replaced
-then (`name-1.ext` is used instead). The body goes to a temporary file beside PATH first,
-so a failed download leaves nothing at PATH. A progress bar (size, rate, time left) is
-shown on a terminal.
+response's Content-Disposition (filename*, else filename), else from the URL's last
+segment; an existing file is never replaced then (`name-1.ext` is used instead). A name
+from the server is reduced to a plain file name: no directories, no leading dot (`..`,
+`.bashrc`), no control characters. A name is kept as it is, except that a URL segment
+without an extension gets one from the Content-Type: `/file` sent as
+application/octet-stream is saved as `file.bin`, `/` as `index.html` for text/html.
+The body goes to a temporary file beside PATH first, so a failed download leaves nothing
+at PATH. A progress bar (size, rate, time left) is shown on a terminal.
 """
 
 # Methods whose NAME=VALUE fields are query parameters; they send no body.
 QUERY_METHODS = frozenset({'GET', 'HEAD', 'OPTIONS', 'DELETE'})
 TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token: methods, header names
+EDGES = re.compile(r'^[\s.]+|[\s.]+\Z')  # what a file name may not start or end with
+FRAMING = frozenset({'content-length', 'transfer-encoding'})  # a body needs one of them
 ACCEPT = 'application/json, */*;q=0.5'
 USER_AGENT = f'clients/{__version__}'
 
@@ -150,6 +160,12 @@ def jsonable(item: Any) -> Any:
     return item
 
 
+def encodable(value: Any) -> Any:
+    """Return what `json.dumps` writes for a value it cannot: an event is an object, else text."""
+    item = jsonable(value)
+    return str(item) if item is value else item
+
+
 def write_all(file: IO[bytes], data: bytes) -> int:
     """Write all of `data`: a buffered pipe may take only part (then fail on the next write)."""
     view = memoryview(data)
@@ -168,7 +184,7 @@ class Printer:
 
     def json(self, value: Any, indent: int | None = 2) -> None:
         """Write a JSON value, indented (or on one line), coloured if asked."""
-        text = json.dumps(value, indent=indent, ensure_ascii=False, default=str)
+        text = json.dumps(value, indent=indent, ensure_ascii=False, default=encodable)
         # A lone surrogate (JSON may hold one) cannot be written as UTF-8: keep it escaped.
         text = LONE_SURROGATE.sub(lambda match: f'\\u{ord(match[0]):04x}', text)
         self.stdout.write((color_json(text) if self.color else text) + '\n')
@@ -214,19 +230,78 @@ class Printer:
         return True
 
 
-def show_exchange(stream: TextIO) -> Callable[..., None]:
-    """Return a response hook that writes each request's and response's head to `stream`."""
+class RecordingHTTPConnection(urllib3.connection.HTTPConnection):
+    """An HTTP connection that keeps the head of the last request it sent, byte for byte."""
 
-    def hook(response: requests.Response, **kwargs: Any) -> None:
-        request = response.request
-        lines = [f'> {request.method} {request.url}']
-        lines += [f'> {name}: {value}' for name, value in request.headers.items()]
-        lines.append(f'< {response.status_code} {response.reason or ""}'.rstrip())
-        lines += [f'< {name}: {value}' for name, value in response.headers.items()]
-        stream.write('\n'.join(lines) + '\n\n')
-        stream.flush()
+    head = b''
+    _starting = False
 
-    return hook
+    def putrequest(self, *args: Any, **kwargs: Any) -> None:
+        """Start a request: the next bytes sent are its head."""
+        self._starting = True
+        super().putrequest(*args, **kwargs)
+
+    def send(self, data: Any) -> None:
+        """Send `data`, keeping it if it is the head of a request."""
+        if self._starting:
+            self.head, self._starting = bytes(data), False
+        super().send(data)
+
+
+class RecordingHTTPSConnection(urllib3.connection.HTTPSConnection, RecordingHTTPConnection):
+    """An HTTPS connection that keeps the head of the last request it sent."""
+
+
+# urllib3's own connection classes only: a SOCKS proxy's connections are left as they are.
+RECORDING: dict[type[Any], type[Any]] = {
+    urllib3.connection.HTTPConnection: RecordingHTTPConnection,
+    urllib3.connection.HTTPSConnection: RecordingHTTPSConnection,
+}
+
+
+class Wire(requests.adapters.HTTPAdapter):
+    """The command line's transport: removes the headers `-H 'NAME:'` names, and shows heads.
+
+    A removed header is removed last, from the request as it goes out, so nothing sends it:
+    not the client's defaults, not requests (cookies, netrc), not urllib3 or http.client,
+    which add `User-Agent`, `Accept-Encoding` and `Host` to a request without them.
+    With `show`, each request's head is written to it exactly as it was sent, and each
+    response's head as it arrived.
+    """
+
+    def __init__(self, removed: Iterable[str] = (), show: TextIO | None = None) -> None:
+        super().__init__()
+        self.removed = tuple(removed)
+        self.show = show
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        """Send `request` without the removed headers."""
+        for name in self.removed:
+            if name.lower() in urllib3.util.SKIPPABLE_HEADERS:
+                request.headers[name] = urllib3.util.SKIP_HEADER  # urllib3's word for: add none
+            else:
+                request.headers.pop(name, None)
+        return super().send(request, *args, **kwargs)
+
+    def get_connection_with_tls_context(self, *args: Any, **kwargs: Any) -> urllib3.connectionpool.ConnectionPool:
+        """Return the pool for a request, its new connections recording what they send."""
+        pool = cast(urllib3.HTTPConnectionPool, super().get_connection_with_tls_context(*args, **kwargs))
+        pool.ConnectionCls = RECORDING.get(pool.ConnectionCls, pool.ConnectionCls)
+        return pool
+
+    def build_response(self, req: requests.PreparedRequest, resp: Any) -> requests.Response:
+        """Return the response, writing both heads first if asked."""
+        response = super().build_response(req, resp)
+        if self.show is not None:
+            sent = getattr(resp.connection, 'head', b'').decode('latin-1').split('\r\n')
+            lines = [f'> {line}' for line in sent if line]
+            prepared = [f'> {req.method} {req.url}', *(f'> {name}: {value}' for name, value in req.headers.items())]
+            lines = lines or prepared  # a connection of another kind (SOCKS) keeps no head
+            lines.append(f'< {response.status_code} {response.reason or ""}'.rstrip())
+            lines += [f'< {name}: {value}' for name, value in response.headers.items()]
+            self.show.write('\n'.join(lines) + '\n\n')
+            self.show.flush()
+        return response
 
 
 # --- requests --------------------------------------------------------------------------
@@ -304,9 +379,18 @@ def parse_items(method: str, items: Sequence[str]) -> tuple[list[str], list[tupl
     return segments, query, body
 
 
-def open_resource(url: str, headers: Sequence[str], timeout: float | None, defaults: dict[str, str]) -> Resource:
-    """Return a root `Resource` at `url` with default and `-H` headers, and the timeout."""
+def open_resource(url: str, headers: Sequence[str], timeout: float | None, defaults: dict[str, str],
+                  show: TextIO | None = None) -> Resource:
+    """Return a root `Resource` at `url` with default and `-H` headers, and the timeout.
+
+    Its transport (`Wire`) removes the headers given as `NAME:`, and writes each exchange's
+    heads to `show` if given.
+    """
     parsed = [parse_header(header) for header in headers]
+    removed = [name for name, value in parsed if value is None]
+    for name in removed:
+        if name.lower() in FRAMING:
+            raise UsageError(f"cannot remove {name}: it says where the body ends")
     resource = Resource(url)
     if timeout is not None:
         resource.timeout = timeout
@@ -318,6 +402,9 @@ def open_resource(url: str, headers: Sequence[str], timeout: float | None, defau
             resource.headers.pop(name, None)
         else:
             resource.headers[name] = value
+    wire = Wire(removed, show)
+    for prefix in ('http://', 'https://'):
+        resource.mount(prefix, wire)
     return resource
 
 
@@ -357,13 +444,12 @@ def request(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> None:
         return content.kind(responses[-1].headers.get('Content-Type'))
 
     hooks = [lambda response, **_: responses.append(response)]
-    if args.verbose:
-        hooks.append(show_exchange(stderr))
     kwargs: dict[str, Any] = {'params': query, 'hooks': {'response': hooks}}
     if body:
         kwargs['json'] = body
     defaults = {'User-Agent': USER_AGENT, 'Accept': ACCEPT}
-    with open_resource(base, args.header, args.timeout, defaults) as root, blamed_on(responses):
+    show = stderr if args.verbose else None
+    with open_resource(base, args.header, args.timeout, defaults, show) as root, blamed_on(responses):
         resource = navigate(root, segments)
         if args.stream:
             for item in resource.iter(path, **kwargs):
@@ -523,14 +609,23 @@ class Counting:
 
 
 def safe_name(name: str) -> str:
-    """Return a server-suggested file name reduced to a plain, visible name (or '')."""
+    """Return a server-suggested file name reduced to a plain, visible name (or '').
+
+    Only the last path segment is kept (`/` and `\\` both separate), with no control or
+    format characters, no drive, and no dots or spaces at either end (so no hidden file,
+    `..` or name that Windows would shorten).
+    """
     name = name.replace('\\', '/').rsplit('/', 1)[-1]
     name = ''.join(char for char in name if char.isprintable())
-    return name.strip().lstrip('.').strip()
+    return EDGES.sub('', os.path.splitdrive(name)[1])
 
 
 def suggested_name(response: requests.Response) -> str:
-    """Return a file name for a response: its Content-Disposition, else its URL's last segment."""
+    """Return a file name for a response: its Content-Disposition, else its URL's last segment.
+
+    A Content-Disposition name is kept as it is (made safe); a URL segment without an
+    extension gets one guessed from the Content-Type (`/file` becomes `file.bin`).
+    """
     message = Message()
     message['content-disposition'] = response.headers.get('Content-Disposition', '')
     names = [value for key, value in message.get_params([], header='content-disposition') if key == 'filename']
@@ -619,9 +714,10 @@ def download(args: argparse.Namespace, stdout: TextIO, stderr: TextIO,
             return unused(os.path.join(target or '', suggested_name(responses[-1])))
         return os.path.realpath(str(target))  # through a symbolic link, which stays
 
-    hooks = {'response': [started, *([show_exchange(stderr)] if args.verbose else [])]}
+    hooks = {'response': [started]}
     defaults = {'User-Agent': USER_AGENT, 'Accept-Encoding': 'identity'}  # sizes are the file's
-    with open_resource(base, args.header, args.timeout, defaults) as resource:
+    show = stderr if args.verbose else None
+    with open_resource(base, args.header, args.timeout, defaults, show) as resource:
 
         def fetch(file: IO[bytes]) -> int:
             counting = Counting(file, progress)
@@ -697,7 +793,7 @@ def parsers(output: TextIO | None = None) -> dict[str, Parser]:
     common.add_argument('--timeout', type=positive, metavar='SECONDS',
                         help='seconds to wait for a connection and for each read (default: 5 to connect, 30 to read)')
     common.add_argument('-v', '--verbose', action='store_true',
-                        help='write each request and response head (line and headers) to stderr')
+                        help='write each request head exactly as sent, and each response head, to stderr')
 
     main = Parser(
         prog='clients', parents=[common], formatter_class=formatter, epilog=FIELDS + '\n' + EXIT_CODES,

@@ -16,7 +16,7 @@ from typing import IO, Any, Protocol, TypeVar
 
 from . import streams, urls
 from .errors import IncompleteBody
-from .flows import Pause
+from .flows import Pause, strong_etag
 
 Progress = Callable[[int, 'int | None'], Any]
 
@@ -160,9 +160,8 @@ def target(file: Any, resume: bool = False) -> Target:
 def validator(headers: Any) -> str | None:
     """Return what identifies this version of a body for `If-Range`: a strong `ETag`, else
     `Last-Modified`, else `None`."""
-    etag = headers.get('ETag')
-    if etag and not etag.startswith('W/'):
-        return str(etag)
+    if etag := strong_etag(headers):
+        return etag
     modified = headers.get('Last-Modified')
     return str(modified) if modified else None
 

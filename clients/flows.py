@@ -43,11 +43,26 @@ class Pause:
 Flow = Generator[Call | Pause, Any, Any]
 
 
+def strong_etag(headers: Mapping[str, str]) -> str | None:
+    """Return the response's `ETag` if it is strong, else `None`.
+
+    `If-Match` and `If-Range` compare entity tags strongly (RFC 9110 13.1.1, 13.1.5): a weak
+    tag (`W/"..."`, as servers make when they compress) never matches, so it is never sent.
+    """
+    etag = (headers.get('ETag') or '').strip()
+    return etag if etag and not etag.startswith(('W/', 'w/')) else None
+
+
 def conditional(headers: Mapping[str, str]) -> dict[str, str]:
-    """Return the precondition headers for writing back what a GET returned."""
+    """Return the precondition headers for writing back what a GET returned.
+
+    `If-Match` with a strong `ETag`, and `If-Unmodified-Since` with the `Last-Modified`
+    (which a server evaluates when there is no `If-Match`); nothing without either, so
+    the write is then unconditional, as in 1.3.
+    """
     found = {}
-    if headers.get('ETag'):
-        found['If-Match'] = headers['ETag']
+    if etag := strong_etag(headers):
+        found['If-Match'] = etag
     if headers.get('Last-Modified'):
         found['If-Unmodified-Since'] = headers['Last-Modified']
     return found

@@ -5,10 +5,11 @@ Each test sets `server.oauth` / `server.webhook_secret` on its own `fresh` serve
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote_plus, urlsplit
 
 import clients
 from tests.server import Handler, route
@@ -23,18 +24,34 @@ def oauth_state(server: object) -> dict:
     return state
 
 
+def basic(header: str | None) -> tuple[str, str] | None:
+    """Return the client id and secret of an `Authorization: Basic` header (RFC 6749 2.3.1)."""
+    kind, _, value = (header or '').partition(' ')
+    if kind.lower() != 'basic':
+        return None
+    client_id, _, secret = base64.b64decode(value).decode().partition(':')
+    return unquote_plus(client_id), unquote_plus(secret)
+
+
 @route('/oauth/token')
 def token(handler: Handler) -> None:
-    """Issue `t<n>` tokens for client `id` / secret `secret` (form body only)."""
+    """Issue `t<n>` tokens for client `id` / secret `secret`, given by HTTP Basic or in the form.
+
+    A request that authenticates both ways is refused (RFC 6749 2.3: one method per request).
+    """
     state = oauth_state(handler.server)
     form = {key: values[-1] for key, values in parse_qs(handler.body().decode()).items()}
-    state['requests'].append({'query': urlsplit(handler.path).query, 'form': form,
+    credentials = basic(handler.headers.get('Authorization'))
+    state['requests'].append({'query': urlsplit(handler.path).query, 'form': form, 'basic': credentials,
                               'content_type': handler.headers.get('Content-Type')})
     time.sleep(state['delay'])
     if state['fail']:
         return handler.send_json(500, {'error': 'server_error', 'error_description': 'token store down'})
+    if credentials and {'client_id', 'client_secret'} & set(form):
+        return handler.send_json(400, {'error': 'invalid_request', 'error_description': 'more than one method'})
+    client_id, secret = credentials or (form.get('client_id'), form.get('client_secret'))
     grant = form.get('grant_type')
-    if form.get('client_id') != 'id' or (grant == 'client_credentials' and form.get('client_secret') != 'secret'):
+    if client_id != 'id' or (grant == 'client_credentials' and secret != 'secret'):
         return handler.send_json(401, {'error': 'invalid_client'})
     if grant == 'refresh_token' and form.get('refresh_token') != state['refresh']:
         return handler.send_json(400, {'error': 'invalid_grant'})

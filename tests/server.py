@@ -15,6 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from werkzeug.http import http_date, parse_date, parse_etags, quote_etag
+
 Route = Callable[['Handler'], None]
 ROUTES: dict[str, Route] = {}
 
@@ -343,6 +345,43 @@ def ranged(handler: Handler) -> None:
         handler.close_connection = True
         return
     handler.wfile.write(body)
+
+
+def versioned_state(server: Any, name: str) -> dict[str, Any]:
+    """The state of `/versioned/<name>` on `server`: its JSON value, version and modification time."""
+    with server.lock:
+        documents = server.__dict__.setdefault('versioned', {})
+        return documents.setdefault(name, {'value': {'n': 1}, 'version': 1, 'modified': 1_700_000_000})
+
+
+@route('/versioned')
+def versioned(handler: Handler) -> None:
+    """/versioned/<name>?validators=...: a JSON document whose writes follow RFC 9110 13.2.2.
+
+    `validators` says what the server has for the document: `strong` or `weak` (an ETag, as
+    a server that compresses makes it weak) and `date` (Last-Modified), joined by `+`. A PUT
+    is refused with 412 if its If-Match has no tag that strongly matches the current one
+    (werkzeug's comparison), or, without If-Match, if the document was modified after its
+    If-Unmodified-Since; else it replaces the document and returns it.
+    """
+    state = versioned_state(handler.server, urlsplit(handler.path).path.rsplit('/', 1)[-1])
+    kinds = handler.query.get('validators', '').split('+')
+    etag = quote_etag(f'v{state["version"]}', weak='weak' in kinds) if {'weak', 'strong'} & set(kinds) else None
+    body = handler.body()
+    if handler.command == 'PUT':
+        if_match, since = handler.headers.get('If-Match'), parse_date(handler.headers.get('If-Unmodified-Since'))
+        if if_match is not None:
+            matched = etag is not None and not etag.startswith('W/') and parse_etags(if_match).contains(etag[1:-1])
+        else:
+            matched = since is None or 'date' not in kinds or state['modified'] <= since.timestamp()
+        if not matched:
+            return handler.send_json(412, {'message': 'changed meanwhile'})
+        state.update(value=json.loads(body), version=state['version'] + 1, modified=state['modified'] + 1)
+        return handler.send_json(200, state['value'])
+    headers = {'ETag': etag} if etag else {}
+    if 'date' in kinds:
+        headers['Last_Modified'] = http_date(state['modified'])
+    return handler.send_json(200, state['value'], **headers)
 
 
 class Server(ThreadingHTTPServer):

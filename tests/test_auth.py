@@ -1,16 +1,18 @@
 """Auth helpers (Bearer, ApiKey, signers) and OAuth 2.0, through both shells."""
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import io
 import threading
+import urllib.parse
 
 import pytest
 
 import clients
 from clients import auth, oauth
-from tests import auth_server
+from tests import auth_server, authlib_server
 from tests.conftest import URL
 
 
@@ -27,12 +29,34 @@ class Clock:
 # the pure token state
 
 def test_token_form():
-    assert oauth.TokenState('id', 'secret', 'read write', None, 30).form() == {
-        'grant_type': 'client_credentials', 'client_id': 'id', 'client_secret': 'secret', 'scope': 'read write'}
-    assert oauth.TokenState('id', None, None, 'r0', 30).form() == {
-        'grant_type': 'refresh_token', 'refresh_token': 'r0', 'client_id': 'id'}
+    basic = oauth.TokenState('id', 'secret', 'read write', None, 30)
+    assert basic.form() == {'grant_type': 'client_credentials', 'scope': 'read write'}
+    assert basic.headers() == {'Authorization': 'Basic aWQ6c2VjcmV0'}  # RFC 6749's id:secret, base64
+    post = oauth.TokenState('id', 'secret', None, 'r0', 30, 'client_secret_post')
+    assert post.form() == {'grant_type': 'refresh_token', 'refresh_token': 'r0', 'client_id': 'id',
+                           'client_secret': 'secret'}
+    assert post.headers() == {}
+    for method in oauth.AUTH_METHODS:  # a public client names itself in the body
+        public = oauth.TokenState('id', None, None, 'r0', 30, method)
+        assert public.form() == {'grant_type': 'refresh_token', 'refresh_token': 'r0', 'client_id': 'id'}
+        assert public.headers() == {}
     with pytest.raises(clients.TokenError, match='needs a client_id'):
         oauth.TokenState('', None, None, None, 30)
+    with pytest.raises(clients.TokenError, match="token_endpoint_auth_method must be one of client_secret_basic, "
+                                                 "client_secret_post, not 'client_secret_jwt'"):
+        clients.OAuth2('http://h/token', 'id', 's', token_endpoint_auth_method='client_secret_jwt')
+
+
+@pytest.mark.parametrize(('client_id', 'secret', 'encoded'), [
+    ('id', 'secret', 'id:secret'),
+    ('a:b', 'c:d', 'a%3Ab:c%3Ad'),
+    ('x y', 'p+q%r é', 'x%20y:p%2Bq%25r%20%C3%A9'),
+])
+def test_basic_credentials_are_form_urlencoded_first(client_id, secret, encoded):
+    value = oauth.basic(client_id, secret)
+    assert base64.b64decode(value.removeprefix('Basic ')).decode() == encoded
+    user, _, password = encoded.partition(':')
+    assert (urllib.parse.unquote_plus(user), urllib.parse.unquote_plus(password)) == (client_id, secret)
 
 
 def test_token_expiry_and_rotation():
@@ -204,19 +228,31 @@ async def test_token_is_fetched_once_and_cached(twin, fresh):
     (request,) = state['requests']
     assert request['query'] == ''
     assert request['content_type'] == 'application/x-www-form-urlencoded'
-    assert request['form'] == {'grant_type': 'client_credentials', 'client_id': 'id', 'client_secret': 'secret',
-                               'scope': 'read'}
+    assert request['basic'] == ('id', 'secret')  # HTTP Basic, as RFC 6749 2.3.1 says every server takes
+    assert request['form'] == {'grant_type': 'client_credentials', 'scope': 'read'}
     await twin.close(api)
 
 
-async def test_token_is_renewed_before_it_expires(twin, fresh):
+async def test_client_secret_post_puts_the_credentials_in_the_body(twin, fresh):
     state = auth_server.oauth_state(fresh)
-    state['expires_in'] = 100
+    api = twin.Resource(fresh.url + 'oauth', auth=oauth2(fresh, token_endpoint_auth_method='client_secret_post'))
+    assert await twin(api.protected.get()) == {'token': 't1'}
+    (request,) = state['requests']
+    assert request['basic'] is None
+    assert request['form'] == {'grant_type': 'client_credentials', 'client_id': 'id', 'client_secret': 'secret'}
+    await twin.close(api)
+
+
+@pytest.mark.parametrize(('expires_in', 'renewed_after'), [(100, 70), (60, 30), (10, 5)])
+async def test_token_is_renewed_before_it_expires(twin, fresh, expires_in, renewed_after):
+    """`leeway` seconds before expiry, but never before half the token's lifetime."""
+    state = auth_server.oauth_state(fresh)
+    state['expires_in'] = expires_in
     clock = Clock()
     credential = oauth2(fresh, clock=clock, leeway=30)
     api = twin.Resource(fresh.url + 'oauth', auth=credential)
     assert await twin(api.protected.get()) == {'token': 't1'}
-    clock.now += 69
+    clock.now += renewed_after - 1
     assert await twin(api.protected.get()) == {'token': 't1'}
     clock.now += 1
     assert await twin(api.protected.get()) == {'token': 't2'}
@@ -356,3 +392,28 @@ def test_replay_of_a_consumed_stream_returns_the_401(fresh):
     assert api.protected.post(data=file) == {'token': 't2'}
     api.close()
 
+
+
+# OAuth 2.0 against authlib's authorization server
+
+@pytest.mark.parametrize('client_id', ['basic-client', 'id:with colon'])
+async def test_authlib_stock_grant_takes_the_default_http_basic(twin, fresh, client_id):
+    secret, _ = authlib_server.CLIENTS[client_id]
+    api = twin.Resource(fresh.url + 'authlib', auth=clients.OAuth2(fresh.url + 'authlib/token', client_id, secret))
+    assert await twin(api.protected.get()) == {'client': client_id}
+    await twin.close(api)
+
+
+async def test_authlib_client_secret_post_as_an_option(twin, fresh):
+    def api(path, **kwargs):
+        credential = clients.OAuth2(fresh.url + path, 'post-client', 'p0st secret', **kwargs)
+        return twin.Resource(fresh.url + 'authlib', auth=credential)
+
+    posting = api('authlib/post/token', token_endpoint_auth_method='client_secret_post')
+    assert await twin(posting.protected.get()) == {'client': 'post-client'}
+    for refused in (api('authlib/post/token'), api('authlib/token', token_endpoint_auth_method='client_secret_post')):
+        with pytest.raises(clients.HTTPError, match='401 Unauthorized: invalid_client') as info:
+            await twin(refused.protected.get())
+        assert 'p0st' not in str(info.value)
+        await twin.close(refused)
+    await twin.close(posting)

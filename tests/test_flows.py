@@ -1,6 +1,8 @@
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from clients import TokenError, flows
+from clients import TokenError, downloads, flows
 
 
 def run(flow, replies):
@@ -18,7 +20,19 @@ def run(flow, replies):
 def test_conditional():
     assert flows.conditional({'ETag': '"v1"', 'Last-Modified': 'Wed, 21 Oct 2015 07:28:00 GMT'}) == {
         'If-Match': '"v1"', 'If-Unmodified-Since': 'Wed, 21 Oct 2015 07:28:00 GMT'}
+    assert flows.conditional({'ETag': 'W/"v1"', 'Last-Modified': 'Wed, 21 Oct 2015 07:28:00 GMT'}) == {
+        'If-Unmodified-Since': 'Wed, 21 Oct 2015 07:28:00 GMT'}
+    assert flows.conditional({'ETag': 'W/"v1"'}) == {}
     assert flows.conditional({}) == {}
+
+
+@given(st.sampled_from(['', 'W/', 'w/', ' W/', '\tW/']), st.text(max_size=8), st.booleans())
+def test_a_weak_etag_is_never_a_precondition(prefix, tag, dated):
+    headers = {'ETag': f'{prefix}"{tag}"', **({'Last-Modified': 'then'} if dated else {})}
+    weak = prefix.strip() != ''
+    assert ('If-Match' in flows.conditional(headers)) is not weak
+    assert flows.strong_etag(headers) == (None if weak else headers['ETag'].strip())
+    assert downloads.validator(headers) == (('then' if dated else None) if weak else headers['ETag'].strip())
 
 
 def test_update_patches_without_callback():

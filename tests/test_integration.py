@@ -8,6 +8,7 @@ import pytest
 import requests
 
 import clients
+from tests.server import versioned_state
 
 PATTERN = bytes(range(256)) * 256
 
@@ -280,4 +281,46 @@ async def test_a_short_body_in_pieces_raises_after_the_whole_pieces(twin, server
         async for piece in _aiter(api.short.iter(params={'type': 'application/octet-stream'}, chunk_size=4)):
             pieces.append(piece)
     assert pieces == [b'{"a"', b': 1}']  # not the unfinished third piece: the body was cut short
+    await twin.close(api)
+
+
+# RFC 9110 preconditions: the write is refused after a change whenever a validator allows it
+
+@pytest.mark.parametrize(('validators', 'guarded'), [
+    ('strong', True), ('strong+date', True), ('weak+date', True), ('date', True), ('weak', False), ('', False),
+])
+async def test_update_is_conditional_on_the_validators_a_server_has(twin, fresh, validators, guarded):
+    api = twin.Resource(fresh.url, params={'validators': validators})
+    state = versioned_state(fresh, 'doc')
+
+    def increment(item, by):
+        return {'n': item['n'] + by}
+
+    assert await twin(api.update('versioned/doc', increment, by=1)) == {'n': 2}
+
+    def changed_meanwhile(item):
+        state.update(value={'n': 10}, version=state['version'] + 1, modified=state['modified'] + 1)
+        return {'n': item['n'] + 1}
+
+    if guarded:
+        with pytest.raises(clients.HTTPError, match='412 Precondition Failed: changed meanwhile'):
+            await twin(api.update('versioned/doc', changed_meanwhile))
+        assert state['value'] == {'n': 10}
+    else:  # nothing to make the write conditional on: it is sent unconditionally, as in 1.3
+        assert await twin(api.update('versioned/doc', changed_meanwhile)) == {'n': 3}
+    put = [headers for method, _, headers in fresh.requests if method == 'PUT'][-1]
+    assert 'W/' not in put.get('If-Match', '')
+    await twin.close(api)
+
+
+@pytest.mark.parametrize('validators', ['strong', 'weak+date', 'weak', ''])
+async def test_updating_writes_back_with_any_validator(twin, fresh, validators):
+    api = twin.Resource(fresh.url, params={'validators': validators})
+    if twin.name == 'sync':
+        with api.updating('versioned/doc') as item:
+            item['n'] += 1
+    else:
+        async with api.updating('versioned/doc') as item:
+            item['n'] += 1
+    assert versioned_state(fresh, 'doc') == {'value': {'n': 2}, 'version': 2, 'modified': 1_700_000_001}
     await twin.close(api)

@@ -125,7 +125,8 @@ async def async_clients() -> None:
 
 
 async def async_resources(folder: pathlib.Path) -> None:
-    api = clients.AsyncResource(URL, auth=clients.OAuth2(URL + 'token', 'id', 'secret'))
+    api = clients.AsyncResource(URL, auth=clients.OAuth2(URL + 'token', 'id', 'secret',
+                                                         token_endpoint_auth_method='client_secret_post'))
     assert_type(await api.get('items'), Any)
     assert_type(api.user.repos, clients.AsyncResource)
     assert_type(await api.user.repos(visibility='public'), Any)
