@@ -30,7 +30,7 @@ async def test_failures_and_errors_open_circuits(twin):
             await twin(proxy.get('x'))
     assert proxy.urls[A]['failures'] == proxy.urls[B]['errors'] == 3
     assert proxy.urls[A]['connections'] == proxy.urls[B]['connections'] == 0
-    assert proxy.urls[A].state(proxy._now()) == proxy.urls[B].state(proxy._now()) == 'open'
+    assert proxy.urls[A].state(now=proxy._now()) == proxy.urls[B].state(now=proxy._now()) == 'open'
     with pytest.raises(clients.AllHostsDown, match=r'all hosts are down for GET: .*status 503.*Connect') as info:
         await twin(proxy.get('x'))
     assert info.value.attempts == 2
