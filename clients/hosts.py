@@ -25,8 +25,9 @@ class Stats(collections.Counter[str]):
     opens it again for twice as long, up to `cooldown_max`. Subclass and set these class
     attributes (as `Proxy.Stats`) to tune them.
 
-    Time is monotonic seconds read from `clock`, which a proxy sets to its `retry.clock`;
-    the methods' `now=` keyword passes a reading of that clock instead.
+    Every count goes through `add`, as in 1.3. Time is monotonic seconds read from `clock`,
+    which a proxy sets to its `retry.clock`; the methods' `now=` keyword passes a reading of
+    that clock instead.
     """
 
     threshold = 3
@@ -82,17 +83,17 @@ class Stats(collections.Counter[str]):
     def begin(self, *, now: float | None = None) -> bool:
         """Count a request starting; return whether it is the probe of a half-open circuit."""
         now = self._time(now)
+        self.add(requests=1, connections=1)
         with self.lock:
-            self.update(requests=1, connections=1)
             probe = self.state(now=now) == 'half-open' and not self.probing
             self.probing = self.probing or probe
             return probe
 
     def end(self, probe: bool = False) -> None:
         """Count a request's connection released; a probe that was not judged frees the slot."""
-        with self.lock:
-            self.update(connections=-1)
-            if probe:
+        self.add(connections=-1)
+        if probe:
+            with self.lock:
                 self.probing = False
 
     def succeeded(self) -> None:
@@ -106,8 +107,8 @@ class Stats(collections.Counter[str]):
     def failed(self, kind: str, reason: str, *, now: float | None = None) -> None:
         """Record a failure (`kind` is `errors` or `failures`); open the circuit if it is due."""
         now = self._time(now)
+        self.add(**{kind: 1})
         with self.lock:
-            self.update({kind: 1})
             self.streak += 1
             self.last_failure = reason
             self.failed_at = now
