@@ -18,12 +18,12 @@ class Stats(collections.Counter[str]):
     """Thread-safe counts of one host, and its health: a circuit breaker.
 
     Counts: `requests`, `errors` (transport failures), `failures` (5xx answers) and active
-    `connections`. A host that failed in the last `cooldown` seconds is `recent`: a proxy
-    sends it nothing while a host without a recent failure is available. After `threshold`
-    failures in a row the circuit opens: the host gets no requests for `cooldown` seconds,
-    then one probe (half-open). A probe that succeeds closes the circuit; one that fails
-    opens it again for twice as long, up to `cooldown_max`. Subclass and set these class
-    attributes (as `Proxy.Stats`) to tune them.
+    `connections`. A host that failed in the last `cooldown` seconds is `recent`: a proxy's
+    default `priority` sends it nothing while a host without a recent failure is available,
+    so the avoidance fades with time. After `threshold` failures in a row the circuit opens:
+    the host gets no requests for `cooldown` seconds, then one probe (half-open). A probe
+    that succeeds closes the circuit; one that fails opens it again for twice as long, up to
+    `cooldown_max`. Subclass and set these class attributes (as `Proxy.Stats`) to tune them.
 
     Every count goes through `add`, as in 1.3. Time is monotonic seconds read from `clock`,
     which a proxy sets to its `retry.clock`; the methods' `now=` keyword passes a reading of
