@@ -544,16 +544,17 @@ class AsyncGraph(AsyncRemote):
 class AsyncJsonRpc(jsonrpc.Methods, AsyncRemote):  # type: ignore[misc]
     """An `AsyncRemote` speaking JSON-RPC 2.0: `await rpc.subtract(42, 23)` returns `result`."""
 
-    async def _rpc(self, payload: Any) -> Any:
+    async def _rpc(self, payload: Any) -> tuple[Any, str]:
         response = await self._send('POST', json=payload)
         where = urls.where('POST', response.url)
         value = jsonrpc.read(response.status_code, response.headers.get('Content-Type'), response.content, where)
-        return await self._content(response) if value is jsonrpc.HTTP_ERROR else value
+        return (await self._content(response) if value is jsonrpc.HTTP_ERROR else value), str(response.url)
 
     async def invoke(self, method: str, args: Any = (), kwargs: Any = None) -> Any:
         """Call `method` with positional `args` or named `kwargs` and return its result."""
         message = jsonrpc.request(method, args, kwargs, next(self.ids))
-        return jsonrpc.result(await self._rpc(message), message['id'])
+        value, url = await self._rpc(message)
+        return jsonrpc.result(value, message['id'], method, url)
 
     async def notify(self, method: str, *args: Any, **kwargs: Any) -> None:
         """Send a notification: no id, no result awaited (an HTTP error status still raises)."""
@@ -562,7 +563,8 @@ class AsyncJsonRpc(jsonrpc.Methods, AsyncRemote):  # type: ignore[misc]
     async def batch(self, *calls: jsonrpc.Request) -> list[Any]:
         """Send `jsonrpc.call(...)` and `jsonrpc.notification(...)` items in one POST."""
         messages = jsonrpc.number(calls, self.ids)
-        return jsonrpc.results(messages, await self._rpc(messages))
+        value, url = await self._rpc(messages)
+        return jsonrpc.results(messages, value, url)
 
 
 class AsyncProxy(hosts.Balancer, AsyncClient):  # type: ignore[misc]

@@ -499,16 +499,17 @@ class JsonRpc(jsonrpc.Methods, Remote):  # type: ignore[misc]
     subclasses by code.
     """
 
-    def _rpc(self, payload: Any) -> Any:
+    def _rpc(self, payload: Any) -> tuple[Any, str]:
         response = self._send('POST', json=payload)
         where = urls.where('POST', response.url)
         value = jsonrpc.read(response.status_code, response.headers.get('Content-Type'), response.content, where)
-        return self._content(response) if value is jsonrpc.HTTP_ERROR else value
+        return (self._content(response) if value is jsonrpc.HTTP_ERROR else value), str(response.url)
 
     def invoke(self, method: str, args: Any = (), kwargs: Any = None) -> Any:
         """Call `method` with positional `args` or named `kwargs` and return its result."""
         message = jsonrpc.request(method, args, kwargs, next(self.ids))
-        return jsonrpc.result(self._rpc(message), message['id'])
+        value, url = self._rpc(message)
+        return jsonrpc.result(value, message['id'], method, url)
 
     def notify(self, method: str, *args: Any, **kwargs: Any) -> None:
         """Send a notification: no id, no result awaited (an HTTP error status still raises)."""
@@ -520,7 +521,8 @@ class JsonRpc(jsonrpc.Methods, Remote):  # type: ignore[misc]
         Returns the results in call order (`None` for notifications), matched by id.
         """
         messages = jsonrpc.number(calls, self.ids)
-        return jsonrpc.results(messages, self._rpc(messages))
+        value, url = self._rpc(messages)
+        return jsonrpc.results(messages, value, url)
 
 
 class Proxy(hosts.Balancer, Client):  # type: ignore[misc]

@@ -35,6 +35,7 @@ the rest describe what happened on the wire. An error raised after retries carri
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import requests
@@ -91,16 +92,31 @@ def _message(error: Any) -> str:
 
 
 class JsonRpcError(Error):
-    """A JSON-RPC error object: `code`, `message` and `data`."""
+    """A JSON-RPC error object: `code`, `message` and `data`; `method` and `url` say which call.
+
+    Its text reads `subtract: Method not found (-32601) from POST http://host/rpc`.
+    """
 
     code: int | None = None
 
-    def __init__(self, message: str, code: int | None = None, data: Any = None) -> None:
-        super().__init__(f'{message} ({code if code is not None else self.code})')
-        self.message = message
+    def __init__(self, message: str, code: int | None = None, data: Any = None, *, method: str = '',
+                 url: str = '') -> None:
         if code is not None:
             self.code = code
-        self.data = data
+        self.message, self.data, self.method, self.url = message, data, method, without_userinfo(url)
+        called = f'{method}: ' if method else ''
+        super().__init__(f'{called}{message} ({self.code}){sent_to(url)}')
+
+
+def without_userinfo(url: str) -> str:
+    """Return `url` without the `user:password@` of its authority."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition('@')[2])) if '@' in parts.netloc else url
+
+
+def sent_to(url: str) -> str:
+    """Return ` from POST <url>` (without userinfo) for the message of an error in a JSON-RPC response."""
+    return f' from POST {without_userinfo(url)}' if url else ''
 
 
 class ParseError(JsonRpcError):
@@ -147,6 +163,7 @@ class BatchError(JsonRpcError):
         self.message = str(self)
         self.code = errors[0].code
         self.data = None
+        self.method, self.url = '', errors[0].url
         self.results = results
         self.errors = errors
 

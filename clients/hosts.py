@@ -11,22 +11,29 @@ from typing import Any
 
 from . import urls
 from .errors import TRANSPORT_ERRORS, AllHostsDown, HTTPError
-from .retry import Plan, Retry
+from .retry import CLOCK, Clock, Plan, Retry
 
 
 class Stats(collections.Counter[str]):
     """Thread-safe counts of one host, and its health: a circuit breaker.
 
     Counts: `requests`, `errors` (transport failures), `failures` (5xx answers) and active
-    `connections`. After `threshold` failures in a row the circuit opens: the host gets no
-    requests for `cooldown` seconds, then one probe (half-open). A probe that succeeds closes
-    the circuit; one that fails opens it again for twice as long, up to `cooldown_max`.
-    Subclass and set these class attributes (as `Proxy.Stats`) to tune them.
+    `connections`. A host that failed in the last `cooldown` seconds is `recent`: a proxy's
+    default `priority` sends it nothing while a host without a recent failure is available,
+    so the avoidance fades with time. After `threshold` failures in a row the circuit opens:
+    the host gets no requests for `cooldown` seconds, then one probe (half-open). A probe
+    that succeeds closes the circuit; one that fails opens it again for twice as long, up to
+    `cooldown_max`. Subclass and set these class attributes (as `Proxy.Stats`) to tune them.
+
+    Every count goes through `add`, as in 1.3. Time is monotonic seconds read from `clock`,
+    which a proxy sets to its `retry.clock`; the methods' `now=` keyword passes a reading of
+    that clock instead.
     """
 
     threshold = 3
     cooldown = 1.0
     cooldown_max = 10.0
+    clock: Clock = CLOCK
 
     def __init__(self) -> None:
         super().__init__()
@@ -36,55 +43,75 @@ class Stats(collections.Counter[str]):
         self.wait = self.cooldown
         self.probing = False
         self.last_failure = ''
+        self.failed_at: float | None = None  # when the last failure was recorded
 
     def add(self, **counts: int) -> None:
         """Add to the counts atomically."""
         with self.lock:
             self.update(counts)
 
+    def __enter__(self) -> Stats:
+        """Count an active connection while the block runs (1.3's way to count)."""
+        self.add(connections=1)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Release the connection; an exception out of the block counts as an error (as in 1.3)."""
+        self.add(connections=-1, errors=int(any(exc_info)))
+
     def __reduce__(self) -> Any:
         return type(self), (), None, None, iter(self.items())
 
-    def state(self, now: float) -> str:
+    def _time(self, now: float | None) -> float:
+        return self.clock.now() if now is None else now
+
+    def state(self, *, now: float | None = None) -> str:
         """Return `closed`, `open` (no requests) or `half-open` (one probe may go)."""
         if self.opened is None:
             return 'closed'
-        return 'half-open' if now >= self.opened + self.wait else 'open'
+        return 'half-open' if self._time(now) >= self.opened + self.wait else 'open'
 
-    def available(self, now: float) -> bool:
+    def available(self, *, now: float | None = None) -> bool:
         """Return whether a request may go to this host now."""
-        state = self.state(now)
+        state = self.state(now=now)
         return state == 'closed' or (state == 'half-open' and not self.probing)
 
-    def begin(self, now: float) -> bool:
+    def recent(self, *, now: float | None = None) -> bool:
+        """Return whether the host failed less than `cooldown` seconds ago."""
+        return self.failed_at is not None and self._time(now) < self.failed_at + self.cooldown
+
+    def begin(self, *, now: float | None = None) -> bool:
         """Count a request starting; return whether it is the probe of a half-open circuit."""
+        now = self._time(now)
+        self.add(requests=1, connections=1)
         with self.lock:
-            self.update(requests=1, connections=1)
-            probe = self.state(now) == 'half-open' and not self.probing
+            probe = self.state(now=now) == 'half-open' and not self.probing
             self.probing = self.probing or probe
             return probe
 
     def end(self, probe: bool = False) -> None:
         """Count a request's connection released; a probe that was not judged frees the slot."""
-        with self.lock:
-            self.update(connections=-1)
-            if probe:
+        self.add(connections=-1)
+        if probe:
+            with self.lock:
                 self.probing = False
 
     def succeeded(self) -> None:
-        """Record an answer below 500: the circuit closes."""
+        """Record an answer below 500: the circuit closes (a recent failure stays recent)."""
         with self.lock:
             self.streak = 0
             self.opened = None
             self.wait = self.cooldown
             self.probing = False
 
-    def failed(self, now: float, kind: str, reason: str) -> None:
+    def failed(self, kind: str, reason: str, *, now: float | None = None) -> None:
         """Record a failure (`kind` is `errors` or `failures`); open the circuit if it is due."""
+        now = self._time(now)
+        self.add(**{kind: 1})
         with self.lock:
-            self.update({kind: 1})
             self.streak += 1
             self.last_failure = reason
+            self.failed_at = now
             if self.probing or (self.opened is not None and now >= self.opened + self.wait):
                 self.opened, self.wait = now, min(self.wait * 2, self.cooldown_max)
             elif self.opened is None and self.streak >= self.threshold:
@@ -116,6 +143,8 @@ class Balancer:
     def __init__(self, *urls: str, **kwargs: Any) -> None:
         table = hosts(urls, self.Stats)
         super().__init__(next(iter(table)), **kwargs)  # type: ignore[call-arg]
+        for stats in table.values():
+            stats.clock = self.retry.clock
         self.urls = table
 
     def __repr__(self) -> str:
@@ -136,11 +165,12 @@ class Balancer:
     def priority(self, url: str) -> Any:
         """Return a comparable priority for `url`, lower is better; `None` excludes it.
 
-        The default excludes a host whose circuit is open (see `Stats`) and otherwise
-        prefers the fewest active connections.
+        The default excludes a host whose circuit is open (see `Stats`), ranks a host with
+        a recent failure after those without, and otherwise prefers the fewest active
+        connections.
         """
-        stats = self.urls[url]
-        return stats['connections'] if stats.available(self._now()) else None
+        stats, now = self.urls[url], self._now()
+        return (stats.recent(now=now), stats['connections']) if stats.available(now=now) else None
 
     def _ranked(self, candidates: Any) -> list[str]:
         ranked: dict[Any, list[str]] = collections.defaultdict(list)
@@ -189,7 +219,7 @@ class Balancer:
         now = self._now()
         failures = {}
         for url, stats in self.urls.items():
-            failures[url] = plan.hosts.get(url) or stats.last_failure or f'circuit {stats.state(now)}'
+            failures[url] = plan.hosts.get(url) or stats.last_failure or f'circuit {stats.state(now=now)}'
         return AllHostsDown(plan.method, failures)
 
     def _exhausted(self, plan: Plan, error: BaseException) -> AllHostsDown | None:
@@ -197,7 +227,7 @@ class Balancer:
         now = self._now()
         if isinstance(error, AllHostsDown):
             return None
-        if all(url in plan.hosts or not stats.available(now) for url, stats in self.urls.items()):
+        if all(url in plan.hosts or not stats.available(now=now) for url, stats in self.urls.items()):
             return self._down(plan)
         return None
 
@@ -209,14 +239,14 @@ class Balancer:
         failure; the block reports responses it returns unraised with `answered`.
         """
         stats = self.urls[url]
-        probe = stats.begin(self._now())
+        probe = stats.begin(now=self._now())
         try:
             yield stats
         except HTTPError as exc:
             self.answered(url, exc.status_code, plan)
             raise
         except TRANSPORT_ERRORS as exc:
-            stats.failed(self._now(), 'errors', describe(exc))
+            stats.failed('errors', describe(exc), now=self._now())
             if plan is not None:
                 plan.hosts[url] = describe(exc)
             raise
@@ -227,7 +257,7 @@ class Balancer:
         """Record an answer from `url`: 5xx is a failure, anything else closes the circuit."""
         stats = self.urls[url]
         if status >= 500:
-            stats.failed(self._now(), 'failures', f'status {status}')
+            stats.failed('failures', f'status {status}', now=self._now())
         else:
             stats.succeeded()
         if plan is not None and (status >= 500 or status in plan.policy.statuses):

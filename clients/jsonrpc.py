@@ -18,6 +18,7 @@ from .errors import (
     ParseError,
     ProtocolError,
     ServerError,
+    sent_to,
 )
 from .navigation import RESERVED
 
@@ -72,13 +73,13 @@ def notification(method: str, *args: Any, **kwargs: Any) -> Request:
     return request(method, args, kwargs)
 
 
-def error(obj: Any) -> JsonRpcError:
-    """Return the typed error for a JSON-RPC error object."""
+def error(obj: Any, method: str = '', url: str = '') -> JsonRpcError:
+    """Return the typed error for a JSON-RPC error object, naming the `method` called at `url`."""
     if not isinstance(obj, Mapping) or not isinstance(obj.get('code'), int):
-        return JsonRpcError(f'malformed error object: {obj!r}')
+        return JsonRpcError(f'malformed error object: {obj!r}', method=method, url=url)
     code, message = obj['code'], str(obj.get('message', ''))
     cls = CODES.get(code, ServerError if -32099 <= code <= -32000 else JsonRpcError)
-    return cls(message, code, obj.get('data'))
+    return cls(message, code, obj.get('data'), method=method, url=url)
 
 
 def read(status: int, content_type: str | None, body: bytes, where: str = '') -> Any:
@@ -102,22 +103,27 @@ def _is_response(value: Any) -> bool:
     return isinstance(value, Mapping) and value.get('jsonrpc') == VERSION and ('result' in value or 'error' in value)
 
 
-def result(response: Any, id: int | str) -> Any:
-    """Return the `result` of the response to request `id`; raise its error or a protocol error."""
+def result(response: Any, id: int | str, method: str = '', url: str = '') -> Any:
+    """Return the `result` of the response to request `id`; raise its error or a protocol error.
+
+    Errors name the `method` called and the `url` that answered, when given.
+    """
+    called, at = f'{method}: ' if method else '', sent_to(url)
     if not isinstance(response, Mapping):
-        raise ProtocolError(f'JSON-RPC response is not an object: {str(response)[:200]!r}')
+        raise ProtocolError(f'{called}JSON-RPC response is not an object: {str(response)[:200]!r}{at}')
     if response.get('jsonrpc', VERSION) != VERSION:
-        raise ProtocolError(f'unsupported JSON-RPC version {response.get("jsonrpc")!r}')
+        raise ProtocolError(f'{called}unsupported JSON-RPC version {response.get("jsonrpc")!r}{at}')
     if 'error' in response:
         if response.get('id') not in (id, None):
-            raise ProtocolError(f'error response id {response.get("id")!r} does not match request id {id!r}')
-        raise error(response['error'])
+            raise ProtocolError(
+                f'{called}error response id {response.get("id")!r} does not match request id {id!r}{at}')
+        raise error(response['error'], method, url)
     if 'id' not in response:
-        raise ProtocolError(f'JSON-RPC response has no id (request id {id!r})')
+        raise ProtocolError(f'{called}JSON-RPC response has no id (request id {id!r}){at}')
     if response['id'] != id:
-        raise ProtocolError(f'response id {response["id"]!r} does not match request id {id!r}')
+        raise ProtocolError(f'{called}response id {response["id"]!r} does not match request id {id!r}{at}')
     if 'result' not in response:
-        raise ProtocolError(f'JSON-RPC response to id {id!r} has neither result nor error')
+        raise ProtocolError(f'{called}JSON-RPC response to id {id!r} has neither result nor error{at}')
     return response['result']
 
 
@@ -136,41 +142,43 @@ def number(calls: Iterable[Request], ids: Ids) -> list[Request]:
     return numbered
 
 
-def results(calls: list[Request], response: Any) -> list[Any]:
+def results(calls: list[Request], response: Any, url: str = '') -> list[Any]:
     """Return the batch's results in call order (`None` for notifications), matched by id.
 
     A response for an unknown id, a duplicate, or a missing response is a `ProtocolError`;
-    failed calls raise one `BatchError` that holds every outcome.
+    failed calls raise one `BatchError` that holds every outcome. Errors name the `url` that
+    answered, and each failed call its method.
     """
     ids = [message['id'] for message in calls if 'id' in message]
     if not ids:
         return [None] * len(calls)
+    at = sent_to(url)
     if isinstance(response, Mapping):
         if 'error' in response:
-            raise error(response['error'])
-        raise ProtocolError(f'batch response is not a list: {str(response)[:200]!r}')
+            raise error(response['error'], url=url)
+        raise ProtocolError(f'batch response is not a list: {str(response)[:200]!r}{at}')
     if not isinstance(response, list):
-        raise ProtocolError(f'batch response is not a list: {str(response)[:200]!r}')
+        raise ProtocolError(f'batch response is not a list: {str(response)[:200]!r}{at}')
     by_id: dict[Any, Any] = {}
     for item in response:
         key = item.get('id') if isinstance(item, Mapping) else None
         if key is None and isinstance(item, Mapping) and 'error' in item:
-            raise error(item['error'])  # a call the server could not even read
+            raise error(item['error'], url=url)  # a call the server could not even read
         if key not in ids:
-            raise ProtocolError(f'batch response has an unexpected id {key!r} (sent {ids})')
+            raise ProtocolError(f'batch response has an unexpected id {key!r} (sent {ids}){at}')
         if key in by_id:
-            raise ProtocolError(f'batch response repeats id {key!r}')
+            raise ProtocolError(f'batch response repeats id {key!r}{at}')
         by_id[key] = item
     missing = [key for key in ids if key not in by_id]
     if missing:
-        raise ProtocolError(f'batch response lacks ids {missing}')
+        raise ProtocolError(f'batch response lacks ids {missing}{at}')
     outcomes: list[Any] = []
     for message in calls:
         if 'id' not in message:
             outcomes.append(None)
             continue
         try:
-            outcomes.append(result(by_id[message['id']], message['id']))
+            outcomes.append(result(by_id[message['id']], message['id'], message['method'], url))
         except JsonRpcError as exc:
             outcomes.append(exc)
     errors = [outcome for outcome in outcomes if isinstance(outcome, JsonRpcError)]

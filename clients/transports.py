@@ -226,10 +226,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                     data = io.BytesIO(data)
             except httpx.RequestNotRead:  # a streamed body of a stated length
                 data = _Body(request.stream)
+        url = request.url
+        if url.userinfo:  # httpx has made it the Authorization header; aiohttp would add its own
+            url = url.copy_with(userinfo=b'')
         try:
             response = await self._session().request(
                 request.method,
-                yarl.URL(str(request.url), encoded=True),  # httpx has encoded it: skip a second pass
+                yarl.URL(str(url), encoded=True),  # httpx has encoded it: skip a second pass
                 headers=headers,
                 data=data,
                 allow_redirects=False,

@@ -3,6 +3,7 @@ redirects, streamed and short bodies."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import gzip
 import json
@@ -108,6 +109,17 @@ def status(handler: Handler) -> None:
 def next_page(handler: Handler) -> None:
     """/next?to=URL: a page with one item whose next page is URL, in the body and in a `Link` header."""
     handler.send_json(200, {'next': handler.query['to'], 'items': [1]}, Link=f'<{handler.query["to"]}>; rel="next"')
+
+
+@route('/basic')
+def basic(handler: Handler) -> None:
+    """/basic?user=U&password=P: 200 for those HTTP Basic credentials (RFC 7617), else 401."""
+    user, password = handler.query.get('user', ''), handler.query.get('password', '')
+    expected = 'Basic ' + base64.b64encode(f'{user}:{password}'.encode()).decode()
+    if handler.headers.get_all('Authorization') != [expected]:
+        handler.send_json(401, {'message': 'wrong credentials'}, WWW_Authenticate='Basic realm="test"')
+        return
+    handler.send_json(200, {'user': user})
 
 
 @route('/redirect')

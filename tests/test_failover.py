@@ -3,6 +3,7 @@
 import asyncio
 import concurrent.futures
 import io
+import uuid
 
 import httpx
 import pytest
@@ -21,12 +22,16 @@ def dead():
 async def test_get_fails_over_to_a_live_host_at_once(twin, server, clock):
     down = dead()
     proxy = twin.Proxy(down, server.url, retry=Retry(clock=clock))
-    for _ in range(60):
-        assert (await twin(proxy.get('echo'))).status_code == 200
-    assert clock.sleeps == []  # another host needs no backoff
-    assert proxy.urls[down]['errors'] == proxy.urls[down]['requests'] == 3  # then its circuit opened
-    assert proxy.urls[down].state(clock.now()) == 'open'
-    assert proxy.urls[server.url]['requests'] == 60
+    stats = proxy.urls[down]
+    for tried in range(1, 4):  # one request finds the host down; then it is avoided for a cool-down
+        for _ in range(60):
+            assert (await twin(proxy.get('echo'))).status_code == 200
+        assert stats['errors'] == stats['requests'] == tried
+        assert stats.recent(now=clock.now())
+        clock.sleep(stats.cooldown if tried < 3 else 0)
+    assert clock.sleeps == [stats.cooldown] * 2  # another host needs no backoff
+    assert stats.state(now=clock.now()) == 'open'  # three failures in a row opened its circuit
+    assert proxy.urls[server.url]['requests'] == 180
     assert all(stats['connections'] == 0 for stats in proxy.urls.values())
     await twin.close(proxy)
 
@@ -53,7 +58,7 @@ async def test_post_fails_over_only_when_nothing_was_sent_or_opted_in(twin, serv
     proxy = twin.Proxy(down, server.url, retry=Retry(clock=clock))
     for _ in range(60):  # connect errors: nothing was sent, so even a POST goes elsewhere
         assert (await twin(proxy.post('echo', {'a': 1}))).status_code == 200
-    assert proxy.urls[down]['errors'] == 3
+    assert proxy.urls[down]['errors'] == 1  # then it is avoided
     await twin.close(proxy)
 
 
@@ -84,17 +89,47 @@ async def test_a_recovered_host_gets_traffic_again(twin, server, clock):
     port = flaky_host.server_address[1]
     proxy = twin.Proxy(server.url, flaky_host.url, retry=Retry(clock=clock))
     flaky_host.stop()
-    for _ in range(60):
-        assert (await twin(proxy.get('echo'))).json()['port'] == server.server_address[1]
     stats = proxy.urls[flaky_host.url]
-    assert stats.state(clock.now()) == 'open'
+    for tried in range(3):  # a failed host is avoided for a cool-down, then tried again
+        clock.sleep(stats.cooldown if tried else 0)
+        for _ in range(60):
+            assert (await twin(proxy.get('echo'))).json()['port'] == server.server_address[1]
+    assert stats.state(now=clock.now()) == 'open'
     with Server(port) as restarted:
         clock.sleep(stats.wait)  # the cool-down passes: one probe may go, and succeeds
         ports = [(await twin(proxy.get('echo'))).json()['port'] for _ in range(40)]
         assert port in ports
-        assert stats.state(clock.now()) == 'closed'
+        assert stats.state(now=clock.now()) == 'closed'
         assert restarted.hits == {}
         assert len(restarted.requests) == ports.count(port)
+    await twin.close(proxy)
+
+
+async def test_a_host_that_fails_is_avoided_then_shares_again(twin, server, other, clock):
+    proxy = twin.Proxy(server.url, other.url, retry=Retry(clock=clock))
+    hosts = (server, other)
+
+    async def spread(*healthy):
+        """Send 40 GETs answered 503 by all but the `healthy` servers; count what each server saw."""
+        tag = uuid.uuid4().hex
+        ports = ','.join(str(host.server_address[1]) for host in healthy)
+        for _ in range(40):
+            assert (await twin(proxy.get('healthy', params={'ports': ports, 'tag': tag}))).status_code == 200
+        return [sum(tag in path for _, path, _ in host.requests) for host in hosts]
+
+    shares = await spread(server, other)
+    assert sum(shares) == 40
+    assert min(shares) > 5
+    assert await spread(other) == [1, 40]  # server's 503 was retried on other at once, and server got no more
+    stats = proxy.urls[server.url]
+    assert (stats.state(), stats.recent()) == ('closed', True)
+    clock.sleep(stats.cooldown)  # the failure fades: server gets its share again, and fails once more
+    assert await spread(other) == [1, 40]
+    clock.sleep(stats.cooldown)
+    shares = await spread(server, other)  # recovered
+    assert sum(shares) == 40
+    assert min(shares) > 5
+    assert clock.sleeps == [stats.cooldown] * 2  # no backoff: a healthy host was always there
     await twin.close(proxy)
 
 

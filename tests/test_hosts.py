@@ -2,10 +2,12 @@
 
 import asyncio
 import threading
+import time
 
 import httpx
 import pytest
 
+import clients
 from clients import AllHostsDown, HTTPError, Retry, errors, hosts, retry
 from tests.conftest import FakeClock
 
@@ -33,10 +35,101 @@ def test_choice_prefers_healthy_hosts_with_fewest_connections():
     proxy.urls['http://c/'].add(connections=3)
     assert proxy.choice('GET') == 'http://a/'
     for _ in range(3):
-        proxy.urls['http://a/'].failed(proxy._now(), 'errors', 'refused')
+        proxy.urls['http://a/'].failed('errors', 'refused', now=proxy._now())
     assert proxy.priority('http://a/') is None  # its circuit is open
     assert proxy.choice('GET') == 'http://b/'
-    assert [proxy.priority(url) for url in proxy.urls] == [None, 2, 3]
+    assert [proxy.priority(url) for url in proxy.urls] == [None, (False, 2), (False, 3)]
+
+
+def test_a_host_that_just_failed_is_avoided_until_the_failure_fades():
+    proxy = Balanced('http://a', 'http://b', 'http://c')
+    a, b, c = proxy.urls.values()
+    clock = proxy.retry.clock
+    b.add(connections=5)
+    c.add(connections=9)
+    assert proxy.choice('GET') == 'http://a/'
+    proxy.answered('http://a/', 503)  # one failure: the circuit stays closed, but a goes last
+    assert (a.state(now=clock.now()), a.recent(now=clock.now())) == ('closed', True)
+    assert proxy.priority('http://a/') == (True, 0)
+    assert proxy.choice('GET') == 'http://b/'  # even a busier host comes first
+    proxy.answered('http://a/', 200)  # a success closes the circuit, not the failure's cool-down
+    assert proxy.choice('GET') == 'http://b/'
+    clock.sleep(a.cooldown - 0.001)
+    assert proxy.choice('GET') == 'http://b/'
+    clock.sleep(0.001)  # the failure has faded: a ranks by connections again
+    assert (a.recent(now=clock.now()), proxy.choice('GET')) == (False, 'http://a/')
+    proxy.answered('http://a/', 500)
+    proxy.answered('http://b/', 502)
+    assert proxy.choice('GET') == 'http://c/'
+    proxy.answered('http://c/', 504)  # every host failed lately: they rank by connections again
+    assert proxy.choice('GET') == 'http://a/'
+    proxy.urls['http://a/'].opened = clock.now()  # the others stay in use, however recent their failures
+    assert proxy.choice('GET') == 'http://b/'
+
+
+@pytest.mark.parametrize('failures', [1, 2, 3, 4, 5])
+def test_a_failing_host_is_tried_once_per_cool_down_until_its_circuit_opens(failures):
+    proxy = Balanced('http://a', 'http://b')
+    a = proxy.urls['http://a/']
+    clock = proxy.retry.clock
+    sent = []
+    for _ in range(failures):  # a host that keeps failing: one request, then a cool-down without
+        for _ in range(50):
+            url = proxy.choice('GET')
+            sent.append(url)
+            proxy.answered(url, 503 if url == 'http://a/' else 200)
+        clock.sleep(a.wait if a.opened is not None else a.cooldown)
+    assert sent.count('http://a/') == failures
+    assert a.opened is not None if failures >= a.threshold else a.opened is None
+
+
+def test_stats_read_their_proxys_clock(clock):
+    for proxy in (clients.Proxy('http://a', retry=Retry(clock=clock)),
+                  clients.AsyncProxy('http://a', retry=Retry(clock=clock))):
+        stats = proxy.urls['http://a/']
+        assert stats.clock is clock
+        for _ in range(3):
+            stats.failed('errors', 'refused')
+        assert stats.opened == clock.now()
+        assert (stats.state(), stats.available(), stats.recent()) == ('open', False, True)
+        clock.sleep(stats.cooldown)
+        assert (stats.state(), stats.available(), stats.recent()) == ('half-open', True, False)
+        assert stats.begin() is True
+
+
+@pytest.mark.parametrize('call', [
+    lambda stats: stats.state(time.time()),
+    lambda stats: stats.available(time.monotonic()),
+    lambda stats: stats.recent(time.monotonic()),
+    lambda stats: stats.begin(time.monotonic()),
+    lambda stats: stats.failed(time.time(), 'errors', 'refused'),
+])
+def test_stats_take_no_positional_time(call):
+    with pytest.raises(TypeError):
+        call(hosts.Stats())
+
+
+def test_bare_stats_read_the_monotonic_clock():
+    class Slow(hosts.Stats):
+        cooldown = 3600.0
+
+    stats = Slow()
+    assert stats.clock is retry.CLOCK
+    for _ in range(3):
+        stats.failed('errors', 'refused')
+    assert time.monotonic() - 1 < stats.opened <= time.monotonic()
+    assert (stats.state(), stats.recent()) == ('open', True)
+    assert stats.state(now=stats.opened + 3600) == 'half-open'
+
+
+def test_stats_count_connections_as_in_1_3():
+    stats = hosts.Stats()
+    with stats as same:
+        assert same is stats
+        assert stats['connections'] == 1
+    with pytest.raises(OSError), stats:
+        raise OSError('refused')
+    assert dict(stats) == {'connections': 0, 'errors': 1}
 
 
 def test_choice_ties_are_random():
@@ -98,43 +191,43 @@ def test_circuit_opens_cools_down_and_probes():
     clock = FakeClock()
     stats = hosts.Stats()
     now = clock.now()
-    assert stats.state(now) == 'closed'
-    stats.failed(now, 'errors', 'refused')
+    assert stats.state(now=now) == 'closed'
+    stats.failed('errors', 'refused', now=now)
     stats.succeeded()
     assert stats.streak == 0
     for _ in range(3):
-        assert stats.available(now)
-        stats.failed(now, 'errors', 'refused')
-    assert (stats.state(now), stats.available(now)) == ('open', False)
-    stats.failed(now + 0.5, 'errors', 'late')  # a request sent before it opened: no change
+        assert stats.available(now=now)
+        stats.failed('errors', 'refused', now=now)
+    assert (stats.state(now=now), stats.available(now=now)) == ('open', False)
+    stats.failed('errors', 'late', now=now + 0.5)  # a request sent before it opened: no change
     assert (stats.opened, stats.wait) == (now, 1.0)
-    assert stats.state(now + 1) == 'half-open'
-    assert stats.available(now + 1)
-    assert stats.begin(now + 1) is True  # the probe
-    assert not stats.available(now + 1)  # one probe at a time
-    assert stats.begin(now + 1) is False
+    assert stats.state(now=now + 1) == 'half-open'
+    assert stats.available(now=now + 1)
+    assert stats.begin(now=now + 1) is True  # the probe
+    assert not stats.available(now=now + 1)  # one probe at a time
+    assert stats.begin(now=now + 1) is False
     stats.end()
-    stats.failed(now + 1, 'errors', 'refused')  # the probe failed: open for twice as long
+    stats.failed('errors', 'refused', now=now + 1)  # the probe failed: open for twice as long
     stats.end(probe=True)
-    assert (stats.state(now + 2.9), stats.state(now + 3)) == ('open', 'half-open')
+    assert (stats.state(now=now + 2.9), stats.state(now=now + 3)) == ('open', 'half-open')
     for step in range(3, 10):  # the cool-down doubles up to cooldown_max
-        stats.failed(now + 100 * step, 'errors', 'refused')
+        stats.failed('errors', 'refused', now=now + 100 * step)
     assert stats.wait == hosts.Stats.cooldown_max
-    assert stats.begin(now + 1000)
+    assert stats.begin(now=now + 1000)
     stats.succeeded()
     stats.end(probe=True)
-    assert (stats.state(now + 1000), stats.wait, stats.probing) == ('closed', 1.0, False)
+    assert (stats.state(now=now + 1000), stats.wait, stats.probing) == ('closed', 1.0, False)
     assert stats['connections'] == 0
 
 
 def test_unjudged_probe_frees_its_slot():
     stats = hosts.Stats()
     for _ in range(3):
-        stats.failed(0.0, 'errors', 'refused')
-    probe = stats.begin(5.0)
-    assert not stats.available(5.0)
+        stats.failed('errors', 'refused', now=0.0)
+    probe = stats.begin(now=5.0)
+    assert not stats.available(now=5.0)
     stats.end(probe)  # e.g. the request raised something that says nothing about the host
-    assert stats.available(5.0)
+    assert stats.available(now=5.0)
 
 
 def test_tuned_stats():
@@ -143,8 +236,8 @@ def test_tuned_stats():
         cooldown = 5.0
 
     stats = Patient()
-    stats.failed(0.0, 'failures', 'status 503')
-    assert (stats.state(4.9), stats.state(5.0)) == ('open', 'half-open')
+    stats.failed('failures', 'status 503', now=0.0)
+    assert (stats.state(now=4.9), stats.state(now=5.0)) == ('open', 'half-open')
 
 
 def test_routing_tries_other_hosts_first():
@@ -179,8 +272,8 @@ def test_all_hosts_down_names_each_and_its_last_failure():
     proxy = Balanced('http://a', 'http://b')
     now = proxy._now()
     for _ in range(3):
-        proxy.urls['http://a/'].failed(now, 'errors', 'ConnectError: refused')
-        proxy.urls['http://b/'].failed(now, 'failures', 'status 503')
+        proxy.urls['http://a/'].failed('errors', 'ConnectError: refused', now=now)
+        proxy.urls['http://b/'].failed('failures', 'status 503', now=now)
     plan = retry.Plan(proxy.retry, 'GET', True)
     with pytest.raises(AllHostsDown) as info:
         proxy._route(plan)
@@ -231,7 +324,7 @@ def test_stats_are_thread_safe_and_picklable():
     for thread in threads:
         thread.join()
     assert stats == {'connections': 0, 'errors': 80000}
-    stats.failed(0.0, 'errors', 'x')
+    stats.failed('errors', 'x', now=0.0)
     copy = pickle.loads(pickle.dumps(stats))
     assert copy == stats
     assert isinstance(copy.lock, type(threading.Lock()))

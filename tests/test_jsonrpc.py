@@ -49,6 +49,82 @@ def test_error_classes(code, cls):
     assert str(error) == f'boom ({code})'
 
 
+ERROR_RESPONSES = [
+    ({'code': -32601, 'message': 'Method not found', 'data': 'x'}, clients.MethodNotFound, 'Method not found (-32601)'),
+    ({'code': -32000, 'message': 'busy'}, clients.ServerError, 'busy (-32000)'),
+    ({'code': 7, 'message': 'custom'}, clients.JsonRpcError, 'custom (7)'),
+    ('nope', clients.JsonRpcError, "malformed error object: 'nope' (None)"),
+]
+
+
+@pytest.mark.parametrize(('obj', 'cls', 'text'), ERROR_RESPONSES)
+def test_errors_name_the_method_and_the_url(obj, cls, text):
+    url = 'http://rpc.test/v1/'
+    error = jsonrpc.error(obj, 'math.subtract', url)
+    assert type(error) is cls
+    assert str(error) == f'math.subtract: {text} from POST {url}'
+    assert (error.method, error.url) == ('math.subtract', url)
+    assert str(jsonrpc.error(obj)) == text  # nothing known, nothing added
+    with pytest.raises(cls) as info:
+        jsonrpc.result({'jsonrpc': '2.0', 'error': obj, 'id': 1}, 1, 'math.subtract', url)
+    assert str(info.value) == str(error)
+    if isinstance(obj, dict):
+        assert (info.value.code, info.value.message, info.value.data) == (obj['code'], obj['message'], obj.get('data'))
+    calls = numbered(jsonrpc.call('ok'), jsonrpc.call('math.subtract'))
+    response = [{'jsonrpc': '2.0', 'result': 1, 'id': 1}, {'jsonrpc': '2.0', 'error': obj, 'id': 2}]
+    with pytest.raises(clients.BatchError) as batch:
+        jsonrpc.results(calls, response, url)
+    assert str(batch.value) == f'1 of 2 calls failed; first: {error}'
+    assert (batch.value.method, batch.value.url) == ('', url)
+    assert str(batch.value.errors[0]) == str(error)
+    unread = [{'jsonrpc': '2.0', 'error': obj, 'id': None}]  # the server could not tell which call failed
+    for reply_ in (unread, unread[0]):
+        with pytest.raises(cls) as info:
+            jsonrpc.results(calls, reply_, url)
+        assert str(info.value) == f'{text} from POST {url}'
+
+
+@pytest.mark.parametrize(('response', 'text'), [
+    ([1], 'JSON-RPC response is not an object'),
+    ({'jsonrpc': '1.0', 'result': 1, 'id': 1}, 'unsupported JSON-RPC version'),
+    ({'jsonrpc': '2.0', 'result': 1, 'id': 2}, 'response id 2 does not match request id 1'),
+    ({'jsonrpc': '2.0', 'result': 1}, 'JSON-RPC response has no id'),
+    ({'jsonrpc': '2.0', 'id': 1}, 'neither result nor error'),
+    ({'jsonrpc': '2.0', 'error': {'code': 1, 'message': 'x'}, 'id': 7}, 'error response id 7'),
+])
+def test_protocol_errors_name_the_method_and_the_url(response, text):
+    with pytest.raises(clients.ProtocolError) as info:
+        jsonrpc.result(response, 1, 'work', 'http://rpc.test/')
+    assert str(info.value).startswith('work: ')
+    assert text in str(info.value)
+    assert str(info.value).endswith(' from POST http://rpc.test/')
+
+
+@pytest.mark.parametrize('response', [
+    [{'jsonrpc': '2.0', 'result': 1, 'id': 1}], [{'jsonrpc': '2.0', 'result': 1, 'id': 1}] * 2,
+    [{'jsonrpc': '2.0', 'result': 1, 'id': 9}], {'jsonrpc': '2.0', 'result': 1, 'id': 1}, 'text',
+])
+def test_batch_protocol_errors_name_the_url(response):
+    calls = numbered(jsonrpc.call('a'), jsonrpc.call('b'))
+    with pytest.raises(clients.ProtocolError) as info:
+        jsonrpc.results(calls, response, 'http://rpc.test/')
+    assert str(info.value).endswith(' from POST http://rpc.test/')
+
+
+@pytest.mark.parametrize('url', ['http://user:s3cr3t@rpc.test/v1/', 'http://:s3cr3t@rpc.test/v1/',
+                                 'http://us%40er:s3cr3t%40x@rpc.test/v1/'])
+def test_errors_leave_the_password_of_the_url_out(url):
+    error = jsonrpc.error({'code': -32601, 'message': 'Method not found'}, 'm', url)
+    assert str(error) == 'm: Method not found (-32601) from POST http://rpc.test/v1/'
+    assert error.url == 'http://rpc.test/v1/'
+    with pytest.raises(clients.ProtocolError) as info:
+        jsonrpc.result({'jsonrpc': '2.0', 'result': 1, 'id': 2}, 1, 'm', url)
+    assert str(info.value).endswith(' from POST http://rpc.test/v1/')
+    with pytest.raises(clients.BatchError) as batch:
+        jsonrpc.results(numbered(jsonrpc.call('m')), [{'jsonrpc': '2.0', 'error': {'code': 1}, 'id': 1}], url)
+    assert 's3cr3t' not in str(batch.value) + batch.value.url
+
+
 def test_malformed_error_object():
     error = jsonrpc.error('nope')
     assert type(error) is clients.JsonRpcError
@@ -105,7 +181,7 @@ def test_batch_errors():
     calls = numbered(jsonrpc.call('a'), jsonrpc.call('b'))
     ok_a = {'jsonrpc': '2.0', 'result': 'A', 'id': 1}
     failed_b = {'jsonrpc': '2.0', 'error': {'code': -32602, 'message': 'bad params'}, 'id': 2}
-    with pytest.raises(clients.BatchError, match=r'1 of 2 calls failed; first: bad params \(-32602\)') as info:
+    with pytest.raises(clients.BatchError, match=r'^1 of 2 calls failed; first: b: bad params \(-32602\)$') as info:
         jsonrpc.results(calls, [failed_b, ok_a])
     assert info.value.results[0] == 'A'
     assert isinstance(info.value.results[1], clients.InvalidParams)
@@ -172,6 +248,19 @@ async def test_error_objects_raise_typed_errors(twin):
     with pytest.raises(clients.MethodNotFound) as info:
         await twin(rpc.nope())
     assert (info.value.code, info.value.message, info.value.data) == (-32601, 'Method not found', 'nope')
+    assert str(info.value) == f'nope: Method not found (-32601) from POST {RPC}'
+    assert (info.value.method, info.value.url) == ('nope', RPC)
+
+
+async def test_batch_errors_name_each_method_and_the_url(twin):
+    rpc = twin.JsonRpc(RPC)
+    twin.mock('POST', RPC, json=[{'jsonrpc': '2.0', 'result': 7, 'id': 1},
+                                 {'jsonrpc': '2.0', 'error': {'code': -32602, 'message': 'Invalid params'}, 'id': 2}])
+    with pytest.raises(clients.BatchError) as info:
+        await twin(rpc.batch(jsonrpc.call('sum', 1, 2), jsonrpc.call('math.divide', 1, 0)))
+    assert str(info.value) == f'1 of 2 calls failed; first: math.divide: Invalid params (-32602) from POST {RPC}'
+    assert info.value.results[0] == 7
+    assert (info.value.errors[0].method, info.value.errors[0].url, info.value.url) == ('math.divide', RPC, RPC)
 
 
 async def test_error_objects_with_error_statuses(twin):
@@ -190,8 +279,9 @@ async def test_plain_http_errors_stay_http_errors(twin):
 async def test_mismatched_id_is_an_error(twin):
     rpc = twin.JsonRpc(RPC)
     reply(twin, 'somebody else', id=99)
-    with pytest.raises(clients.ProtocolError, match='response id 99 does not match request id 1'):
+    with pytest.raises(clients.ProtocolError) as info:
         await twin(rpc.work())
+    assert str(info.value) == f'work: response id 99 does not match request id 1 from POST {RPC}'
 
 
 async def test_notification(twin):

@@ -30,7 +30,7 @@ async def test_failures_and_errors_open_circuits(twin):
             await twin(proxy.get('x'))
     assert proxy.urls[A]['failures'] == proxy.urls[B]['errors'] == 3
     assert proxy.urls[A]['connections'] == proxy.urls[B]['connections'] == 0
-    assert proxy.urls[A].state(proxy._now()) == proxy.urls[B].state(proxy._now()) == 'open'
+    assert proxy.urls[A].state(now=proxy._now()) == proxy.urls[B].state(now=proxy._now()) == 'open'
     with pytest.raises(clients.AllHostsDown, match=r'all hosts are down for GET: .*status 503.*Connect') as info:
         await twin(proxy.get('x'))
     assert info.value.attempts == 2
@@ -76,6 +76,31 @@ async def test_each_host_is_its_own_origin(twin):
     to_b, to_c = twin.sent()
     assert to_b.headers['authorization'] == 'Bearer t'
     assert 'authorization' not in to_c.headers
+
+
+async def test_a_1_3_stats_subclass_sees_every_count(twin):
+    class Recorded(twin.Proxy.Stats):
+        def add(self, **counts):
+            seen.append(counts)
+            super().add(**counts)
+
+    seen = []
+    recorded = type('Recorded', (twin.Proxy,), {'Stats': Recorded})
+    proxy, gone = recorded(A, retry=None), recorded(B, retry=None)
+    twin.mock('GET', A + 'ok', json={})
+    twin.mock('GET', A + 'down', status=503)
+    twin.mock('GET', B + 'x', exc=twin.transport_error())
+    await twin(proxy.get('ok'))
+    await twin(proxy.get('down'))
+    with pytest.raises(clients.AllHostsDown):  # its one host failed
+        await twin(gone.get('x'))
+    assert seen == [
+        {'requests': 1, 'connections': 1}, {'connections': -1},
+        {'requests': 1, 'connections': 1}, {'failures': 1}, {'connections': -1},
+        {'requests': 1, 'connections': 1}, {'errors': 1}, {'connections': -1},
+    ]
+    assert dict(proxy.urls[A]) == {'requests': 2, 'connections': 0, 'failures': 1}
+    assert dict(gone.urls[B]) == {'requests': 1, 'connections': 0, 'errors': 1}
 
 
 def test_proxy_needs_urls():

@@ -5,6 +5,7 @@ import socket
 import ssl
 import types
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import aiohttp
 import httpx
@@ -138,6 +139,22 @@ async def test_requests_go_out_as_httpx_sends_them(server):
             echoed = await api.post('echo', content=body(), auth=ReadsBody())
             assert (echoed['body'], echoed['headers']['x-body-length']) == ('one,two', '7')
             assert echoed['headers']['transfer-encoding'] == 'chunked'
+
+
+@pytest.mark.parametrize(('user', 'password'), [('user', 'pw'), ('us@er', 'p:w/d%'), ('user', ''), ('', 'pw')])
+async def test_userinfo_of_the_base_url_is_sent_as_basic_auth(twin, server, user, password):
+    userinfo = f'{quote(user, safe="")}:{quote(password, safe="")}'
+    url = server.url.replace('//', f'//{userinfo}@', 1)
+    api = twin.Resource(url)
+    expected = {'user': user, 'password': password}
+    assert await twin(api.get('basic', params=expected)) == {'user': user}
+    assert await twin((api / 'basic').get(params=expected)) == {'user': user}  # a derived client
+    with pytest.raises(clients.HTTPError) as info:  # the credentials are checked: others are refused
+        await twin(api.get('basic', params={'user': 'someone', 'password': 'else'}))
+    assert info.value.status_code == 401
+    other = {'user': 'a', 'password': 'b'}  # auth passed with the request wins, over both transports
+    assert await twin(api.get('basic', params=other, auth=('a', 'b'))) == {'user': 'a'}
+    await twin.close(api)
 
 
 async def test_redirect_resends_the_body(server):
