@@ -35,7 +35,6 @@ the rest describe what happened on the wire. An error raised after retries carri
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import requests
@@ -103,20 +102,16 @@ class JsonRpcError(Error):
                  url: str = '') -> None:
         if code is not None:
             self.code = code
-        self.message, self.data, self.method, self.url = message, data, method, without_userinfo(url)
+        self.message, self.data, self.method, self.url = message, data, method, url
         called = f'{method}: ' if method else ''
         super().__init__(f'{called}{message} ({self.code}){sent_to(url)}')
 
 
-def without_userinfo(url: str) -> str:
-    """Return `url` without the `user:password@` of its authority."""
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition('@')[2])) if '@' in parts.netloc else url
-
-
 def sent_to(url: str) -> str:
-    """Return ` from POST <url>` (without userinfo) for the message of an error in a JSON-RPC response."""
-    return f' from POST {without_userinfo(url)}' if url else ''
+    """Return ` from POST <url>` (its secrets redacted) for the message of an error in a JSON-RPC response."""
+    from . import urls  # (urls imports this module)
+
+    return f' from {urls.where("POST", url)}' if url else ''
 
 
 class ParseError(JsonRpcError):
