@@ -21,6 +21,7 @@ import httpx
 
 from . import (
     content,
+    deadlines,
     downloads,
     flows,
     graphql,
@@ -38,6 +39,7 @@ from .errors import (
     AllHostsDown,
     GraphQLError,
     HTTPError,
+    HttpxDeadlineExceeded,
     HttpxDecodeError,
     HttpxHTTPError,
     HttpxIncompleteBody,
@@ -112,6 +114,7 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
     def __init__(self, url: str, trailing: str = '', headers: Headers = (), **kwargs: Any) -> None:
         self.url = urls.base(url)
         self.retry = kwargs.pop('retry', retry.DEFAULT)
+        self.deadline = kwargs.pop('deadline', deadlines.DEFAULT)
         self.rate = kwargs.pop('rate', None)
         kwargs['timeout'] = timeout(kwargs.get('timeout', TIMEOUT))
         kwargs.setdefault('follow_redirects', True)
@@ -200,7 +203,21 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
         return await self._send(method, path, **kwargs)
 
     async def _send(self, method: str, path: object = '', **kwargs: Any) -> httpx.Response:
-        plan = retry.plan(self, method, kwargs)
+        seconds = self._deadline(kwargs)
+        if seconds is None:
+            return await self._retrying(retry.plan(self, method, kwargs), method, path, kwargs)
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        plan = retry.plan(self, method, kwargs, lambda: max(end - loop.time(), 0.0))
+        try:
+            async with asyncio.timeout_at(end) as scope:
+                return await self._retrying(plan, method, path, kwargs)
+        except TimeoutError as exc:
+            if scope.expired():
+                raise HttpxDeadlineExceeded(self._overdue(method, path, seconds)) from exc
+            raise
+
+    async def _retrying(self, plan: retry.Plan, method: str, path: object, kwargs: dict[str, Any]) -> httpx.Response:
         while True:
             await plan.clock.asleep(plan.start())
             try:

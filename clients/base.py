@@ -17,11 +17,12 @@ import requests
 import urllib3
 from requests.structures import CaseInsensitiveDict
 
-from . import content, downloads, flows, graphql, hosts, jsonrpc, paging, retry, rpc, streams, urls, webhooks
+from . import content, deadlines, downloads, flows, graphql, hosts, jsonrpc, paging, retry, rpc, streams, urls, webhooks
 from .errors import (
     TRANSPORT_ERRORS,
     GraphQLError,
     HTTPError,
+    RequestsDeadlineExceeded,
     RequestsDecodeError,
     RequestsHTTPError,
     RequestsIncompleteBody,
@@ -33,7 +34,7 @@ Timeout = float | tuple[float | None, float | None] | None
 
 # Settings a derived client copies (the adapters' pools, cookies and policies are shared).
 _COPIED = {dict, list, collections.OrderedDict, CaseInsensitiveDict}
-SETTINGS = frozenset(requests.Session.__attrs__) | {'timeout', 'retry', 'rate'}
+SETTINGS = frozenset(requests.Session.__attrs__) | {'timeout', 'retry', 'rate', 'deadline'}
 
 
 def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -140,7 +141,18 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
         return self._send(method, path, **kwargs)
 
     def _send(self, method: str, path: object = '', **kwargs: Any) -> requests.Response:
-        plan = retry.plan(self, method, kwargs)
+        seconds = self._deadline(kwargs)
+        if seconds is None:
+            return self._retrying(retry.plan(self, method, kwargs), method, path, kwargs)
+        with deadlines.WATCHDOG.watch(seconds) as watch:
+            try:
+                return self._retrying(retry.plan(self, method, kwargs, watch.remaining), method, path, kwargs)
+            except Exception as exc:
+                if watch.expired:
+                    raise RequestsDeadlineExceeded(self._overdue(method, path, seconds)) from exc
+                raise
+
+    def _retrying(self, plan: retry.Plan, method: str, path: object, kwargs: dict[str, Any]) -> requests.Response:
         while True:
             plan.clock.sleep(plan.start())
             try:

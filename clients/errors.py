@@ -20,6 +20,9 @@ already catch, so existing `except` clauses keep working::
           ├── ProtocolError (ValueError) ..... a response that breaks its protocol (e.g. wrong id)
           ├── WebhookError (ValueError) ...... a webhook delivery that fails verification
           ├── AllHostsDown (ConnectionError, LookupError) .. no host of a proxy can take a request
+          ├── DeadlineExceeded ............... a request that took longer than its deadline in all
+          │    ├── RequestsDeadlineExceeded (requests.exceptions.Timeout)
+          │    └── HttpxDeadlineExceeded (httpx.TimeoutException)
           ├── IncompleteBody (OSError) ....... the connection ended before the whole body
           │    ├── RequestsIncompleteBody (requests.exceptions.ChunkedEncodingError)
           │    └── HttpxIncompleteBody (httpx.RemoteProtocolError)
@@ -169,6 +172,22 @@ class ProtocolError(Error, ValueError):
 
 class WebhookError(Error, ValueError):
     """A webhook delivery with a missing or wrong signature, or a stale timestamp."""
+
+
+class DeadlineExceeded(Error):
+    """A request whose attempts, waits and body took longer than its `deadline` (see `clients.deadlines`)."""
+
+
+class RequestsDeadlineExceeded(DeadlineExceeded, requests.exceptions.Timeout):
+    """`DeadlineExceeded` raised by sync clients; also a `requests.Timeout`."""
+
+
+class HttpxDeadlineExceeded(DeadlineExceeded, httpx.TimeoutException):
+    """`DeadlineExceeded` raised by async clients; also an `httpx.TimeoutException`."""
+
+    def __init__(self, message: str, request: httpx.Request | None = None) -> None:
+        Exception.__init__(self, message)
+        self._request = request
 
 
 class IncompleteBody(Error, OSError):

@@ -21,7 +21,7 @@ import httpx
 import requests
 import urllib3
 
-from . import urls
+from . import deadlines, urls
 from .errors import AllHostsDown
 from .ratelimit import RETRY_AFTER_STATUSES, RateLimit, retry_after
 
@@ -248,6 +248,7 @@ def decide(
     retry_after: float | None = None,
     chance: float = 0.0,
     elsewhere: bool = False,
+    left: float | None = None,
 ) -> Decision:
     """Decide whether to retry after an attempt that failed (`error`) or answered `status`.
 
@@ -261,6 +262,7 @@ def decide(
         retry_after: seconds the answer's `Retry-After` asks to wait, if it has one
         chance: a random number in [0, 1) for the jitter
         elsewhere: whether the next attempt goes to another host, which needs no wait
+        left: the seconds the request's deadline leaves, if it has one
     """
     if error is None:
         if status not in policy.statuses:
@@ -281,6 +283,8 @@ def decide(
         delay = policy.backoff_delay(attempts, chance)
     if policy.timeout is not None and elapsed + delay >= policy.timeout:
         return Decision(False, reason=f'time budget of {policy.timeout:g} s spent')
+    if left is not None and delay >= left:
+        return Decision(False, reason=f'the deadline leaves {left:.3g} s, not enough to wait {delay:.3g} s')
     return Decision(True, delay)
 
 
@@ -327,6 +331,7 @@ class Plan:
         limit: the client's rate limit, if any
         spare: for proxies, whether an untried healthy host is left for this request
         exhausted: for proxies, the error to raise instead of the last one, if any
+        remaining: returns the seconds the request's deadline leaves, if it has one
     """
 
     def __init__(
@@ -337,8 +342,10 @@ class Plan:
         limit: RateLimit | None = None,
         spare: Callable[[Plan], bool] | None = None,
         exhausted: Callable[[Plan, BaseException], BaseException | None] | None = None,
+        remaining: Callable[[], float] | None = None,
     ) -> None:
         self.policy = policy
+        self.remaining = remaining
         self.clock = policy.clock
         self.method = method
         self.safe = safe
@@ -361,7 +368,8 @@ class Plan:
     def _decide(self, **outcome: Any) -> Decision:
         decision = decide(
             self.policy, attempts=self.attempts, elapsed=self.clock.now() - self.began, safe=self.safe,
-            chance=random.random(), elsewhere=self.spare is not None and self.spare(self), **outcome,
+            chance=random.random(), elsewhere=self.spare is not None and self.spare(self),
+            left=None if self.remaining is None else self.remaining(), **outcome,
         )
         self.reason = decision.reason
         return decision
@@ -405,13 +413,13 @@ class Plan:
         return annotate(error, self.attempts, self.reason)
 
 
-def plan(client: Any, method: str, kwargs: dict[str, Any]) -> Plan:
-    """Return the plan of a request, popping its `retry=` option from `kwargs`."""
+def plan(client: Any, method: str, kwargs: dict[str, Any], remaining: Callable[[], float] | None = None) -> Plan:
+    """Return the plan of a request, popping its `retry=` option from `kwargs`; `remaining` as for `Plan`."""
     policy = Retry.of(kwargs.pop('retry')) if 'retry' in kwargs else client.retry
     if not replayable(kwargs) and policy.attempts > 1:
         policy = Retry(attempts=1, clock=policy.clock)  # a file or stream body cannot be sent twice
     safe = idempotent(method, policy.methods, client.headers, kwargs.get('headers'))
-    return Plan(policy, method.upper(), safe, client.rate, client._spare, client._exhausted)
+    return Plan(policy, method.upper(), safe, client.rate, client._spare, client._exhausted, remaining)
 
 
 class Resilience:
@@ -431,6 +439,28 @@ class Resilience:
     @retry.setter
     def retry(self, value: Any) -> None:
         self.__dict__['_retry'] = Retry.of(value)
+
+    @property
+    def deadline(self) -> float | None:
+        """The seconds a request may take in all (see `clients.deadlines`); None for no bound."""
+        seconds: float | None = self.__dict__.get('_deadline', deadlines.DEFAULT)
+        return seconds
+
+    @deadline.setter
+    def deadline(self, value: Any) -> None:
+        self.__dict__['_deadline'] = deadlines.check(value)
+
+    def _deadline(self, kwargs: dict[str, Any]) -> float | None:
+        """Return a request's deadline, popping its `deadline=` option from `kwargs`."""
+        return deadlines.check(kwargs.pop('deadline')) if 'deadline' in kwargs else self.deadline
+
+    def _overdue(self, method: str, path: object, seconds: float) -> str:
+        """Return the message of a request past its deadline."""
+        try:
+            url = self._url(path)  # type: ignore[attr-defined]
+        except ValueError:
+            url = str(path)
+        return f'{urls.where(method, url)}: no complete answer within its deadline of {seconds:g} s'
 
     @property
     def rate(self) -> RateLimit | None:
