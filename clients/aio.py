@@ -14,7 +14,7 @@ import math
 import re
 import zlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 
@@ -346,11 +346,9 @@ class AsyncResource(Navigation, AsyncClient):  # type: ignore[misc]
         """Send a request and return its decoded content; error statuses raise `HTTPError`."""
         return await self._content(await self._send(method, path, **kwargs))
 
-    @property
-    def client(self) -> AsyncClient:
-        """This resource as a plain async client (same pool), for raw responses."""
-        plain = next(cls for cls in type(self).__mro__ if not issubclass(cls, Navigation))
-        return self._derive(cls=plain)
+    if TYPE_CHECKING:
+        @property
+        def client(self) -> AsyncClient: ...
 
     def __getitem__(self, key: object) -> Coroutine[Any, Any, Any]:
         """Awaitable GET of the resource at `key`, a path that stays under the base URL."""
@@ -492,6 +490,10 @@ class AsyncRemote(Navigation, AsyncClient):  # type: ignore[misc]
     def __init__(self, url: str, json: Any = (), **kwargs: Any) -> None:
         super().__init__(url, **kwargs)
         self.json = dict(json)
+
+    if TYPE_CHECKING:
+        @property
+        def client(self) -> AsyncClient: ...
 
     async def __call__(self, path: object = '', **json: Any) -> Any:
         """POST the defaults merged with `json` and return `check` of the decoded result."""

@@ -11,7 +11,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Generator, Iterator
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import requests
 import urllib3
@@ -267,11 +267,9 @@ class Resource(Navigation, Client):  # type: ignore[misc]
         """Send a request and return its decoded content; error statuses raise `HTTPError`."""
         return self._content(self._send(method, path, **kwargs))
 
-    @property
-    def client(self) -> Client:
-        """This resource as a plain client (same pool), for raw responses."""
-        plain = next(cls for cls in type(self).__mro__ if not issubclass(cls, Navigation))
-        return self._derive(cls=plain)
+    if TYPE_CHECKING:
+        @property
+        def client(self) -> Client: ...
 
     def __getitem__(self, key: object) -> Any:
         """GET the resource at `key`, a path that stays under the base URL."""
@@ -447,6 +445,10 @@ class Remote(Navigation, Client):  # type: ignore[misc]
     def __init__(self, url: str, json: Any = (), **kwargs: Any) -> None:
         super().__init__(url, **kwargs)
         self.json = dict(json)
+
+    if TYPE_CHECKING:
+        @property
+        def client(self) -> Client: ...
 
     def __call__(self, path: object = '', **json: Any) -> Any:
         """POST the defaults merged with `json` and return `check` of the decoded result."""

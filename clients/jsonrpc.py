@@ -19,7 +19,7 @@ from .errors import (
     ProtocolError,
     ServerError,
 )
-from .navigation import RESERVED
+from .navigation import RESERVED, missing
 
 VERSION = '2.0'
 HTTP_ERROR = object()  # marker: the response is an HTTP error, not a JSON-RPC response
@@ -205,7 +205,7 @@ class Methods:
     def __getattr__(self: Invoker[_R], name: str) -> Method[_R]:
         """Return the remote method `name`."""
         if name.startswith('_') or name in RESERVED:
-            raise AttributeError(f'{type(self).__name__!r} object has no attribute {name!r}')
+            raise missing(self, name)
         return Method(self, name)
 
     def __getitem__(self: Invoker[_R], name: str) -> Method[_R]:

@@ -111,11 +111,23 @@ class Navigable:
         return self.request('DELETE', path, **kwargs)
 
 
+# Names of 1.3 methods that are gone, and what replaces each: they raise, never navigate.
+RETIRED = {
+    'clone': 'use `client / path` for a view at another path, or `.client` for the plain client',
+    'updater': 'use `update(path, callback)` or `with updating(path) as data:`',
+}
 # Attribute names that never navigate, even when missing (e.g. while unpickling).
 RESERVED = frozenset({
     'url', 'trailing', 'timeout', 'json', 'urls', 'headers', 'cookies', 'auth', 'proxies',
     'hooks', 'params', 'verify', 'cert', 'adapters', 'stream', 'trust_env', 'max_redirects',
+    *RETIRED,
 })
+
+
+def missing(owner: object, name: str) -> AttributeError:
+    """Return the error for an attribute that does not navigate; a retired 1.3 name says what replaces it."""
+    hint = f' (1.3\'s {name} is gone: {RETIRED[name]})' if name in RETIRED else ''
+    return AttributeError(f'{type(owner).__name__!r} object has no attribute {name!r}{hint}')
 
 
 class Navigation:
@@ -125,10 +137,17 @@ class Navigation:
 
         def _derive(self, path: object = None, cls: type | None = None) -> Self: ...
 
+    @property
+    def client(self) -> Any:  # each shell names its plain client class
+        """This client as a plain client (same pool, no navigation, raw responses)."""
+        mro = type(self).__mro__
+        plain = next(cls for cls in mro if issubclass(cls, Navigable) and not issubclass(cls, Navigation))
+        return self._derive(cls=plain)
+
     def __getattr__(self, name: str) -> Self:
         """Return a derived client at path `name`; private and reserved names raise."""
         if name.startswith('_') or name in RESERVED:
-            raise AttributeError(f'{type(self).__name__!r} object has no attribute {name!r}')
+            raise missing(self, name)
         return self._derive(urls.key(name))
 
     def _item(self, key: object) -> str:
