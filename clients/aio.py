@@ -276,7 +276,7 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
         await self._checked(response)
         where = f'{response.request.method} {response.url}'
         return content.decode(
-            response.content, response.headers.get('Content-Type'), response.status_code, where
+            response.content, response.headers.get('Content-Type'), response.status_code, where, self._kind(response)
         )
 
     async def _drive(self, flow: flows.Flow, reply: Any = None) -> Any:
@@ -413,7 +413,8 @@ class AsyncResource(Navigation, AsyncClient):  # type: ignore[misc]
                         if response.status_code not in step.accept:
                             await self._checked(response, streamed=True)
                         chunks = _chunks(response)
-                        reply = streams.Opened(response.status_code, response.headers, str(response.url))
+                        reply = streams.Opened(response.status_code, response.headers, str(response.url),
+                                               self._kind(response))
                 else:
                     await self._sleep(step.seconds)
         finally:
@@ -516,7 +517,8 @@ class AsyncGraph(AsyncRemote):
         payload = rpc.merge(self.json, graphql.body(query, operation_name, variables))
         response = await self._send('POST', json=payload, headers={'Accept': graphql.ACCEPT})
         where = f'POST {response.url}'
-        result = graphql.result(response.status_code, response.headers.get('Content-Type'), response.content, where)
+        result = graphql.result(response.status_code, response.headers.get('Content-Type'), response.content, where,
+                                self._kind(response))
         if result is graphql.HTTP_ERROR:
             result = await self._content(response)
         return graphql.data(self.check(result), self.Error)
@@ -528,7 +530,8 @@ class AsyncJsonRpc(jsonrpc.Methods, AsyncRemote):  # type: ignore[misc]
     async def _rpc(self, payload: Any) -> Any:
         response = await self._send('POST', json=payload)
         where = f'POST {response.url}'
-        value = jsonrpc.read(response.status_code, response.headers.get('Content-Type'), response.content, where)
+        value = jsonrpc.read(response.status_code, response.headers.get('Content-Type'), response.content, where,
+                             self._kind(response))
         return await self._content(response) if value is jsonrpc.HTTP_ERROR else value
 
     async def invoke(self, method: str, args: Any = (), kwargs: Any = None) -> Any:

@@ -207,7 +207,7 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
         self._checked(response)
         where = f'{response.request.method} {response.url}'
         return content.decode(
-            response.content, response.headers.get('Content-Type'), response.status_code, where
+            response.content, response.headers.get('Content-Type'), response.status_code, where, self._kind(response)
         )
 
     def _drive(self, flow: flows.Flow, reply: Any = None) -> Any:
@@ -344,7 +344,8 @@ class Resource(Navigation, Client):  # type: ignore[misc]
                         where = f'{step.method} {response.url}'
                         content.encodings(response.headers.get('Content-Encoding'), where, RequestsDecodeError)
                         chunks = _chunks(response, step.size or content.CHUNK_SIZE, whole=step.whole or bool(step.size))
-                        reply = streams.Opened(response.status_code, response.headers, str(response.url))
+                        reply = streams.Opened(response.status_code, response.headers, str(response.url),
+                                               self._kind(response))
                 else:
                     self._sleep(step.seconds)
         finally:
@@ -474,7 +475,8 @@ class Graph(Remote):
         payload = rpc.merge(self.json, graphql.body(query, operation_name, variables))
         response = self._send('POST', json=payload, headers={'Accept': graphql.ACCEPT})
         where = f'POST {response.url}'
-        result = graphql.result(response.status_code, response.headers.get('Content-Type'), response.content, where)
+        result = graphql.result(response.status_code, response.headers.get('Content-Type'), response.content, where,
+                                self._kind(response))
         if result is graphql.HTTP_ERROR:
             result = self._content(response)
         return graphql.data(self.check(result), self.Error)
@@ -491,7 +493,8 @@ class JsonRpc(jsonrpc.Methods, Remote):  # type: ignore[misc]
     def _rpc(self, payload: Any) -> Any:
         response = self._send('POST', json=payload)
         where = f'POST {response.url}'
-        value = jsonrpc.read(response.status_code, response.headers.get('Content-Type'), response.content, where)
+        value = jsonrpc.read(response.status_code, response.headers.get('Content-Type'), response.content, where,
+                             self._kind(response))
         return self._content(response) if value is jsonrpc.HTTP_ERROR else value
 
     def invoke(self, method: str, args: Any = (), kwargs: Any = None) -> Any:

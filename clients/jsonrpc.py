@@ -81,16 +81,18 @@ def error(obj: Any) -> JsonRpcError:
     return cls(message, code, obj.get('data'))
 
 
-def read(status: int, content_type: str | None, body: bytes, where: str = '') -> Any:
+def read(status: int, content_type: str | None, body: bytes, where: str = '',
+         as_kind: content.Kind | None = None) -> Any:
     """Return a decoded JSON-RPC response, or `HTTP_ERROR` if it must raise as HTTP.
 
     An error status is read as JSON-RPC only when its JSON body is a JSON-RPC response.
+    `as_kind` overrides how the body decodes (see `content.decode`).
     """
     if status < 400:
-        return content.decode(body, content_type, status, where)
-    if content.kind(content_type) == 'json':
+        return content.decode(body, content_type, status, where, as_kind)
+    if (as_kind or content.kind(content_type)) == 'json':
         try:
-            decoded = content.decode(body, content_type, status, where)
+            decoded = content.decode(body, content_type, status, where, as_kind)
         except ValueError:
             return HTTP_ERROR
         if _is_response(decoded) or (isinstance(decoded, list) and decoded and all(map(_is_response, decoded))):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 
-from . import urls
+from . import content, urls
 
 _R_co = TypeVar('_R_co', covariant=True)
 _R = TypeVar('_R')
@@ -74,6 +74,20 @@ class Navigable:
         if not (urls.absolute_url(text) or text.startswith('//')):
             return False
         return urls.foreign(url, self._bases())
+
+    @staticmethod
+    def content_type(response: Any) -> str:
+        """Return how to decode `response`: 'json', 'lines', 'events', 'text', or '' for bytes.
+
+        Every decoding asks this hook (1.3's); override it on a class or an instance to
+        decode differently. The default classifies the `Content-Type` header.
+        """
+        return content.named(response.headers.get('Content-Type'))
+
+    def _kind(self, response: Any) -> content.Kind:
+        """Return the kind `response` decodes as: what `content_type` says, checked."""
+        where = f'{response.request.method} {response.url}'
+        return content.chosen(self.content_type(response), f'{type(self).__name__}.content_type', where)
 
     def with_headers(self, headers: Headers = (), **more: str) -> Self:
         """Return a derived client whose headers are updated with `headers` and `more`."""

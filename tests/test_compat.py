@@ -1,8 +1,13 @@
 """1.3 code runs unchanged: its attribute names, hooks and errors, through both shells."""
 
-import pytest
+import re
 
-from clients.navigation import RETIRED
+import httpx
+import pytest
+import requests
+
+import clients
+from clients.navigation import RETIRED, Navigable
 from tests.conftest import URL
 
 NAVIGATING = ('Resource', 'Remote', 'Graph', 'JsonRpc')
@@ -28,3 +33,175 @@ def test_retired_names_raise_with_what_replaces_them(twin, kind, name):
     with pytest.raises(AttributeError, match=rf"has no attribute '{name}' \(1.3's {name} is gone: use "):
         getattr(api, name)
     assert not hasattr(api, name)
+
+
+JSON_BODY = b'{"a": 1}\n{"b": 2}'
+
+
+class _Answers:
+    """A `content_type` hook that answers `name` for every response, as a 1.3 subclass might."""
+
+    def __init__(self, name):
+        self.name = name
+        self.seen = []
+
+    def __call__(self, response):
+        self.seen.append(response.headers.get('Content-Type'))
+        return self.name
+
+
+def _hooked(twin, kind, name, where):
+    """A client whose `content_type` answers `name`: set on a subclass, or on the instance."""
+    hook = _Answers(name)
+    if where == 'class':
+        cls = type('Hooked', (getattr(twin, kind),), {'content_type': staticmethod(hook)})
+        return cls(URL), hook
+    api = getattr(twin, kind)(URL)
+    api.content_type = hook
+    return api, hook
+
+
+@pytest.mark.parametrize('where', ['class', 'instance'])
+@pytest.mark.parametrize(('name', 'content_type', 'body', 'value'), [
+    ('text', 'application/json', b'{"a": 1}', '{"a": 1}'),
+    ('', 'application/json', b'{"a": 1}', b'{"a": 1}'),
+    ('bytes', 'text/plain', b'abc', b'abc'),
+    ('json', 'text/plain', b'{"a": 1}', {'a': 1}),
+    ('json', None, b'[1]', [1]),
+    ('lines', 'text/plain', JSON_BODY, [{'a': 1}, {'b': 2}]),
+    ('events', 'text/plain', b'data: x\n\n', [clients.sse.Event(data='x')]),
+])
+async def test_content_type_hook_decides_decoding(twin, where, name, content_type, body, value):
+    api, hook = _hooked(twin, 'Resource', name, where)
+    twin.mock('GET', URL + 'items/x', body=body, headers={'Content-Type': content_type} if content_type else {})
+    assert await twin(api.items.get('x')) == value  # a derived view keeps the hook
+    assert hook.seen == [content_type]
+
+
+@pytest.mark.parametrize('where', ['class', 'instance'])
+@pytest.mark.parametrize(('name', 'content_type', 'body', 'items'), [
+    ('text', 'application/x-ndjson', JSON_BODY, ['{"a": 1}', '{"b": 2}']),
+    ('json', 'text/plain', JSON_BODY, [{'a': 1}, {'b': 2}]),
+    ('events', 'application/octet-stream', b'data: x\n\n', [clients.sse.Event(data='x')]),
+    ('', 'text/plain', JSON_BODY, [JSON_BODY]),
+])
+async def test_content_type_hook_decides_streams(twin, where, name, content_type, body, items):
+    api, hook = _hooked(twin, 'Resource', name, where)
+    twin.mock('GET', URL + 'feed', body=body, headers={'Content-Type': content_type})
+    found = await twin.list(api.iter('feed'))
+    assert (b''.join(found) == body) if name == '' else (found == items)
+    assert hook.seen == [content_type]
+
+
+async def test_content_type_hook_decides_pages_and_flows(twin):
+    api, _ = _hooked(twin, 'Resource', 'json', 'class')
+    twin.mock('GET', URL + 'items', body=b'[1, 2]', headers={
+        'Content-Type': 'text/plain', 'Link': f'<{URL}items?page=2>; rel="next"'})
+    twin.mock('GET', URL + 'items?page=2', body=b'[3]', headers={'Content-Type': 'text/plain'})
+    twin.mock('POST', URL + 'token', body=b'{"access_token": "t", "token_type": "bearer"}',
+              headers={'Content-Type': 'text/plain'})
+    if twin.name == 'sync':
+        assert list(api.each('items')) == [1, 2, 3]
+    else:
+        assert [item async for item in api.each('items')] == [1, 2, 3]
+    assert (await twin(api.authorize('token', data={})))['access_token'] == 't'
+    assert api.headers['Authorization'] == 'Bearer t'
+
+
+@pytest.mark.parametrize('where', ['class', 'instance'])
+async def test_content_type_hook_decides_remote_graph_and_jsonrpc(twin, where):
+    mislabelled = {'Content-Type': 'text/plain'}  # a server that labels its JSON as text
+    twin.mock('POST', URL.rstrip('/'), body=b'{"data": {"a": 1}}', headers=mislabelled)
+    twin.mock('POST', URL + 'rpc', body=b'{"jsonrpc": "2.0", "id": 1, "result": 3}', headers=mislabelled)
+    remote, _ = _hooked(twin, 'Remote', 'json', where)
+    graph, _ = _hooked(twin, 'Graph', 'json', where)
+    rpc, _ = _hooked(twin, 'JsonRpc', 'json', where)
+    assert await twin(remote()) == {'data': {'a': 1}}
+    assert await twin(graph.execute('{ a }')) == {'a': 1}
+    assert await twin((rpc / 'rpc').add(1, 2)) == 3
+    plain = twin.Graph(URL)
+    with pytest.raises(clients.DecodeError, match='not a JSON object'):
+        await twin(plain.execute('{ a }'))
+
+
+async def test_content_type_hook_reads_jsonrpc_error_statuses(twin):
+    rpc, _ = _hooked(twin, 'JsonRpc', 'json', 'class')
+    twin.mock('POST', URL.rstrip('/'), status=500, headers={'Content-Type': 'text/plain'},
+              body=b'{"jsonrpc": "2.0", "id": 1, "error": {"code": -32601, "message": "no"}}')
+    with pytest.raises(clients.MethodNotFound):
+        await twin(rpc.nope())
+
+
+@pytest.mark.parametrize('name', ['xml', 'JSON', None, ['json']])
+async def test_content_type_hook_answers_are_checked(twin, name):
+    api, _ = _hooked(twin, 'Resource', name, 'class')
+    twin.mock('GET', URL + 'x', body=b'{}', headers={'Content-Type': 'application/json'})
+    message = rf"GET {URL}x: Hooked.content_type returned {re.escape(repr(name))}; expected one of 'json', "
+    with pytest.raises(ValueError, match=message):
+        await twin(api.get('x'))
+    with pytest.raises(ValueError, match=message):
+        await twin.list(api.iter('x'))
+
+
+@pytest.mark.parametrize(('content_type', 'name'), [
+    ('application/json', 'json'),
+    ('application/problem+json', 'json'),
+    ('application/x-ndjson', 'lines'),
+    ('text/event-stream', 'events'),
+    ('text/plain', 'text'),
+    ('application/octet-stream', ''),
+    (None, ''),
+])
+def test_default_content_type_is_callable_on_the_class(content_type, name):
+    response = requests.Response()
+    if content_type:
+        response.headers['Content-Type'] = content_type
+    for cls in (clients.Resource, clients.AsyncResource, clients.Remote, clients.AsyncGraph, clients.JsonRpc):
+        assert cls.content_type(response) == name
+    assert clients.AsyncResource.content_type(httpx.Response(200, headers=response.headers)) == name
+
+
+# The attributes 1.3's own classes defined (beyond requests.Session / httpx.AsyncClient, whose
+# names every class keeps): facts read from clients 1.3.
+_VERBS = {'request', 'get', 'options', 'head', 'post', 'put', 'patch', 'delete', 'url', 'trailing', 'clone'}
+_RESOURCE = {'client', 'content_type', 'updater', 'updating', 'update', 'authorize'}
+_REMOTE = {'client', 'json', 'check'}
+_PROXY = {'Stats', 'urls', 'priority', 'choice'}
+ATTRIBUTES_13 = {
+    'Client': _VERBS,
+    'Resource': _VERBS | _RESOURCE | {'iter', 'create', 'download'},
+    'Remote': _VERBS | _REMOTE,
+    'Graph': _VERBS | _REMOTE | {'Error', 'execute'},
+    'Proxy': _VERBS | _PROXY,
+    'AsyncClient': _VERBS | {'run'},
+    'AsyncResource': _VERBS | {'run'} | _RESOURCE,
+    'AsyncRemote': _VERBS | {'run'} | _REMOTE,
+    'AsyncGraph': _VERBS | {'run'} | _REMOTE | {'Error', 'execute'},
+    'AsyncProxy': _VERBS | {'run'} | _PROXY,
+}
+ATTRIBUTES_13['JsonRpc'] = ATTRIBUTES_13['Remote']  # a Remote, new since 1.3
+ATTRIBUTES_13['AsyncJsonRpc'] = ATTRIBUTES_13['AsyncRemote']
+
+
+def _public(names):
+    return {name for name in names if not name.startswith('_')}
+
+
+@pytest.mark.parametrize('name', sorted(name for name in clients.__all__ if name in ATTRIBUTES_13))
+def test_no_13_attribute_navigates(name):
+    cls = getattr(clients, name)
+    api = cls(URL, URL + 'other/') if 'Proxy' in name else cls(URL)
+    if name.startswith('Async'):
+        library = _public(dir(httpx.AsyncClient)) | {'follow_redirects', 'max_redirects'}  # (its instance attributes)
+    else:
+        library = _public(dir(requests.Session)) | set(requests.Session.__attrs__)
+    names = ATTRIBUTES_13[name] | library
+    for attribute in sorted(names - set(RETIRED)):
+        value = getattr(api, attribute)
+        assert not isinstance(value, clients.jsonrpc.Method), f'{name}.{attribute} is a remote method'
+        assert not (isinstance(value, Navigable) and value.url == api.url + attribute + '/'), (
+            f'{name}.{attribute} navigates to {value.url}')
+    for attribute in names & set(RETIRED):
+        assert not hasattr(api, attribute)
+    if not name.startswith('Async'):
+        api.close()
