@@ -35,9 +35,9 @@ from . import (
 )
 from .errors import (
     AllHostsDown,
-    GraphQLError,
     HTTPError,
     HttpxDecodeError,
+    HttpxGraphQLError,
     HttpxHTTPError,
     HttpxIncompleteBody,
 )
@@ -510,10 +510,15 @@ class AsyncRemote(Navigation, AsyncClient):  # type: ignore[misc]
 class AsyncGraph(AsyncRemote):
     """An `AsyncRemote` for GraphQL: `await execute(query, **variables)` returns `data`."""
 
-    Error = GraphQLError
+    Error = HttpxGraphQLError
+
+    @classmethod
+    def check(cls, result: Any) -> Any:
+        """Return a GraphQL response's `data`, or raise `Error` with every error and the partial `data`."""
+        return graphql.data(result, cls.Error)
 
     async def execute(self, query: str, operation_name: str | None = None, **variables: Any) -> Any:
-        """Execute a GraphQL query and return its `data`; `errors` raise `AsyncGraph.Error`."""
+        """Execute a GraphQL query and return `check` of the response: its `data`; `errors` raise `AsyncGraph.Error`."""
         payload = rpc.merge(self.json, graphql.body(query, operation_name, variables))
         response = await self._send('POST', json=payload, headers={'Accept': graphql.ACCEPT})
         where = f'POST {response.url}'
@@ -521,7 +526,7 @@ class AsyncGraph(AsyncRemote):
                                 self._kind(response))
         if result is graphql.HTTP_ERROR:
             result = await self._content(response)
-        return graphql.data(self.check(result), self.Error)
+        return self.check(result)
 
 
 class AsyncJsonRpc(jsonrpc.Methods, AsyncRemote):  # type: ignore[misc]

@@ -20,9 +20,9 @@ from requests.structures import CaseInsensitiveDict
 from . import content, downloads, flows, graphql, hosts, jsonrpc, paging, retry, rpc, streams, urls, webhooks
 from .errors import (
     TRANSPORT_ERRORS,
-    GraphQLError,
     HTTPError,
     RequestsDecodeError,
+    RequestsGraphQLError,
     RequestsHTTPError,
     RequestsIncompleteBody,
 )
@@ -464,13 +464,22 @@ class Remote(Navigation, Client):  # type: ignore[misc]
 class Graph(Remote):
     """A `Remote` for GraphQL: `execute(query, **variables)` returns `data`."""
 
-    Error = GraphQLError
+    Error = RequestsGraphQLError
+
+    @classmethod
+    def check(cls, result: Any) -> Any:
+        """Return a GraphQL response's `data`, or raise `Error` with every error and the partial `data`.
+
+        Override to validate or unwrap results; `execute` returns what it returns.
+        """
+        return graphql.data(result, cls.Error)
 
     def execute(self, query: str, operation_name: str | None = None, **variables: Any) -> Any:
         """Execute a GraphQL query and return its `data`.
 
-        A response with `errors` raises `Graph.Error` carrying every error and the partial
-        `data`, also when an error status comes with `application/graphql-response+json`.
+        The decoded response goes through `check`: by default a response with `errors`
+        raises `Graph.Error` carrying every error and the partial `data`, also when an error
+        status comes with `application/graphql-response+json`.
         """
         payload = rpc.merge(self.json, graphql.body(query, operation_name, variables))
         response = self._send('POST', json=payload, headers={'Accept': graphql.ACCEPT})
@@ -479,7 +488,7 @@ class Graph(Remote):
                                 self._kind(response))
         if result is graphql.HTTP_ERROR:
             result = self._content(response)
-        return graphql.data(self.check(result), self.Error)
+        return self.check(result)
 
 
 class JsonRpc(jsonrpc.Methods, Remote):  # type: ignore[misc]

@@ -1,5 +1,6 @@
 """1.3 code runs unchanged: its attribute names, hooks and errors, through both shells."""
 
+import pickle
 import re
 
 import httpx
@@ -205,3 +206,78 @@ def test_no_13_attribute_navigates(name):
         assert not hasattr(api, attribute)
     if not name.startswith('Async'):
         api.close()
+
+
+GQL = URL + 'graphql'
+ERRORS = [{'message': 'no such field', 'path': ['user']}, {'message': 'second'}]
+
+
+async def test_graph_error_is_caught_as_in_13(twin):
+    """`Graph.Error` is a `requests.HTTPError` (an IOError), `AsyncGraph.Error` an `httpx.HTTPError`."""
+    twin.mock('POST', GQL, json={'data': {'user': None}, 'errors': ERRORS})
+    caught = requests.HTTPError if twin.name == 'sync' else httpx.HTTPError
+    with pytest.raises(caught) as info:
+        await twin(twin.Graph(GQL).execute('{ user { nope } }'))
+    error = info.value
+    assert type(error) is twin.Graph.Error
+    assert isinstance(error, clients.GraphQLError)
+    assert isinstance(error, clients.Error)
+    assert isinstance(error, OSError) == (twin.name == 'sync')
+    assert not isinstance(error, clients.HTTPError)  # not an error status
+    assert error.errors == ERRORS
+    assert error.data == {'user': None}
+    assert str(error) == 'no such field (and 1 more)'
+
+
+def test_graph_errors_differ_by_shell_and_share_graphql_error():
+    assert clients.Graph.Error is not clients.AsyncGraph.Error
+    assert issubclass(clients.Graph.Error, clients.GraphQLError)
+    assert issubclass(clients.Graph.Error, requests.HTTPError)
+    assert issubclass(clients.AsyncGraph.Error, clients.GraphQLError)
+    assert issubclass(clients.AsyncGraph.Error, httpx.HTTPError)
+    assert not issubclass(clients.AsyncGraph.Error, requests.HTTPError | OSError)
+    for cls in (clients.GraphQLError, clients.Graph.Error, clients.AsyncGraph.Error):
+        copied = pickle.loads(pickle.dumps(cls(ERRORS, {'user': None})))
+        assert (type(copied), copied.errors, copied.data, str(copied)) == (
+            cls, ERRORS, {'user': None}, 'no such field (and 1 more)')
+    drawing = clients.errors.__doc__
+    assert f'{clients.Graph.Error.__name__} (requests.HTTPError)' in drawing
+    assert f'{clients.AsyncGraph.Error.__name__} (httpx.HTTPError)' in drawing
+
+
+@pytest.mark.parametrize('kind', ['Graph', 'AsyncGraph'])
+def test_graph_check_raises_on_the_class(kind):
+    graph = getattr(clients, kind)
+    assert graph.check({'data': {'a': 1}, 'errors': []}) == {'a': 1}
+    with pytest.raises(graph.Error) as info:
+        graph.check({'data': None, 'errors': ERRORS})
+    assert info.value.errors == ERRORS
+
+
+async def test_graph_check_overrides_of_13_work(twin):
+    """1.3 subclasses override `check`: to unwrap `data`, or to handle errors their own way."""
+
+    class Unwrapping(twin.Graph):
+        @classmethod
+        def check(cls, result):
+            return super().check(result)['viewer']
+
+    class Lenient(twin.Graph):
+        @staticmethod
+        def check(result):
+            return result.get('data')
+
+    class Strict(twin.Graph):
+        def check(self, result):
+            if result.get('errors'):
+                raise LookupError(result['errors'][0]['message'])
+            return result['data']
+
+    twin.mock('POST', URL + 'ok', json={'data': {'viewer': {'login': 'x'}}})
+    twin.mock('POST', URL + 'partial', json={'data': {'viewer': None}, 'errors': ERRORS})
+    assert await twin((Unwrapping(URL) / 'ok').execute('{ viewer { login } }')) == {'login': 'x'}
+    with pytest.raises(twin.Graph.Error):
+        await twin((Unwrapping(URL) / 'partial').execute('{ viewer { login } }'))
+    assert await twin((Lenient(URL) / 'partial').execute('{ viewer { login } }')) == {'viewer': None}
+    with pytest.raises(LookupError, match=r'^no such field$'):
+        await twin((Strict(URL) / 'partial').execute('{ viewer { login } }'))
