@@ -41,9 +41,9 @@ from .errors import (
     HttpxHTTPError,
     HttpxIncompleteBody,
 )
-from .navigation import TIMEOUT, Headers, Navigable, Navigation
+from .navigation import TIMEOUT, Headers, Navigable, Navigation, redirects
 
-_SEND_OPTIONS = ('auth', 'follow_redirects')
+_SEND_OPTIONS = ('auth',)
 _COPIED = {dict, list}  # settings a derived client copies (the pool, cookies and policies are shared)
 
 
@@ -103,9 +103,10 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
         trailing: text appended to every request's path, e.g. `/`
         headers: headers sent with every request
         **kwargs: `httpx.AsyncClient` options (`auth`, `params`, `timeout`, `http2`, ...);
-            redirects are followed by default, as in the sync clients; `retry` and `rate`
-            as in `Client`; `transport` may also name one: 'aiohttp', 'httpx' or 'auto' (the
-            default: aiohttp when installed)
+            redirects are followed by default, as in the sync clients (`follow_redirects`, or
+            requests' `allow_redirects`, sets the default of requests that do not say);
+            `retry` and `rate` as in `Client`; `transport` may also name one: 'aiohttp',
+            'httpx' or 'auto' (the default: aiohttp when installed)
     """
 
     def __init__(self, url: str, trailing: str = '', headers: Headers = (), **kwargs: Any) -> None:
@@ -113,7 +114,8 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
         self.retry = kwargs.pop('retry', retry.DEFAULT)
         self.rate = kwargs.pop('rate', None)
         kwargs['timeout'] = timeout(kwargs.get('timeout', TIMEOUT))
-        kwargs.setdefault('follow_redirects', True)
+        follow = redirects(kwargs)
+        kwargs['follow_redirects'] = True if follow is None else follow
         if kwargs.get('transport') is None or isinstance(kwargs['transport'], str):
             kwargs['transport'] = transports.build(kwargs.get('transport'), **kwargs)
         super().__init__(headers=headers, **kwargs)
@@ -216,9 +218,10 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
             raise RuntimeError('Cannot send a request, as the root client has been closed.')
         url = self._url(path, base)
         stream = kwargs.pop('stream', False)
-        if 'allow_redirects' in kwargs:
-            kwargs['follow_redirects'] = kwargs.pop('allow_redirects')
         options = {name: kwargs.pop(name) for name in _SEND_OPTIONS if name in kwargs}
+        follow = redirects(kwargs)
+        if follow is not None:
+            options['follow_redirects'] = follow
         if 'timeout' in kwargs:
             kwargs['timeout'] = timeout(kwargs['timeout'])
         request = self.build_request(method, _request_url(url, base or self.url), **kwargs)

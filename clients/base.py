@@ -26,14 +26,14 @@ from .errors import (
     RequestsHTTPError,
     RequestsIncompleteBody,
 )
-from .navigation import TIMEOUT, Headers, Navigable, Navigation
+from .navigation import TIMEOUT, Headers, Navigable, Navigation, redirects
 
 # A timeout as requests takes it: seconds, (connect, read), or None for none.
 Timeout = float | tuple[float | None, float | None] | None
 
 # Settings a derived client copies (the adapters' pools, cookies and policies are shared).
 _COPIED = {dict, list, collections.OrderedDict, CaseInsensitiveDict}
-SETTINGS = frozenset(requests.Session.__attrs__) | {'timeout', 'retry', 'rate'}
+SETTINGS = frozenset(requests.Session.__attrs__) | {'timeout', 'retry', 'rate', 'follow_redirects'}
 
 
 def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -48,14 +48,18 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
         trailing: text appended to every request's path, e.g. `/`
         headers: headers sent with every request
         **attrs: Session attributes (`auth`, `params`, `verify`, `timeout`, ...), `retry`
-            (a `clients.Retry`, or None for no retries) and `rate` (requests per second or a
-            `clients.RateLimit`)
+            (a `clients.Retry`, or None for no retries), `rate` (requests per second or a
+            `clients.RateLimit`) and `follow_redirects` (or requests' `allow_redirects`: the
+            default of requests that do not say; True unless given)
     """
 
     timeout: Timeout
+    follow_redirects: bool
 
     def __init__(self, url: str, trailing: str = '', headers: Headers = (), **attrs: Any) -> None:
         self.url = urls.base(url)
+        follow = redirects(attrs)
+        attrs['follow_redirects'] = True if follow is None else follow
         unknown = set(attrs) - SETTINGS
         if unknown:
             raise TypeError(f'unexpected keyword arguments: {", ".join(sorted(unknown))}')
@@ -160,8 +164,8 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
         kwargs.setdefault('timeout', self.timeout)
         if 'content' in kwargs:  # httpx's name for a raw body
             kwargs['data'] = kwargs.pop('content')
-        if 'follow_redirects' in kwargs:
-            kwargs['allow_redirects'] = kwargs.pop('follow_redirects')
+        follow = redirects(kwargs)
+        kwargs['allow_redirects'] = self.follow_redirects if follow is None else follow
         if self._foreign(path, url):
             names = urls.credentials(self.headers, kwargs.get('headers'))
             kwargs['headers'] = dict(kwargs.get('headers') or {}, **dict.fromkeys(names))

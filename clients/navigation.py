@@ -31,6 +31,26 @@ TIMEOUT = (5.0, 30.0)
 # Headers as a client takes them: a mapping or (name, value) pairs.
 Headers = Mapping[str, str] | Sequence[tuple[str, str]]
 
+# httpx's and requests' names for whether to follow redirects; both shells take either.
+REDIRECTS = ('follow_redirects', 'allow_redirects')
+
+
+def redirects(options: dict[str, Any]) -> bool | None:
+    """Pop either name for following redirects from `options`; return its value, or None if neither is given.
+
+    Both names with different values, or a value that is not a bool, raise `TypeError`.
+    """
+    if REDIRECTS[0] not in options and REDIRECTS[1] not in options:
+        return None
+    given = {name: options.pop(name) for name in REDIRECTS if name in options}
+    for name, value in given.items():
+        if not isinstance(value, bool):
+            raise TypeError(f'{name} must be True or False, not {value!r}')
+    if len(set(given.values())) > 1:
+        raise TypeError('follow_redirects and allow_redirects (one setting, two names) disagree: give one of them')
+    follow: bool = next(iter(given.values()))
+    return follow
+
 
 class Navigable:
     """Base URL handling, derived views and verbs shared by `Client` and `AsyncClient`."""
@@ -104,8 +124,9 @@ class Navigable:
         return self.request('OPTIONS', path, **kwargs)
 
     def head(self: Sender[_R], path: object = '', **kwargs: Any) -> _R:
-        """HEAD request with optional path; redirects are not followed."""
-        kwargs.setdefault('allow_redirects', False)
+        """HEAD request with optional path; redirects are not followed unless asked."""
+        if REDIRECTS[0] not in kwargs and REDIRECTS[1] not in kwargs:
+            kwargs['allow_redirects'] = False
         return self.request('HEAD', path, **kwargs)
 
     def post(self: Sender[_R], path: object = '', json: Any = None, **kwargs: Any) -> _R:
@@ -134,7 +155,7 @@ RETIRED = {
 RESERVED = frozenset({
     'url', 'trailing', 'timeout', 'json', 'urls', 'headers', 'cookies', 'auth', 'proxies',
     'hooks', 'params', 'verify', 'cert', 'adapters', 'stream', 'trust_env', 'max_redirects',
-    *RETIRED,
+    'follow_redirects', *RETIRED,
 })
 
 
