@@ -7,7 +7,7 @@ import contextlib
 import functools
 import json
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from email.message import Message
 from http import HTTPStatus
 from typing import Any, Literal
@@ -63,20 +63,23 @@ def kind(content_type: str | None) -> Kind:
     return 'bytes'
 
 
+@functools.lru_cache(maxsize=256)
 def named(content_type: str | None) -> str:
     """Return what the default `content_type` hook says for a Content-Type: its kind, or '' (as in 1.3) for bytes."""
     found = kind(content_type)
     return '' if found == 'bytes' else found
 
 
-def chosen(name: object, hook: str = 'content_type', where: str = '') -> Kind:
-    """Return the kind a `content_type` hook's answer `name` decodes as ('' is bytes); another answer raises."""
+def chosen(name: object, hook: Callable[[], str] = lambda: 'content_type') -> Kind:
+    """Return the kind a `content_type` hook's answer `name` decodes as ('' is bytes).
+
+    Another answer raises `ValueError` naming `hook()` (which says whose hook, for which request).
+    """
     try:
         return HOOK_KINDS[name]  # type: ignore[index]  # (any answer may come back; a wrong one raises below)
     except (KeyError, TypeError):
-        prefix = f'{where}: ' if where else ''
         expected = ', '.join(map(repr, HOOK_KINDS))
-        raise ValueError(f'{prefix}{hook} returned {name!r}; expected one of {expected}') from None
+        raise ValueError(f'{hook()} returned {name!r}; expected one of {expected}') from None
 
 
 def encoding(content_type: str | None) -> str:

@@ -117,6 +117,8 @@ def test_chosen(name, kind):
 
 def test_chosen_refuses_other_answers():
     with pytest.raises(ValueError, match=r"^GET u: Api.content_type returned 'xml'; expected one of 'json', "):
-        content.chosen('xml', 'Api.content_type', 'GET u')
+        content.chosen('xml', lambda: 'GET u: Api.content_type')
+    with pytest.raises(ValueError, match=r"^content_type returned \['json'\]; expected one of 'json', "):
+        content.chosen(['json'])
     assert content.named('application/octet-stream') == ''
     assert content.named('text/event-stream') == 'events'
