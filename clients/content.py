@@ -17,8 +17,9 @@ from .errors import DecodeError
 
 Kind = Literal['json', 'lines', 'events', 'text', 'bytes']
 # What a `content_type` hook may answer, and how each decodes ('' is 1.3's name for bytes).
-HOOK_KINDS: dict[str, Kind] = {'json': 'json', 'lines': 'lines', 'events': 'events', 'text': 'text', '': 'bytes',
-                               'bytes': 'bytes'}
+HOOK_KINDS: dict[str, Kind] = {
+    'json': 'json', 'lines': 'lines', 'events': 'events', 'text': 'text', '': 'bytes', 'bytes': 'bytes',
+}
 
 # Content types whose body is a sequence of JSON texts, one per line (or record).
 JSON_LINES = frozenset({

@@ -87,7 +87,6 @@ class GraphQLError(Error):
         more = f' (and {len(messages) - 1} more)' if len(messages) > 1 else ''
         super().__init__((messages[0] if messages else 'GraphQL error') + more)
 
-
     def __reduce__(self) -> Any:
         return type(self), (self.errors, self.data), self.__dict__
 
