@@ -15,7 +15,7 @@ import math
 import re
 import zlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Mapping
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 
@@ -37,16 +37,16 @@ from . import (
 )
 from .errors import (
     AllHostsDown,
-    GraphQLError,
     HTTPError,
     HttpxDeadlineExceeded,
     HttpxDecodeError,
+    HttpxGraphQLError,
     HttpxHTTPError,
     HttpxIncompleteBody,
 )
-from .navigation import TIMEOUT, Headers, Navigable, Navigation
+from .navigation import TIMEOUT, Headers, Navigable, Navigation, redirects
 
-_SEND_OPTIONS = ('auth', 'follow_redirects')
+_SEND_OPTIONS = ('auth',)
 _COPIED = {dict, list}  # settings a derived client copies (the pool, cookies and policies are shared)
 
 
@@ -106,9 +106,10 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
         trailing: text appended to every request's path, e.g. `/`
         headers: headers sent with every request
         **kwargs: `httpx.AsyncClient` options (`auth`, `params`, `timeout`, `http2`, ...);
-            redirects are followed by default, as in the sync clients; `retry` and `rate`
-            as in `Client`; `transport` may also name one: 'aiohttp', 'httpx' or 'auto' (the
-            default: aiohttp when installed)
+            redirects are followed by default, as in the sync clients (`follow_redirects`, or
+            requests' `allow_redirects`, sets the default of requests that do not say);
+            `retry` and `rate` as in `Client`; `transport` may also name one: 'aiohttp',
+            'httpx' or 'auto' (the default: aiohttp when installed)
     """
 
     def __init__(self, url: str, trailing: str = '', headers: Headers = (), **kwargs: Any) -> None:
@@ -117,7 +118,8 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
         self.deadline = kwargs.pop('deadline', deadlines.DEFAULT)
         self.rate = kwargs.pop('rate', None)
         kwargs['timeout'] = timeout(kwargs.get('timeout', TIMEOUT))
-        kwargs.setdefault('follow_redirects', True)
+        follow = redirects(kwargs)
+        kwargs['follow_redirects'] = True if follow is None else follow
         cookies = kwargs.pop('cookies', None)
         if kwargs.get('transport') is None or isinstance(kwargs['transport'], str):
             kwargs['transport'] = transports.build(kwargs.get('transport'), **kwargs)
@@ -246,9 +248,10 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
             raise RuntimeError('Cannot send a request, as the root client has been closed.')
         url = self._url(path, base)
         stream = kwargs.pop('stream', False)
-        if 'allow_redirects' in kwargs:
-            kwargs['follow_redirects'] = kwargs.pop('allow_redirects')
         options = {name: kwargs.pop(name) for name in _SEND_OPTIONS if name in kwargs}
+        follow = redirects(kwargs)
+        if follow is not None:
+            options['follow_redirects'] = follow
         if 'timeout' in kwargs:
             kwargs['timeout'] = timeout(kwargs['timeout'])
         foreign = self._foreign(path, url)
@@ -308,7 +311,7 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
         await self._checked(response)
         where = urls.where(response.request.method, response.url)
         return content.decode(
-            response.content, response.headers.get('Content-Type'), response.status_code, where
+            response.content, response.headers.get('Content-Type'), response.status_code, where, self._kind(response)
         )
 
     async def _drive(self, flow: flows.Flow, reply: Any = None) -> Any:
@@ -378,11 +381,9 @@ class AsyncResource(Navigation, AsyncClient):  # type: ignore[misc]
         """Send a request and return its decoded content; error statuses raise `HTTPError`."""
         return await self._content(await self._send(method, path, **kwargs))
 
-    @property
-    def client(self) -> AsyncClient:
-        """This resource as a plain async client (same pool), for raw responses."""
-        plain = next(cls for cls in type(self).__mro__ if not issubclass(cls, Navigation))
-        return self._derive(cls=plain)
+    if TYPE_CHECKING:
+        @property
+        def client(self) -> AsyncClient: ...
 
     def __getitem__(self, key: object) -> Coroutine[Any, Any, Any]:
         """Awaitable GET of the resource at `key`, a path that stays under the base URL."""
@@ -447,7 +448,8 @@ class AsyncResource(Navigation, AsyncClient):  # type: ignore[misc]
                         if response.status_code not in step.accept:
                             await self._checked(response, streamed=True)
                         chunks = _chunks(response)
-                        reply = streams.Opened(response.status_code, response.headers, str(response.url))
+                        reply = streams.Opened(response.status_code, response.headers, str(response.url),
+                                               self._kind(response))
                 else:
                     await self._sleep(step.seconds)
         finally:
@@ -531,6 +533,10 @@ class AsyncRemote(Navigation, AsyncClient):  # type: ignore[misc]
         super().__init__(url, **kwargs)
         self.json = dict(json)
 
+    if TYPE_CHECKING:
+        @property
+        def client(self) -> AsyncClient: ...
+
     async def __call__(self, path: object = '', **json: Any) -> Any:
         """POST the defaults merged with `json` and return `check` of the decoded result."""
         response = await self._send('POST', path, json=rpc.merge(self.json, json))
@@ -545,17 +551,23 @@ class AsyncRemote(Navigation, AsyncClient):  # type: ignore[misc]
 class AsyncGraph(AsyncRemote):
     """An `AsyncRemote` for GraphQL: `await execute(query, **variables)` returns `data`."""
 
-    Error = GraphQLError
+    Error = HttpxGraphQLError
+
+    @classmethod
+    def check(cls, result: Any) -> Any:
+        """Return a GraphQL response's `data`, or raise `Error` with every error and the partial `data`."""
+        return graphql.data(result, cls.Error)
 
     async def execute(self, query: str, operation_name: str | None = None, **variables: Any) -> Any:
-        """Execute a GraphQL query and return its `data`; `errors` raise `AsyncGraph.Error`."""
+        """Execute a GraphQL query and return `check` of the response: its `data`; `errors` raise `AsyncGraph.Error`."""
         payload = rpc.merge(self.json, graphql.body(query, operation_name, variables))
         response = await self._send('POST', json=payload, headers={'Accept': graphql.ACCEPT})
         where = urls.where('POST', response.url)
-        result = graphql.result(response.status_code, response.headers.get('Content-Type'), response.content, where)
+        result = graphql.result(response.status_code, response.headers.get('Content-Type'), response.content, where,
+                                self._kind(response))
         if result is graphql.HTTP_ERROR:
             result = await self._content(response)
-        return graphql.data(self.check(result), self.Error)
+        return self.check(result)
 
 
 class AsyncJsonRpc(jsonrpc.Methods, AsyncRemote):  # type: ignore[misc]
@@ -564,7 +576,8 @@ class AsyncJsonRpc(jsonrpc.Methods, AsyncRemote):  # type: ignore[misc]
     async def _rpc(self, payload: Any) -> tuple[Any, str]:
         response = await self._send('POST', json=payload)
         where = urls.where('POST', response.url)
-        value = jsonrpc.read(response.status_code, response.headers.get('Content-Type'), response.content, where)
+        value = jsonrpc.read(response.status_code, response.headers.get('Content-Type'), response.content, where,
+                             self._kind(response))
         return (await self._content(response) if value is jsonrpc.HTTP_ERROR else value), str(response.url)
 
     async def invoke(self, method: str, args: Any = (), kwargs: Any = None) -> Any:

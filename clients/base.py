@@ -11,7 +11,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Generator, Iterator
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import requests
 import urllib3
@@ -20,21 +20,21 @@ from requests.structures import CaseInsensitiveDict
 from . import content, deadlines, downloads, flows, graphql, hosts, jsonrpc, paging, retry, rpc, streams, urls, webhooks
 from .errors import (
     TRANSPORT_ERRORS,
-    GraphQLError,
     HTTPError,
     RequestsDeadlineExceeded,
     RequestsDecodeError,
+    RequestsGraphQLError,
     RequestsHTTPError,
     RequestsIncompleteBody,
 )
-from .navigation import TIMEOUT, Headers, Navigable, Navigation
+from .navigation import TIMEOUT, Headers, Navigable, Navigation, redirects
 
 # A timeout as requests takes it: seconds, (connect, read), or None for none.
 Timeout = float | tuple[float | None, float | None] | None
 
 # Settings a derived client copies (the adapters' pools, cookies and policies are shared).
 _COPIED = {dict, list, collections.OrderedDict, CaseInsensitiveDict}
-SETTINGS = frozenset(requests.Session.__attrs__) | {'timeout', 'retry', 'rate', 'deadline'}
+SETTINGS = frozenset(requests.Session.__attrs__) | {'timeout', 'retry', 'rate', 'deadline', 'follow_redirects'}
 
 
 def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -49,14 +49,18 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
         trailing: text appended to every request's path, e.g. `/`
         headers: headers sent with every request
         **attrs: Session attributes (`auth`, `params`, `verify`, `timeout`, ...), `retry`
-            (a `clients.Retry`, or None for no retries) and `rate` (requests per second or a
-            `clients.RateLimit`)
+            (a `clients.Retry`, or None for no retries), `rate` (requests per second or a
+            `clients.RateLimit`) and `follow_redirects` (or requests' `allow_redirects`: the
+            default of requests that do not say; True unless given)
     """
 
     timeout: Timeout
+    follow_redirects: bool
 
     def __init__(self, url: str, trailing: str = '', headers: Headers = (), **attrs: Any) -> None:
         self.url = urls.base(url)
+        follow = redirects(attrs)
+        attrs['follow_redirects'] = True if follow is None else follow
         unknown = set(attrs) - SETTINGS
         if unknown:
             raise TypeError(f'unexpected keyword arguments: {", ".join(sorted(unknown))}')
@@ -179,8 +183,8 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
         kwargs.setdefault('timeout', self.timeout)
         if 'content' in kwargs:  # httpx's name for a raw body
             kwargs['data'] = kwargs.pop('content')
-        if 'follow_redirects' in kwargs:
-            kwargs['allow_redirects'] = kwargs.pop('follow_redirects')
+        follow = redirects(kwargs)
+        kwargs['allow_redirects'] = self.follow_redirects if follow is None else follow
         if self._foreign(path, url):
             names = urls.credentials(self.headers, kwargs.get('headers'))
             kwargs['headers'] = dict(kwargs.get('headers') or {}, **dict.fromkeys(names))
@@ -227,7 +231,7 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
         self._checked(response)
         where = urls.where(response.request.method, response.url)
         return content.decode(
-            response.content, response.headers.get('Content-Type'), response.status_code, where
+            response.content, response.headers.get('Content-Type'), response.status_code, where, self._kind(response)
         )
 
     def _drive(self, flow: flows.Flow, reply: Any = None) -> Any:
@@ -287,11 +291,9 @@ class Resource(Navigation, Client):  # type: ignore[misc]
         """Send a request and return its decoded content; error statuses raise `HTTPError`."""
         return self._content(self._send(method, path, **kwargs))
 
-    @property
-    def client(self) -> Client:
-        """This resource as a plain client (same pool), for raw responses."""
-        plain = next(cls for cls in type(self).__mro__ if not issubclass(cls, Navigation))
-        return self._derive(cls=plain)
+    if TYPE_CHECKING:
+        @property
+        def client(self) -> Client: ...
 
     def __getitem__(self, key: object) -> Any:
         """GET the resource at `key`, a path that stays under the base URL."""
@@ -366,7 +368,8 @@ class Resource(Navigation, Client):  # type: ignore[misc]
                         where = urls.where(step.method, response.url)
                         content.encodings(response.headers.get('Content-Encoding'), where, RequestsDecodeError)
                         chunks = _chunks(response, step.size or content.CHUNK_SIZE, whole=step.whole or bool(step.size))
-                        reply = streams.Opened(response.status_code, response.headers, str(response.url))
+                        reply = streams.Opened(response.status_code, response.headers, str(response.url),
+                                               self._kind(response))
                 else:
                     self._sleep(step.seconds)
         finally:
@@ -473,6 +476,10 @@ class Remote(Navigation, Client):  # type: ignore[misc]
         super().__init__(url, **kwargs)
         self.json = dict(json)
 
+    if TYPE_CHECKING:
+        @property
+        def client(self) -> Client: ...
+
     def __call__(self, path: object = '', **json: Any) -> Any:
         """POST the defaults merged with `json` and return `check` of the decoded result."""
         return self.check(self._content(self._send('POST', path, json=rpc.merge(self.json, json))))
@@ -486,21 +493,31 @@ class Remote(Navigation, Client):  # type: ignore[misc]
 class Graph(Remote):
     """A `Remote` for GraphQL: `execute(query, **variables)` returns `data`."""
 
-    Error = GraphQLError
+    Error = RequestsGraphQLError
+
+    @classmethod
+    def check(cls, result: Any) -> Any:
+        """Return a GraphQL response's `data`, or raise `Error` with every error and the partial `data`.
+
+        Override to validate or unwrap results; `execute` returns what it returns.
+        """
+        return graphql.data(result, cls.Error)
 
     def execute(self, query: str, operation_name: str | None = None, **variables: Any) -> Any:
         """Execute a GraphQL query and return its `data`.
 
-        A response with `errors` raises `Graph.Error` carrying every error and the partial
-        `data`, also when an error status comes with `application/graphql-response+json`.
+        The decoded response goes through `check`: by default a response with `errors`
+        raises `Graph.Error` carrying every error and the partial `data`, also when an error
+        status comes with `application/graphql-response+json`.
         """
         payload = rpc.merge(self.json, graphql.body(query, operation_name, variables))
         response = self._send('POST', json=payload, headers={'Accept': graphql.ACCEPT})
         where = urls.where('POST', response.url)
-        result = graphql.result(response.status_code, response.headers.get('Content-Type'), response.content, where)
+        result = graphql.result(response.status_code, response.headers.get('Content-Type'), response.content, where,
+                                self._kind(response))
         if result is graphql.HTTP_ERROR:
             result = self._content(response)
-        return graphql.data(self.check(result), self.Error)
+        return self.check(result)
 
 
 class JsonRpc(jsonrpc.Methods, Remote):  # type: ignore[misc]
@@ -514,7 +531,8 @@ class JsonRpc(jsonrpc.Methods, Remote):  # type: ignore[misc]
     def _rpc(self, payload: Any) -> tuple[Any, str]:
         response = self._send('POST', json=payload)
         where = urls.where('POST', response.url)
-        value = jsonrpc.read(response.status_code, response.headers.get('Content-Type'), response.content, where)
+        value = jsonrpc.read(response.status_code, response.headers.get('Content-Type'), response.content, where,
+                             self._kind(response))
         return (self._content(response) if value is jsonrpc.HTTP_ERROR else value), str(response.url)
 
     def invoke(self, method: str, args: Any = (), kwargs: Any = None) -> Any:

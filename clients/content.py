@@ -7,7 +7,7 @@ import contextlib
 import functools
 import json
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from email.message import Message
 from http import HTTPStatus
 from typing import Any, Literal
@@ -16,6 +16,10 @@ from . import sse, urls
 from .errors import DecodeError
 
 Kind = Literal['json', 'lines', 'events', 'text', 'bytes']
+# What a `content_type` hook may answer, and how each decodes ('' is 1.3's name for bytes).
+HOOK_KINDS: dict[str, Kind] = {
+    'json': 'json', 'lines': 'lines', 'events': 'events', 'text': 'text', '': 'bytes', 'bytes': 'bytes',
+}
 
 # Content types whose body is a sequence of JSON texts, one per line (or record).
 JSON_LINES = frozenset({
@@ -60,6 +64,25 @@ def kind(content_type: str | None) -> Kind:
     return 'bytes'
 
 
+@functools.lru_cache(maxsize=256)
+def named(content_type: str | None) -> str:
+    """Return what the default `content_type` hook says for a Content-Type: its kind, or '' (as in 1.3) for bytes."""
+    found = kind(content_type)
+    return '' if found == 'bytes' else found
+
+
+def chosen(name: object, hook: Callable[[], str] = lambda: 'content_type') -> Kind:
+    """Return the kind a `content_type` hook's answer `name` decodes as ('' is bytes).
+
+    Another answer raises `ValueError` naming `hook()` (which says whose hook, for which request).
+    """
+    try:
+        return HOOK_KINDS[name]  # type: ignore[index]  # (any answer may come back; a wrong one raises below)
+    except (KeyError, TypeError):
+        expected = ', '.join(map(repr, HOOK_KINDS))
+        raise ValueError(f'{hook()} returned {name!r}; expected one of {expected}') from None
+
+
 def encoding(content_type: str | None) -> str:
     """Return the codec for a text body: its declared charset if known, else UTF-8."""
     _, charset = parse(content_type)
@@ -71,15 +94,17 @@ def encoding(content_type: str | None) -> str:
     return 'utf-8'
 
 
-def decode(body: bytes, content_type: str | None, status: int = 200, where: str = '') -> Any:
+def decode(body: bytes, content_type: str | None, status: int = 200, where: str = '',
+           as_kind: Kind | None = None) -> Any:
     """Return a response body decoded by its content type; `None` for 204 or no body.
 
     JSON types give the parsed value, JSON lines a list of values, an event stream a list
-    of `sse.Event`, text a string, anything else the bytes.
+    of `sse.Event`, text a string, anything else the bytes; `as_kind` (a `content_type`
+    hook's choice) overrides the type.
     """
     if status == 204 or not body:
         return None
-    match kind(content_type):
+    match as_kind or kind(content_type):
         case 'json':
             return loads(body, where)
         case 'lines':
@@ -156,11 +181,12 @@ class Items:
     JSON and JSON-lines types give one value per non-blank line, `text/event-stream` gives
     `sse.Event`s (parsed by `events`, which may carry state over from an earlier
     connection), text types (or a declared charset) give lines, anything else gives the
-    chunks themselves.
+    chunks themselves; `as_kind` (a `content_type` hook's choice) overrides the type.
     """
 
-    def __init__(self, content_type: str | None, where: str = '', events: sse.Parser | None = None) -> None:
-        self.kind = kind(content_type)
+    def __init__(self, content_type: str | None, where: str = '', events: sse.Parser | None = None,
+                 as_kind: Kind | None = None) -> None:
+        self.kind = as_kind or kind(content_type)
         self.codec = encoding(content_type)
         self.where = where
         self.lines = LineSplitter()

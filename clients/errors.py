@@ -12,7 +12,9 @@ already catch, so existing `except` clauses keep working::
           │    └── HttpxDecodeError (httpx.DecodingError)
           ├── TokenError (ValueError) ........ an OAuth token response that cannot be used
           ├── PaginationError (ValueError) ... pages that loop or whose items cannot be found
-          ├── GraphQLError ................... a GraphQL response with `errors` (sync and async)
+          ├── GraphQLError ................... a GraphQL response with `errors`: .errors .data
+          │    ├── RequestsGraphQLError (requests.HTTPError) .... raised by Graph (`Graph.Error`)
+          │    └── HttpxGraphQLError (httpx.HTTPError) .......... raised by AsyncGraph (`AsyncGraph.Error`)
           ├── JsonRpcError ................... a JSON-RPC `error` object: .code .message .data
           │    ├── ParseError (-32700), InvalidRequest (-32600), MethodNotFound (-32601),
           │    │   InvalidParams (-32602), InternalError (-32603), ServerError (-32000..-32099)
@@ -87,6 +89,17 @@ class GraphQLError(Error):
         messages = [_message(error) for error in errors]
         more = f' (and {len(messages) - 1} more)' if len(messages) > 1 else ''
         super().__init__((messages[0] if messages else 'GraphQL error') + more)
+
+    def __reduce__(self) -> Any:
+        return type(self), (self.errors, self.data), self.__dict__
+
+
+class RequestsGraphQLError(GraphQLError, requests.HTTPError):
+    """`GraphQLError` raised by sync clients; also a `requests.HTTPError` (an `IOError`), as 1.3's was."""
+
+
+class HttpxGraphQLError(GraphQLError, httpx.HTTPError):
+    """`GraphQLError` raised by async clients; also an `httpx.HTTPError`, as 1.3's was."""
 
 
 def _message(error: Any) -> str:

@@ -24,18 +24,20 @@ def body(query: str, operation_name: str | None, variables: Mapping[str, Any]) -
     return payload
 
 
-def result(status: int, content_type: str | None, data: bytes, where: str = '') -> Any:
+def result(status: int, content_type: str | None, data: bytes, where: str = '',
+           as_kind: content.Kind | None = None) -> Any:
     """Return a response's decoded GraphQL result, or `HTTP_ERROR` if it must raise as HTTP.
 
     A success status is always read. An error status is read only with the
     `application/graphql-response+json` type and a body that carries `errors`; with
-    `application/json` (or anything else) it is an HTTP error.
+    `application/json` (or anything else) it is an HTTP error. `as_kind` overrides how the
+    body decodes (see `content.decode`).
     """
     if status < 400:
-        return content.decode(data, content_type, status, where)
+        return content.decode(data, content_type, status, where, as_kind)
     if content.parse(content_type)[0] == RESPONSE_TYPE:
         try:
-            decoded = content.decode(data, content_type, status, where)
+            decoded = content.decode(data, content_type, status, where, as_kind)
         except DecodeError:
             return HTTP_ERROR
         if isinstance(decoded, Mapping) and decoded.get('errors'):

@@ -20,7 +20,7 @@ from .errors import (
     ServerError,
     sent_to,
 )
-from .navigation import RESERVED
+from .navigation import RESERVED, missing
 
 VERSION = '2.0'
 HTTP_ERROR = object()  # marker: the response is an HTTP error, not a JSON-RPC response
@@ -82,16 +82,18 @@ def error(obj: Any, method: str = '', url: str = '') -> JsonRpcError:
     return cls(message, code, obj.get('data'), method=method, url=url)
 
 
-def read(status: int, content_type: str | None, body: bytes, where: str = '') -> Any:
+def read(status: int, content_type: str | None, body: bytes, where: str = '',
+         as_kind: content.Kind | None = None) -> Any:
     """Return a decoded JSON-RPC response, or `HTTP_ERROR` if it must raise as HTTP.
 
     An error status is read as JSON-RPC only when its JSON body is a JSON-RPC response.
+    `as_kind` overrides how the body decodes (see `content.decode`).
     """
     if status < 400:
-        return content.decode(body, content_type, status, where)
-    if content.kind(content_type) == 'json':
+        return content.decode(body, content_type, status, where, as_kind)
+    if (as_kind or content.kind(content_type)) == 'json':
         try:
-            decoded = content.decode(body, content_type, status, where)
+            decoded = content.decode(body, content_type, status, where, as_kind)
         except ValueError:
             return HTTP_ERROR
         if _is_response(decoded) or (isinstance(decoded, list) and decoded and all(map(_is_response, decoded))):
@@ -213,7 +215,7 @@ class Methods:
     def __getattr__(self: Invoker[_R], name: str) -> Method[_R]:
         """Return the remote method `name`."""
         if name.startswith('_') or name in RESERVED:
-            raise AttributeError(f'{type(self).__name__!r} object has no attribute {name!r}')
+            raise missing(self, name)
         return Method(self, name)
 
     def __getitem__(self: Invoker[_R], name: str) -> Method[_R]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 
-from . import urls
+from . import content, urls
 
 _R_co = TypeVar('_R_co', covariant=True)
 _R = TypeVar('_R')
@@ -30,6 +30,26 @@ TIMEOUT = (5.0, 30.0)
 
 # Headers as a client takes them: a mapping or (name, value) pairs.
 Headers = Mapping[str, str] | Sequence[tuple[str, str]]
+
+# httpx's and requests' names for whether to follow redirects; both shells take either.
+REDIRECTS = ('follow_redirects', 'allow_redirects')
+
+
+def redirects(options: dict[str, Any]) -> bool | None:
+    """Pop either name for following redirects from `options`; return its value, or None if neither is given.
+
+    Both names with different values, or a value that is not a bool, raise `TypeError`.
+    """
+    if REDIRECTS[0] not in options and REDIRECTS[1] not in options:
+        return None
+    given = {name: options.pop(name) for name in REDIRECTS if name in options}
+    for name, value in given.items():
+        if not isinstance(value, bool):
+            raise TypeError(f'{name} must be True or False, not {value!r}')
+    if len(set(given.values())) > 1:
+        raise TypeError('follow_redirects and allow_redirects (one setting, two names) disagree: give one of them')
+    follow: bool = next(iter(given.values()))
+    return follow
 
 
 class Navigable:
@@ -72,6 +92,20 @@ class Navigable:
         """
         return urls.foreign(url, self._bases())
 
+    @staticmethod
+    def content_type(response: Any) -> str:
+        """Return how to decode `response`: 'json', 'lines', 'events', 'text', or '' for bytes.
+
+        Every decoding asks this hook (1.3's); override it on a class or an instance to
+        decode differently. The default classifies the `Content-Type` header.
+        """
+        return content.named(response.headers.get('Content-Type'))
+
+    def _kind(self, response: Any) -> content.Kind:
+        """Return the kind `response` decodes as: what `content_type` says, checked."""
+        return content.chosen(self.content_type(response),
+                              lambda: f'{urls.where(response.request.method, response.url)}: {type(self).__name__}.content_type')
+
     def with_headers(self, headers: Headers = (), **more: str) -> Self:
         """Return a derived client whose headers are updated with `headers` and `more`."""
         client = self._derive()
@@ -87,8 +121,9 @@ class Navigable:
         return self.request('OPTIONS', path, **kwargs)
 
     def head(self: Sender[_R], path: object = '', **kwargs: Any) -> _R:
-        """HEAD request with optional path; redirects are not followed."""
-        kwargs.setdefault('allow_redirects', False)
+        """HEAD request with optional path; redirects are not followed unless asked."""
+        if REDIRECTS[0] not in kwargs and REDIRECTS[1] not in kwargs:
+            kwargs['allow_redirects'] = False
         return self.request('HEAD', path, **kwargs)
 
     def post(self: Sender[_R], path: object = '', json: Any = None, **kwargs: Any) -> _R:
@@ -108,11 +143,23 @@ class Navigable:
         return self.request('DELETE', path, **kwargs)
 
 
+# Names of 1.3 methods that are gone, and what replaces each: they raise, never navigate.
+RETIRED = {
+    'clone': 'use `client / path` for a view at another path, or `.client` for the plain client',
+    'updater': 'use `update(path, callback)` or `with updating(path) as data:`',
+}
 # Attribute names that never navigate, even when missing (e.g. while unpickling).
 RESERVED = frozenset({
     'url', 'trailing', 'timeout', 'json', 'urls', 'headers', 'cookies', 'auth', 'proxies',
     'hooks', 'params', 'verify', 'cert', 'adapters', 'stream', 'trust_env', 'max_redirects',
+    'follow_redirects', *RETIRED,
 })
+
+
+def missing(owner: object, name: str) -> AttributeError:
+    """Return the error for an attribute that does not navigate; a retired 1.3 name says what replaces it."""
+    hint = f' (1.3\'s {name} is gone: {RETIRED[name]})' if name in RETIRED else ''
+    return AttributeError(f'{type(owner).__name__!r} object has no attribute {name!r}{hint}')
 
 
 class Navigation:
@@ -122,10 +169,17 @@ class Navigation:
 
         def _derive(self, path: object = None, cls: type | None = None) -> Self: ...
 
+    @property
+    def client(self) -> Any:  # each shell names its plain client class
+        """This client as a plain client (same pool, no navigation, raw responses)."""
+        mro = type(self).__mro__
+        plain = next(cls for cls in mro if issubclass(cls, Navigable) and not issubclass(cls, Navigation))
+        return self._derive(cls=plain)
+
     def __getattr__(self, name: str) -> Self:
         """Return a derived client at path `name`; private and reserved names raise."""
         if name.startswith('_') or name in RESERVED:
-            raise AttributeError(f'{type(self).__name__!r} object has no attribute {name!r}')
+            raise missing(self, name)
         return self._derive(urls.key(name))
 
     def _item(self, key: object) -> str:

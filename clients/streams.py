@@ -55,11 +55,12 @@ class Sleep:
 
 @dataclass
 class Opened:
-    """A streamed response whose status is not an error."""
+    """A streamed response whose status is not an error; `kind` is how to decode it (the client's choice)."""
 
     status: int
     headers: Any
     url: str
+    kind: content.Kind | None = None
 
 
 @dataclass
@@ -180,7 +181,7 @@ def stream(path: object, kwargs: dict[str, Any], reconnect: bool | int = False, 
         else:
             content_type = opened.headers.get('Content-Type')
             where = urls.where('GET', opened.url)
-            items = content.Items(content_type, where, parser)
+            items = content.Items(content_type, where, parser, opened.kind)
             if allowed and items.kind != 'events':
                 raise DecodeError(f'{where}: reconnecting needs text/event-stream, not {content_type!r}')
             pieces = Pieces(size)

@@ -5,6 +5,7 @@ import pytest
 import requests
 
 import clients
+from clients.navigation import REDIRECTS
 from tests.conftest import URL
 
 
@@ -205,3 +206,44 @@ async def test_follow_redirects_alias(twin):
     assert (await twin(client.get('moved', follow_redirects=False))).status_code == 302
     assert (await twin(client.get('moved', allow_redirects=False))).status_code == 302
     assert (await twin(client.get('moved'))).status_code == 200
+
+
+@pytest.mark.parametrize('kind', ['Client', 'Resource', 'Remote', 'Proxy'])
+@pytest.mark.parametrize('name', ['follow_redirects', 'allow_redirects'])
+@pytest.mark.parametrize('default', [True, False])
+async def test_redirects_default_is_a_client_setting(twin, kind, name, default):
+    """Either name sets the default of requests that do not say; a request's own value wins."""
+    twin.mock('POST', URL + 'moved', status=303, headers={'Location': URL + 'new'})
+    twin.mock('GET', URL + 'new', json={'new': True})
+    twin.mock('HEAD', URL + 'moved', status=302, headers={'Location': URL + 'new'})
+    twin.mock('HEAD', URL + 'new')
+    cls = getattr(twin, kind)
+    options = {name: default}
+    api = cls(URL, URL, **options) if kind == 'Proxy' else cls(URL, **options)
+    client = api if kind in ('Client', 'Proxy') else api.client
+    for view in (client, client / '', client.with_headers(X='1')):
+        assert view.follow_redirects is default
+        assert (await twin(view.post('moved'))).status_code == (200 if default else 303)
+        for per_request in REDIRECTS:
+            assert (await twin(view.post('moved', **{per_request: not default}))).status_code == (
+                303 if default else 200)
+    assert (await twin(client.head('moved', **{name: True}))).status_code == 200  # HEAD follows when asked
+    if kind == 'Resource':
+        assert (await twin(api.post('moved'))) == ({'new': True} if default else None)
+    await twin.close(api)
+
+
+@pytest.mark.parametrize('options', [
+    {'follow_redirects': True, 'allow_redirects': False},
+    {'follow_redirects': 'no'},
+    {'allow_redirects': None},
+])
+async def test_redirects_settings_are_checked(twin, options):
+    message = 'disagree: give one of them' if len(options) == 2 else r'_redirects must be True or False, not '
+    with pytest.raises(TypeError, match=message):
+        twin.Resource(URL, **options)
+    api = twin.Client(URL)
+    with pytest.raises(TypeError, match=message):
+        await twin(api.get('x', **options))
+    assert twin.sent() == []
+    await twin.close(api)

@@ -105,3 +105,20 @@ def test_status_message():
     message = content.status_message('GET', 'http://h/x', 404, 'Not Found', b'{"message": "no x"}', 'application/json')
     assert message == 'GET http://h/x returned 404 Not Found: no x'
     assert content.status_message('PUT', 'http://h/', 599, '', b'', None) == 'PUT http://h/ returned 599'
+
+
+@pytest.mark.parametrize(('name', 'kind'), [('json', 'json'), ('lines', 'lines'), ('events', 'events'),
+                                            ('text', 'text'), ('', 'bytes'), ('bytes', 'bytes')])
+def test_chosen(name, kind):
+    assert content.chosen(name) == kind
+    assert content.decode(b'{"a": 1}', 'application/json', as_kind='text') == '{"a": 1}'
+    assert content.Items('application/json', as_kind='bytes').feed(b'{}\n') == [b'{}\n']
+
+
+def test_chosen_refuses_other_answers():
+    with pytest.raises(ValueError, match=r"^GET u: Api.content_type returned 'xml'; expected one of 'json', "):
+        content.chosen('xml', lambda: 'GET u: Api.content_type')
+    with pytest.raises(ValueError, match=r"^content_type returned \['json'\]; expected one of 'json', "):
+        content.chosen(['json'])
+    assert content.named('application/octet-stream') == ''
+    assert content.named('text/event-stream') == 'events'

@@ -41,6 +41,7 @@ def sync_clients() -> None:
     with client.streaming('GET', 'big') as response:
         assert_type(response, requests.Response)
     assert_type(client.webhook(URL, {'event': 'ping'}, 'secret'), requests.Response)
+    assert_type(clients.Client(URL, allow_redirects=False).follow_redirects, bool)
     client.with_timeout('5')  # type: ignore[arg-type]
     client.with_headers(42)  # type: ignore[arg-type]
 
@@ -54,6 +55,7 @@ def sync_resources(folder: pathlib.Path) -> None:
     assert_type(api / 'v2', clients.Resource)
     assert_type(api.client, clients.Client)
     assert_type(api.client.get(), requests.Response)
+    assert_type(api.content_type(api.client.get()), str)
     assert_type(api.exists('items/1'), bool)
     assert_type('items/1' in api, bool)
     assert_type(api.create('items', json={'name': 'x'}), str | None)
@@ -84,6 +86,9 @@ def sync_protocols() -> None:
     assert_type(remote('search', q='python'), Any)
     graph = clients.Graph(URL)
     assert_type(graph.execute('query { viewer { login } }', operation_name=None, first=10), Any)
+    assert_type(clients.Graph.check({'data': {}}), Any)
+    assert_type(remote.client, clients.Client)
+    assert_type(graph.client, clients.Client)
     rpc = clients.JsonRpc(URL)
     assert_type(rpc.math.add, jsonrpc.Method[Any])
     assert_type(rpc.math.add(1, 2), Any)
@@ -152,6 +157,8 @@ async def async_resources(folder: pathlib.Path) -> None:
 async def async_protocols() -> None:
     assert_type(await clients.AsyncRemote(URL)('search', q='python'), Any)
     assert_type(await clients.AsyncGraph(URL).execute('{ viewer { login } }'), Any)
+    assert_type(clients.AsyncGraph(URL).client, clients.AsyncClient)
+    assert_type(clients.AsyncJsonRpc(URL).client, clients.AsyncClient)
     rpc = clients.AsyncJsonRpc(URL)
     assert_type(await rpc.invoke('subtract', [42, 23]), Any)
     assert_type(await rpc.math.add(1, 2), Any)
