@@ -205,7 +205,7 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
         return await self._send(method, path, **kwargs)
 
     async def _send(self, method: str, path: object = '', **kwargs: Any) -> httpx.Response:
-        seconds = self._deadline(kwargs)
+        seconds = self._deadline_of(kwargs)
         if seconds is None:
             return await self._retrying(retry.plan(self, method, kwargs), method, path, kwargs)
         loop = asyncio.get_running_loop()

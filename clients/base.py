@@ -145,7 +145,7 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
         return self._send(method, path, **kwargs)
 
     def _send(self, method: str, path: object = '', **kwargs: Any) -> requests.Response:
-        seconds = self._deadline(kwargs)
+        seconds = self._deadline_of(kwargs)
         if seconds is None:
             return self._retrying(retry.plan(self, method, kwargs), method, path, kwargs)
         with deadlines.WATCHDOG.watch(seconds) as watch:

@@ -104,7 +104,8 @@ class Navigable:
     def _kind(self, response: Any) -> content.Kind:
         """Return the kind `response` decodes as: what `content_type` says, checked."""
         return content.chosen(self.content_type(response),
-                              lambda: f'{urls.where(response.request.method, response.url)}: {type(self).__name__}.content_type')
+                              lambda: f'{urls.where(response.request.method, response.url)}: '
+                                      f'{type(self).__name__}.content_type')
 
     def with_headers(self, headers: Headers = (), **more: str) -> Self:
         """Return a derived client whose headers are updated with `headers` and `more`."""

@@ -450,7 +450,7 @@ class Resilience:
     def deadline(self, value: Any) -> None:
         self.__dict__['_deadline'] = deadlines.check(value)
 
-    def _deadline(self, kwargs: dict[str, Any]) -> float | None:
+    def _deadline_of(self, kwargs: dict[str, Any]) -> float | None:
         """Return a request's deadline, popping its `deadline=` option from `kwargs`."""
         return deadlines.check(kwargs.pop('deadline')) if 'deadline' in kwargs else self.deadline
 
