@@ -421,7 +421,7 @@ class Hostile:
             threading.Thread(target=self.handle, args=(connection, number), daemon=True).start()
 
     def handle(self, connection: socket.socket, number: int) -> None:
-        with connection, connection.makefile('rb') as incoming:
+        with contextlib.suppress(OSError), connection, connection.makefile('rb') as incoming:  # (clients hang up)
             while (line := incoming.readline()) and line.strip():
                 length = 0
                 while (header := incoming.readline()).strip():
@@ -445,4 +445,7 @@ class Hostile:
         return self
 
     def __exit__(self, *args: Any) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
         self.sock.close()
+        self.thread.join(5)

@@ -7,6 +7,7 @@ import os
 import httpx
 import pytest
 import requests
+import urllib3
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -141,11 +142,12 @@ async def test_a_cut_head_names_what_was_cut(twin, hostile):
 MALFORMED = [
     b'HTTP/1.1 2_00 OK', b'HTTP/1.1 +200 OK', b'HTTP/1.1 0200 OK', b'HTTP/1.1 20 OK', b'HTTP/1.1 2000 OK',
     b'HTTP/1.1 OK', b'HTTP/1.1', b'XTTP/1.1 200 OK', b'HTTP/2 200 OK', b'HTTP/1.1 200 O\0K', b'200 OK',
+    b'HTTP/1.1 200 ' + b'long' * 40000,  # (httpx's transport reads up to 100 KiB)
 ]
 
 
 @pytest.mark.parametrize('how', HOW)
-@pytest.mark.parametrize('line', MALFORMED)
+@pytest.mark.parametrize('line', MALFORMED, ids=lambda line: repr(line[:20]))
 async def test_a_malformed_status_line_is_a_connection_error(twin, hostile, tmp_path, how, line):
     hostile.answer(line + b'\r\nContent-Type: application/octet-stream\r\nContent-Length: 2\r\n\r\nhi')
     api = twin.Resource(hostile.url, retry=None)
@@ -223,3 +225,20 @@ def test_every_sync_client_reads_through_strict_connections():
     proxied = client.get_adapter('http://h.test/').proxy_manager_for('http://proxy.test:3128')
     assert proxied.connection_from_url('http://h.test/').ConnectionCls.response_class is connections.Response
     client.close()
+
+
+def test_a_manager_with_pools_of_its_own_keeps_them():
+    class Pool(urllib3.HTTPConnectionPool):
+        pass
+
+    class Manager(urllib3.PoolManager):
+        def __init__(self) -> None:
+            super().__init__()
+            self.pool_classes_by_scheme = {'http': Pool}
+
+    class Adapter(connections.Adapter):
+        def proxy_manager_for(self, proxy, **kwargs):
+            self.proxy_manager[proxy] = Manager()  # (as requests makes a SOCKS proxy's manager)
+            return super().proxy_manager_for(proxy, **kwargs)
+
+    assert type(Adapter().proxy_manager_for('socks5://proxy.test').connection_from_url('http://h.test/')) is Pool
