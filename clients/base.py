@@ -17,7 +17,22 @@ import requests
 import urllib3
 from requests.structures import CaseInsensitiveDict
 
-from . import content, deadlines, downloads, flows, graphql, hosts, jsonrpc, paging, retry, rpc, streams, urls, webhooks
+from . import (
+    connections,
+    content,
+    deadlines,
+    downloads,
+    flows,
+    graphql,
+    hosts,
+    jsonrpc,
+    paging,
+    retry,
+    rpc,
+    streams,
+    urls,
+    webhooks,
+)
 from .errors import (
     TRANSPORT_ERRORS,
     HTTPError,
@@ -65,6 +80,8 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
         if unknown:
             raise TypeError(f'unexpected keyword arguments: {", ".join(sorted(unknown))}')
         super().__init__()
+        for prefix in ('https://', 'http://'):
+            self.mount(prefix, connections.Adapter())
         self.trailing = trailing
         self.timeout = TIMEOUT
         self._root = True

@@ -16,6 +16,7 @@ import contextlib
 import functools
 import io
 import os
+import re
 import ssl
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -34,6 +35,8 @@ DEFAULT = 'auto'
 # aiohttp adds these headers on its own; httpx has already set every header it means to send.
 _AUTO_HEADERS = ('Accept', 'Accept-Encoding', 'Content-Type', 'User-Agent')
 _READ_BUFFER = 1 << 18
+_CONTROL = re.compile('[\x00-\x08\x0a-\x1f\x7f]')  # not allowed in a reason phrase (RFC 9112, 4)
+_SWITCHED = 'the server switched protocols (101) for a request that did not ask to'
 _LARGE_BODY = 1 << 20
 
 
@@ -76,7 +79,10 @@ def _error(exc: Exception) -> type[httpx.TransportError]:
 
 def _mapped_error(exc: Exception, request: httpx.Request) -> httpx.TransportError:
     """Return the httpx error to raise from aiohttp's (or a socket's) `exc`."""
-    return _error(exc)(str(exc) or type(exc).__name__, request=request)
+    message = str(exc) or type(exc).__name__
+    if isinstance(exc, aiohttp.ServerDisconnectedError) and not isinstance(exc.message, str):
+        message = 'the server closed the connection in the middle of the response head'  # (not the part it sent)
+    return _error(exc)(message, request=request)
 
 
 @contextlib.contextmanager
@@ -243,6 +249,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             if isinstance(data, _Body) and data.error is not None:
                 raise data.error from None  # the caller's body failed, as httpx's transport would say
             raise _mapped_error(exc, request) from exc
+        if response.status == 101 and 'Upgrade' not in request.headers:  # httpx's transport refuses it too
+            response.close()
+            raise httpx.RemoteProtocolError(_SWITCHED, request=request)
+        if _CONTROL.search(response.reason or ''):  # aiohttp lets them through; httpx's transport does not
+            response.close()
+            raise httpx.RemoteProtocolError(f'malformed status line: reason {response.reason!r}', request=request)
         stream: httpx.AsyncByteStream
         if response.content.is_eof():  # the whole body came with the head: hand it over as is
             stream = httpx.ByteStream(response.content.read_nowait())

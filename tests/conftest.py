@@ -10,10 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
-import requests
 
 import clients
-from tests.server import Server
+from tests.server import Hostile, Server
 from tests.wire_mock import WireMock, connector, sessions
 
 URL = 'http://api.test/v1/'
@@ -37,6 +36,13 @@ def other() -> Iterator[Server]:
 def fresh() -> Iterator[Server]:
     """A server of this test's own, for exact connection counts."""
     with Server() as running:
+        yield running
+
+
+@pytest.fixture
+def hostile() -> Iterator[Hostile]:
+    """A raw-socket server of this test's own that sends scripted bytes (see `tests.server.Hostile`)."""
+    with Hostile() as running:
         yield running
 
 
@@ -143,7 +149,7 @@ class Twin:
         if self.name == 'async':
             return self.Resource(url, limits=httpx.Limits(max_connections=1), timeout=5)
         api = self.Resource(url, timeout=5)
-        api.mount('http://', requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=1, pool_block=True))
+        api.mount('http://', clients.connections.Adapter(pool_connections=1, pool_maxsize=1, pool_block=True))
         return api
 
     async def close(self, client: Any) -> None:
@@ -158,7 +164,7 @@ class Twin:
 
 # Async tests that use these run over both transports (`twin` tests always do: their mocks are
 # pytest-httpx's under httpx's transport and the wire mock's under aiohttp's; see README).
-REAL_SERVERS = {'server', 'other', 'fresh'}
+REAL_SERVERS = {'server', 'other', 'fresh', 'hostile'}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

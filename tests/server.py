@@ -438,3 +438,71 @@ class Server(ThreadingHTTPServer):
             for sock in self.sockets:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
+
+
+class Hostile:
+    """A raw-socket server that answers each request with the next scripted answer, byte for byte.
+
+    An answer is a list of pieces: bytes to send, a float to sleep that many seconds, or `CLOSE`
+    to close the connection. A request that finds no answer left gets its connection closed.
+    `requests` records (connection number, request line) for each request read.
+    """
+
+    CLOSE = object()
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(('127.0.0.1', 0))
+        self.answers: list[list[Any]] = []
+        self.requests: list[tuple[int, bytes]] = []
+        self.connections = 0
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f'http://127.0.0.1:{self.sock.getsockname()[1]}/'
+
+    def answer(self, *pieces: Any) -> None:
+        """Queue the answer to the next request."""
+        self.answers.append(list(pieces))
+
+    def serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.sock.accept()
+            except OSError:  # closed
+                return
+            with self.lock:
+                self.connections += 1
+                number = self.connections
+            threading.Thread(target=self.handle, args=(connection, number), daemon=True).start()
+
+    def handle(self, connection: socket.socket, number: int) -> None:
+        with contextlib.suppress(OSError), connection, connection.makefile('rb') as incoming:  # (clients hang up)
+            while (line := incoming.readline()) and line.strip():
+                length = 0
+                while (header := incoming.readline()).strip():
+                    name, _, value = header.partition(b':')
+                    if name.strip().lower() == b'content-length':
+                        length = int(value)
+                incoming.read(length)
+                with self.lock:
+                    self.requests.append((number, line.strip()))
+                    answer = self.answers.pop(0) if self.answers else [self.CLOSE]
+                for piece in answer:
+                    if piece is self.CLOSE:
+                        return
+                    if isinstance(piece, float):
+                        time.sleep(piece)
+                    else:
+                        connection.sendall(piece)
+
+    def __enter__(self) -> Hostile:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *args: Any) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+        self.sock.close()
+        self.thread.join(5)
