@@ -167,20 +167,26 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
             return self._retrying(retry.plan(self, method, kwargs), method, path, kwargs)
         with deadlines.WATCHDOG.watch(seconds) as watch:
             try:
-                return self._retrying(retry.plan(self, method, kwargs, watch.remaining), method, path, kwargs)
+                return self._retrying(retry.plan(self, method, kwargs, watch.remaining), method, path, kwargs, watch)
             except Exception as exc:
                 if watch.expired:
                     raise RequestsDeadlineExceeded(self._overdue(method, path, seconds)) from exc
                 raise
 
-    def _retrying(self, plan: retry.Plan, method: str, path: object, kwargs: dict[str, Any]) -> requests.Response:
+    def _retrying(self, plan: retry.Plan, method: str, path: object, kwargs: dict[str, Any],
+                  watch: deadlines.Watch | None = None) -> requests.Response:
         while True:
             plan.clock.sleep(plan.start())
             try:
                 response = self._attempt(plan, method, path, **kwargs)
             except TRANSPORT_ERRORS as exc:
+                if watch is not None and watch.expired:
+                    raise
                 plan.clock.sleep(plan.failed(exc))
                 continue
+            finally:  # the head, and a body not streamed, have come: the connection may go back to the pool
+                if watch is not None:
+                    watch.release()
             delay = plan.answered(response.status_code, response.headers)
             if delay is None:
                 return response

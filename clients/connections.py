@@ -23,6 +23,8 @@ import requests
 import urllib3
 import urllib3.poolmanager
 
+from . import deadlines
+
 # The longest status line read, as http.client bounds it.
 MAX_LINE = 65536
 
@@ -123,6 +125,9 @@ class _Strict:
 
     def putrequest(self, *args: Any, **kwargs: Any) -> None:
         self.response_class = Response
+        watch = deadlines.WATCHDOG.current()
+        if watch is not None:  # the request has a deadline: this connection is cut when it passes
+            watch.attach(self)
         super().putrequest(*args, **kwargs)  # type: ignore[misc]
 
     def putheader(self, header: str | bytes, *values: Any) -> None:

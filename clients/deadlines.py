@@ -54,20 +54,23 @@ class Watch:
         return max(self.when - time.monotonic(), 0.0)
 
     def attach(self, connection: Any) -> None:
-        """Watch a connection (a urllib3 connection, whose `sock` is cut when the deadline passes)."""
+        """Watch a connection the request sends on (a urllib3 connection: its `sock` is cut)."""
         with self.watchdog.lock:
             self.connections.append(connection)
-            expired = self.expired
-        if expired:
-            _cut(connection)
+            if self.expired:
+                _cut(connection)
+
+    def release(self) -> None:
+        """Stop watching the connections attached: the request is done with them (back in the pool)."""
+        with self.watchdog.lock:
+            self.connections.clear()
 
     def cut(self) -> None:
         """Mark the deadline passed and shut down every connection attached."""
-        with self.watchdog.lock:
+        with self.watchdog.lock:  # (so that no connection released to the pool and reused is cut)
             self.expired = True
-            connections = list(self.connections)
-        for connection in connections:
-            _cut(connection)
+            for connection in self.connections:
+                _cut(connection)
 
 
 def _cut(connection: Any) -> None:
@@ -104,7 +107,8 @@ class Watchdog:
         with self.lock:
             self.active.add(watch)
             if self.thread is None:
-                self.thread = threading.Thread(target=self._run, name='clients-deadlines', daemon=True)
+                self.thread = threading.Thread(target=self._run, args=(self.lock, self.changed),
+                                               name='clients-deadlines', daemon=True)
                 self.thread.start()
             if watch.when < self.wake:
                 self.changed.notify()
@@ -116,15 +120,17 @@ class Watchdog:
             with self.lock:
                 self.active.discard(watch)
 
-    def _run(self) -> None:
+    def _run(self, lock: threading.Lock, changed: threading.Condition) -> None:
         while True:
-            with self.lock:
+            with lock:
+                if self.lock is not lock:  # this watchdog was started anew (see `_forked`)
+                    return
                 now = time.monotonic()
                 due = [watch for watch in self.active if watch.when <= now]
                 self.active.difference_update(due)
                 self.wake = min((watch.when for watch in self.active), default=math.inf)
                 if not due:
-                    self.changed.wait(None if self.wake == math.inf else self.wake - now)
+                    changed.wait(None if self.wake == math.inf else self.wake - now)
                     continue
             for watch in due:
                 watch.cut()

@@ -456,10 +456,7 @@ class Resilience:
 
     def _overdue(self, method: str, path: object, seconds: float) -> str:
         """Return the message of a request past its deadline."""
-        try:
-            url = self._url(path)  # type: ignore[attr-defined]
-        except ValueError:
-            url = str(path)
+        url = self._url(path)  # type: ignore[attr-defined]  # (the URL was sent: it is valid)
         return f'{urls.where(method, url)}: no complete answer within its deadline of {seconds:g} s'
 
     @property
