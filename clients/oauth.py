@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import fields
 from .errors import TokenError
 from .flows import authorization
+
+# More seconds than a token can mean (a lifetime of 30 billion years is garbage).
+_LONGEST = 1e18
 
 
 class TokenState:
@@ -38,12 +42,12 @@ class TokenState:
     def accept(self, token: Any, now: float) -> None:
         """Take a token response (raising `TokenError`, and changing nothing, if it is unusable)."""
         header = authorization(token)
-        expires_in = token.get('expires_in')
-        if expires_in is not None and not isinstance(expires_in, int | float):
-            try:
-                expires_in = float(expires_in)
-            except ValueError as exc:
-                raise TokenError(f'expires_in is not a number: {expires_in!r}') from exc
+        expires_in = given = token.get('expires_in')
+        if isinstance(expires_in, str):
+            expires_in = fields.number(expires_in)
+        if given is not None and (isinstance(expires_in, bool) or not isinstance(expires_in, int | float)
+                                  or not abs(expires_in) < _LONGEST):
+            raise TokenError(f'expires_in is not a number: {given!r}')
         self.token, self.header = dict(token), header
         self.expires = None if expires_in is None else now + expires_in - min(self.leeway, expires_in / 2)
         self.refresh_token = token.get('refresh_token') or self.refresh_token

@@ -11,9 +11,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from . import fields
 from .errors import DecodeError
 
 BOM = b'\xef\xbb\xbf'
+# The longest `retry` kept, in milliseconds (a day); a longer one is read as this.
+MAX_RETRY = 86_400_000
 
 
 @dataclass
@@ -87,7 +90,7 @@ class Parser:
             if '\0' not in value:
                 self.last_id = value
         elif name == 'retry' and value.isascii() and value.isdigit():
-            self.retry = self.event_retry = int(value)
+            self.retry = self.event_retry = fields.integer(value, most=MAX_RETRY)
         return None
 
     def _dispatch(self) -> Event | None:
