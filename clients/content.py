@@ -31,6 +31,8 @@ MAX_ENCODINGS = 5
 ZLIB_ENCODINGS = {'gzip': 16 + zlib.MAX_WBITS, 'x-gzip': 16 + zlib.MAX_WBITS, 'deflate': zlib.MAX_WBITS}
 ERROR_KEYS = ('message', 'detail', 'error', 'error_description', 'title')
 ERROR_TEXT_LIMIT = 200
+# How deep `error_text` looks for a message in nested JSON.
+ERROR_DEPTH = 16
 CHUNK_SIZE = 1 << 20
 
 
@@ -92,13 +94,17 @@ def decode(body: bytes, content_type: str | None, status: int = 200, where: str 
 
 
 def loads(text: bytes, where: str = '') -> Any:
-    """Return parsed JSON, raising `DecodeError` naming `where` and the start of the text."""
+    """Return parsed JSON, raising `DecodeError` naming `where` and the start of the text.
+
+    JSON nested too deeply for the parser (about a thousand levels) is a `DecodeError` too.
+    """
     try:
         return json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         prefix = f'{where}: ' if where else ''
         sample = text[:ERROR_TEXT_LIMIT]
-        raise DecodeError(f'{prefix}invalid JSON ({exc}): {sample!r}') from exc
+        reason = 'nested too deeply' if isinstance(exc, RecursionError) else exc
+        raise DecodeError(f'{prefix}invalid JSON ({reason}): {sample!r}') from exc
 
 
 def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
@@ -243,7 +249,7 @@ def error_text(body: bytes, content_type: str | None) -> str:
     if kind(content_type) == 'json':
         try:
             value = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             value = None
         found = _find_error(value)
         if found:
@@ -252,21 +258,23 @@ def error_text(body: bytes, content_type: str | None) -> str:
     return ' '.join(text.split())[:ERROR_TEXT_LIMIT]
 
 
-def _find_error(value: Any) -> str:
+def _find_error(value: Any, depth: int = ERROR_DEPTH) -> str:
+    if not depth:
+        return ''
     if isinstance(value, dict):
         for name in ERROR_KEYS:
             found = value.get(name)
             if isinstance(found, str) and found:
                 return found
             if isinstance(found, dict | list):
-                nested = _find_error(found)
+                nested = _find_error(found, depth - 1)
                 if nested:
                     return nested
         errors = value.get('errors')
         if isinstance(errors, list) and errors:
-            return _find_error(errors[0])
+            return _find_error(errors[0], depth - 1)
     if isinstance(value, list) and value:
-        return _find_error(value[0])
+        return _find_error(value[0], depth - 1)
     return ''
 
 

@@ -36,11 +36,12 @@ class Event:
     retry: int | None = None
 
     def json(self) -> Any:
-        """Return the data parsed as JSON; `DecodeError` if it is not JSON."""
+        """Return the data parsed as JSON; `DecodeError` if it is not JSON (or nested too deeply)."""
         try:
             return json.loads(self.data)
-        except ValueError as exc:
-            raise DecodeError(f'event data is not JSON ({exc}): {self.data[:200]!r}') from exc
+        except (ValueError, RecursionError) as exc:
+            reason = 'nested too deeply' if isinstance(exc, RecursionError) else exc
+            raise DecodeError(f'event data is not JSON ({reason}): {self.data[:200]!r}') from exc
 
 
 class Parser:

@@ -1,6 +1,6 @@
 import pytest
 
-from clients import DecodeError, content
+from clients import DecodeError, content, graphql, jsonrpc, sse
 
 
 @pytest.mark.parametrize(('content_type', 'kind'), [
@@ -105,3 +105,27 @@ def test_status_message():
     message = content.status_message('GET', 'http://h/x', 404, 'Not Found', b'{"message": "no x"}', 'application/json')
     assert message == 'GET http://h/x returned 404 Not Found: no x'
     assert content.status_message('PUT', 'http://h/', 599, '', b'', None) == 'PUT http://h/ returned 599'
+
+
+# JSON nested past the parser's depth, and nested just under it (a message search must not recurse that deep).
+DEEP = [b'[' * 100_000 + b']' * 100_000, b'{"a":' * 50_000 + b'1' + b'}' * 50_000]
+DEEP_ERROR = b'{"error":' * 900 + b'"x"' + b'}' * 900
+
+
+@pytest.mark.parametrize('body', DEEP)
+def test_json_nested_too_deeply_is_a_decode_error(body):
+    for decode in (lambda: content.loads(body, 'GET u'), lambda: content.decode(body, 'application/json'),
+                   lambda: content.decode(body, 'application/x-ndjson'),
+                   lambda: sse.Event(body.decode()).json(), lambda: graphql.result(200, 'application/json', body),
+                   lambda: jsonrpc.read(200, 'application/json', body)):
+        with pytest.raises(DecodeError, match=r'nested too deeply'):
+            decode()
+    assert graphql.result(400, graphql.RESPONSE_TYPE, body) is graphql.HTTP_ERROR
+    assert jsonrpc.read(500, 'application/json', body) is jsonrpc.HTTP_ERROR
+    assert content.error_text(body, 'application/json') == ' '.join(body[:200].decode().split())
+
+
+def test_error_text_looks_only_so_deep():
+    assert content.error_text(DEEP_ERROR, 'application/json') == ' '.join(DEEP_ERROR[:200].decode().split())
+    nested = b'{"error":' * content.ERROR_DEPTH + b'"found"' + b'}' * content.ERROR_DEPTH
+    assert content.error_text(nested, 'application/json') == 'found'

@@ -10,6 +10,7 @@ import requests
 
 import clients
 from clients import content
+from tests.conftest import URL
 
 
 def test_encodings():
@@ -105,4 +106,25 @@ async def test_corrupt_bodies_raise_decode_errors(twin, server):
         with pytest.raises(clients.DecodeError, match=r'GET http://127.0.0.1:\d+/bomb(\?corrupt=1&mib=1)?: ') as info:
             await twin(call())
         assert isinstance(info.value, library)
+    await twin.close(api)
+
+
+async def test_json_nested_too_deeply(twin):
+    deep = b'[' * 100_000 + b']' * 100_000
+    twin.mock('GET', URL + 'deep', body=deep, headers={'Content-Type': 'application/json'})
+    twin.mock('GET', URL + 'failed', status=500, body=b'{"error":' * 900 + b'"x"' + b'}' * 900,
+              headers={'Content-Type': 'application/json'})
+    twin.mock('POST', URL + 'graph', body=deep, headers={'Content-Type': 'application/json'})
+    api = twin.Resource(URL, retry=None)
+    with pytest.raises(clients.DecodeError, match=r'^GET http://api.test/v1/deep: invalid JSON \(nested too deeply\)'):
+        await twin(api.deep())
+    with pytest.raises(clients.DecodeError, match='nested too deeply'):
+        await twin.list(api.iter('deep'))
+    with pytest.raises(twin.HTTPError, match=r'^GET http://api.test/v1/failed returned 500 Internal Server Error: '
+                                             r'\{"error":\{"error":'):
+        await twin(api.failed())
+    graph = twin.Graph(URL + 'graph')
+    with pytest.raises(clients.DecodeError, match='nested too deeply'):
+        await twin(graph.execute('{ a }'))
+    await twin.close(graph)
     await twin.close(api)
