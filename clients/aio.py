@@ -375,12 +375,12 @@ class AsyncResource(Navigation, AsyncClient):  # type: ignore[misc]
         raise TypeError(f'`in` cannot be awaited: use `await resource.exists({key!r})`')
 
     def iter(self, path: object = '', *, reconnect: bool | int = False, chunk_size: int | None = None,
-             **kwargs: Any) -> AsyncIterator[Any]:
+             max_line: int | None = None, **kwargs: Any) -> AsyncIterator[Any]:
         """Stream a GET: JSON values per line, SSE events, text lines, or byte chunks, by content type.
 
-        Takes the arguments of `Resource.iter` (`reconnect`, `chunk_size`).
+        Takes the arguments of `Resource.iter` (`reconnect`, `chunk_size`, `max_line`).
         """
-        return self._stream(streams.stream(path, kwargs, reconnect, chunk_size))
+        return self._stream(streams.stream(path, kwargs, reconnect, chunk_size, max_line))
 
     _sleep = staticmethod(asyncio.sleep)
 

@@ -298,7 +298,7 @@ class Resource(Navigation, Client):  # type: ignore[misc]
         return self.exists(self._item(key))
 
     def iter(self, path: object = '', *, reconnect: bool | int = False, chunk_size: int | None = None,
-             **kwargs: Any) -> Iterator[Any]:
+             max_line: int | None = None, **kwargs: Any) -> Iterator[Any]:
         """Stream a GET: JSON values per line, SSE events, text lines, or byte chunks, by content type.
 
         Args:
@@ -309,8 +309,10 @@ class Resource(Navigation, Client):  # type: ignore[misc]
                 last may be shorter), as `iter_content(chunk_size)` does; byte streams yield
                 these pieces. By default the body is handed over as it arrives (up to 1 MiB
                 at a time), so no item waits for data that has not come yet.
+            max_line: the longest line of JSON lines, events or text, in bytes (default
+                16 MiB); a longer one raises `DecodeError` before it is held whole
         """
-        return self._stream(streams.stream(path, kwargs, reconnect, chunk_size))
+        return self._stream(streams.stream(path, kwargs, reconnect, chunk_size, max_line))
 
     _sleep = staticmethod(time.sleep)
 

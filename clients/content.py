@@ -34,6 +34,8 @@ ERROR_TEXT_LIMIT = 200
 # How deep `error_text` looks for a message in nested JSON.
 ERROR_DEPTH = 16
 CHUNK_SIZE = 1 << 20
+# The longest line `LineSplitter` takes by default (JSON lines, event streams, text), in bytes.
+MAX_LINE = 16 << 20
 
 
 @functools.lru_cache(maxsize=256)  # a client sees few distinct types; parsing one is slow
@@ -85,9 +87,9 @@ def decode(body: bytes, content_type: str | None, status: int = 200, where: str 
         case 'json':
             return loads(body, where)
         case 'lines':
-            return list(json_lines(split_lines([body]), where))
+            return list(json_lines(split_lines([body], len(body)), where))
         case 'events':
-            return sse.Parser().feed(list(split_lines([body])))
+            return sse.Parser().feed(list(split_lines([body], len(body))))
         case 'text':
             return body.decode(encoding(content_type), errors='replace')
     return body
@@ -107,23 +109,35 @@ def loads(text: bytes, where: str = '') -> Any:
         raise DecodeError(f'{prefix}invalid JSON ({reason}): {sample!r}') from exc
 
 
-def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+def split_lines(chunks: Iterable[bytes], max_line: int | None = None, where: str = '') -> Iterator[bytes]:
     """Yield the lines of a byte stream without their endings, whatever the chunking.
 
     Lines end at LF, CRLF or CR (a CRLF split across two chunks ends one line); the last
-    line is yielded even without an ending.
+    line is yielded even without an ending. A line longer than `max_line` raises `DecodeError`.
     """
-    splitter = LineSplitter()
+    splitter = LineSplitter(max_line, where)
     for chunk in chunks:
         yield from splitter.feed(chunk)
     yield from splitter.close()
 
 
 class LineSplitter:
-    """Incremental line splitter: `feed` chunks, then `close` for the final line."""
+    """Incremental line splitter: `feed` chunks, then `close` for the final line.
 
-    def __init__(self) -> None:
-        self.buffer = b''
+    The start of an unfinished line is kept as the chunks that brought it (joined once, when
+    the line ends), so a long line costs time in proportion to its length.
+
+    Args:
+        max_line: the longest line in bytes (default `MAX_LINE`); a longer one raises
+            `DecodeError` as soon as it is seen, before it is held whole
+        where: the request, for the error message
+    """
+
+    def __init__(self, max_line: int | None = None, where: str = '') -> None:
+        self.max_line = MAX_LINE if max_line is None else max_line
+        self.where = where
+        self.parts: list[bytes] = []
+        self.held = 0
         self.after_cr = False
 
     def feed(self, chunk: bytes) -> list[bytes]:
@@ -133,19 +147,43 @@ class LineSplitter:
         self.after_cr = False
         if not chunk:
             return []
-        data = self.buffer + chunk
-        lines = data.splitlines(keepends=True)
-        self.buffer = b''
+        if b'\n' not in chunk and b'\r' not in chunk:
+            self._hold(chunk)
+            return []
+        lines = chunk.splitlines(keepends=True)
+        if self.parts:
+            self.parts.append(lines[0])
+            lines[0] = b''.join(self.parts)
+            self.parts, self.held = [], 0
+        rest = b''
         if not lines[-1].endswith((b'\n', b'\r')):
-            self.buffer = lines.pop()
+            rest = lines.pop()
         elif lines[-1].endswith(b'\r'):
             self.after_cr = True
-        return [line.rstrip(b'\r\n') for line in lines]
+        found = [line.rstrip(b'\r\n') for line in lines]
+        longest = max(map(len, found))
+        if longest > self.max_line:
+            self._refuse(longest)
+        if rest:
+            self._hold(rest)
+        return found
 
     def close(self) -> list[bytes]:
         """Return the last line if it had no ending."""
-        line, self.buffer = self.buffer, b''
+        line = b''.join(self.parts)
+        self.parts, self.held = [], 0
         return [line] if line else []
+
+    def _hold(self, part: bytes) -> None:
+        self.held += len(part)
+        if self.held > self.max_line:
+            self._refuse(self.held)
+        self.parts.append(part)
+
+    def _refuse(self, length: int) -> None:
+        prefix = f'{self.where}: ' if self.where else ''
+        raise DecodeError(f'{prefix}a line of more than {self.max_line} bytes (at least {length}); '
+                          'raise max_line to read it')
 
 
 def json_lines(lines: Iterable[bytes], where: str = '') -> Iterator[Any]:
@@ -165,11 +203,12 @@ class Items:
     chunks themselves.
     """
 
-    def __init__(self, content_type: str | None, where: str = '', events: sse.Parser | None = None) -> None:
+    def __init__(self, content_type: str | None, where: str = '', events: sse.Parser | None = None,
+                 max_line: int | None = None) -> None:
         self.kind = kind(content_type)
         self.codec = encoding(content_type)
         self.where = where
-        self.lines = LineSplitter()
+        self.lines = LineSplitter(max_line, where)
         self.events = events or sse.Parser()
 
     def feed(self, chunk: bytes) -> list[Any]:

@@ -1,4 +1,8 @@
+import time
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from clients import DecodeError, content, graphql, jsonrpc, sse
 
@@ -129,3 +133,31 @@ def test_error_text_looks_only_so_deep():
     assert content.error_text(DEEP_ERROR, 'application/json') == ' '.join(DEEP_ERROR[:200].decode().split())
     nested = b'{"error":' * content.ERROR_DEPTH + b'"found"' + b'}' * content.ERROR_DEPTH
     assert content.error_text(nested, 'application/json') == 'found'
+
+
+@given(st.lists(st.binary(max_size=8).map(lambda data: data.translate(bytes.maketrans(b'\x00\x01', b'\r\n')))))
+def test_split_lines_is_splitlines_of_the_whole(chunks):
+    assert list(content.split_lines(chunks)) == b''.join(chunks).splitlines()
+
+
+def test_a_long_line_in_small_chunks_takes_linear_time():
+    line = b'x' * (8 << 20)
+    chunks = [line[start:start + 4096] for start in range(0, len(line), 4096)]
+    began = time.perf_counter()
+    assert list(content.split_lines([*chunks, b'\r\n', b'y'])) == [line, b'y']
+    assert time.perf_counter() - began < 1.0  # (quadratic copying took over 5 s)
+
+
+def test_lines_longer_than_max_line():
+    assert list(content.split_lines([b'abc\ndefg\n'], max_line=4)) == [b'abc', b'defg']
+    with pytest.raises(DecodeError, match=r'^GET u: a line of more than 4 bytes \(at least 5\); raise max_line'):
+        list(content.split_lines([b'abc\nde', b'fgh\n'], max_line=4, where='GET u'))
+    with pytest.raises(DecodeError, match=r'^a line of more than 4 bytes \(at least 5\)'):
+        list(content.split_lines([b'abcde\n'], max_line=4))
+    splitter = content.LineSplitter(max_line=4)
+    assert splitter.feed(b'ab') == splitter.feed(b'cd') == []
+    with pytest.raises(DecodeError, match=r'at least 5'):  # refused before the line ends
+        splitter.feed(b'e')
+    assert content.LineSplitter().max_line == content.MAX_LINE == 16 << 20
+    long = b'[' + b'1,' * (9 << 20) + b'1]\n'  # a whole body holds lines of any length
+    assert len(content.decode(long, 'application/x-ndjson')[0]) == (9 << 20) + 1
