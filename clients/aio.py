@@ -12,7 +12,6 @@ import functools
 import inspect
 import math
 import re
-import zlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
 from typing import Any, Self
 
@@ -21,6 +20,7 @@ import httpx
 from . import (
     content,
     downloads,
+    fields,
     flows,
     graphql,
     hosts,
@@ -37,6 +37,7 @@ from .errors import (
     AllHostsDown,
     GraphQLError,
     HTTPError,
+    HttpxBodyTooLarge,
     HttpxDecodeError,
     HttpxHTTPError,
     HttpxIncompleteBody,
@@ -103,8 +104,8 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
         trailing: text appended to every request's path, e.g. `/`
         headers: headers sent with every request
         **kwargs: `httpx.AsyncClient` options (`auth`, `params`, `timeout`, `http2`, ...);
-            redirects are followed by default, as in the sync clients; `retry` and `rate`
-            as in `Client`; `transport` may also name one: 'aiohttp', 'httpx' or 'auto' (the
+            redirects are followed by default, as in the sync clients; `retry`, `rate` and
+            `max_body` as in `Client`; `transport` may also name one: 'aiohttp', 'httpx' or 'auto' (the
             default: aiohttp when installed)
     """
 
@@ -114,9 +115,12 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
         self.rate = kwargs.pop('rate', None)
         kwargs['timeout'] = timeout(kwargs.get('timeout', TIMEOUT))
         kwargs.setdefault('follow_redirects', True)
+        self.max_body = kwargs.pop('max_body', content.MAX_BODY)
         if kwargs.get('transport') is None or isinstance(kwargs['transport'], str):
             kwargs['transport'] = transports.build(kwargs.get('transport'), **kwargs)
         super().__init__(headers=headers, **kwargs)
+        if 'accept-encoding' not in {name.lower() for name in dict(headers or ())}:  # what _chunks undoes
+            self.headers['Accept-Encoding'] = content.ACCEPT_ENCODING
         self._cookies = transports.Cookies(self._cookies.jar)  # the same jar, extracted faster
         self.trailing = trailing
         self._root = True
@@ -216,6 +220,7 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
             raise RuntimeError('Cannot send a request, as the root client has been closed.')
         url = self._url(path, base)
         stream = kwargs.pop('stream', False)
+        limit = content.max_body(kwargs.pop('max_body', self.max_body))
         if 'allow_redirects' in kwargs:
             kwargs['follow_redirects'] = kwargs.pop('allow_redirects')
         options = {name: kwargs.pop(name) for name in _SEND_OPTIONS if name in kwargs}
@@ -229,15 +234,7 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
         response = await self.send(request, stream=True, **options)
         if not stream:
             try:
-                if 'Content-Encoding' in response.headers:
-                    content.encodings(response.headers['Content-Encoding'], _where(response), HttpxDecodeError)
-                await response.aread()
-            except httpx.RemoteProtocolError as exc:
-                raise _incomplete(response, exc) from exc
-            except HttpxDecodeError:
-                raise
-            except httpx.DecodingError as exc:
-                raise HttpxDecodeError(f'{_where(response)}: {exc}', request=response.request) from exc
+                response._content = await _read(response, limit)
             finally:
                 await response.aclose()
         return response
@@ -318,12 +315,32 @@ def _where(response: httpx.Response) -> str:
     return f'{response.request.method} {response.url}'
 
 
+async def _read(response: httpx.Response, limit: int | None) -> bytes:
+    """Read a whole decoded body, refusing one over `limit` bytes before reading more of it."""
+    if 'Content-Encoding' not in response.headers and content.too_large(
+            limit, fields.integer(response.headers.get('Content-Length'))):
+        raise HttpxBodyTooLarge(_where(response), limit or 0, request=response.request)
+    parts, size = [], 0
+    async for chunk in _chunks(response):
+        size += len(chunk)
+        if content.too_large(limit, size):
+            raise HttpxBodyTooLarge(_where(response), limit or 0, request=response.request)
+        parts.append(chunk)
+    return b''.join(parts)
+
+
 async def _chunks(response: httpx.Response) -> AsyncIterator[bytes]:
-    """Yield decoded body chunks as they arrive; gzip and deflate are undone in bounded pieces."""
-    applied = content.encodings(response.headers.get('Content-Encoding'), _where(response), HttpxDecodeError)
+    """Yield decoded body chunks as they arrive, content-encodings undone in bounded pieces.
+
+    httpx's own decoders are never used: they undo a whole chunk at once, however large it
+    becomes. As from urllib3, a body whose encodings are all unknown comes as it is.
+    """
+    where = _where(response)
+    applied = content.encodings(response.headers.get('Content-Encoding'), where, HttpxDecodeError)
     try:
-        if applied and all(name in content.ZLIB_ENCODINGS for name in applied):
-            decompressor = content.Decompressor(applied)
+        if applied:
+            decompressor = content.Decompressor(content.undone(applied, where, HttpxDecodeError),
+                                                where=where, error=HttpxDecodeError)
             async for data in response.aiter_raw():
                 for piece in decompressor.feed(data):
                     yield piece
@@ -332,8 +349,9 @@ async def _chunks(response: httpx.Response) -> AsyncIterator[bytes]:
                 yield chunk
     except httpx.RemoteProtocolError as exc:
         raise _incomplete(response, exc) from exc
-    except (zlib.error, httpx.DecodingError) as exc:
-        raise HttpxDecodeError(f'{_where(response)}: {exc}', request=response.request) from exc
+    except HttpxDecodeError as exc:
+        exc._request = response.request
+        raise
 
 
 class AsyncResource(Navigation, AsyncClient):  # type: ignore[misc]

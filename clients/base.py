@@ -17,11 +17,12 @@ import requests
 import urllib3
 from requests.structures import CaseInsensitiveDict
 
-from . import content, downloads, flows, graphql, hosts, jsonrpc, paging, retry, rpc, streams, urls, webhooks
+from . import content, downloads, fields, flows, graphql, hosts, jsonrpc, paging, retry, rpc, streams, urls, webhooks
 from .errors import (
     TRANSPORT_ERRORS,
     GraphQLError,
     HTTPError,
+    RequestsBodyTooLarge,
     RequestsDecodeError,
     RequestsHTTPError,
     RequestsIncompleteBody,
@@ -33,7 +34,7 @@ Timeout = float | tuple[float | None, float | None] | None
 
 # Settings a derived client copies (the adapters' pools, cookies and policies are shared).
 _COPIED = {dict, list, collections.OrderedDict, CaseInsensitiveDict}
-SETTINGS = frozenset(requests.Session.__attrs__) | {'timeout', 'retry', 'rate'}
+SETTINGS = frozenset(requests.Session.__attrs__) | {'timeout', 'retry', 'rate', 'max_body'}
 
 
 def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -48,8 +49,9 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
         trailing: text appended to every request's path, e.g. `/`
         headers: headers sent with every request
         **attrs: Session attributes (`auth`, `params`, `verify`, `timeout`, ...), `retry`
-            (a `clients.Retry`, or None for no retries) and `rate` (requests per second or a
-            `clients.RateLimit`)
+            (a `clients.Retry`, or None for no retries), `rate` (requests per second or a
+            `clients.RateLimit`) and `max_body` (the largest decoded body a request that is not
+            streamed reads, in bytes: 64 MiB by default, None for no limit; also per request)
     """
 
     timeout: Timeout
@@ -60,6 +62,7 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
         if unknown:
             raise TypeError(f'unexpected keyword arguments: {", ".join(sorted(unknown))}')
         super().__init__()
+        self.headers['Accept-Encoding'] = content.ACCEPT_ENCODING
         self.trailing = trailing
         self.timeout = TIMEOUT
         self._root = True
@@ -168,15 +171,13 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
             if self.auth is not None and kwargs.get('auth') is None:
                 kwargs['auth'] = _no_auth
         stream = kwargs.pop('stream', None)
+        limit = content.max_body(kwargs.pop('max_body', self.max_body))
         response = super().request(method, url, stream=True, **kwargs)
         if stream or (stream is None and self.stream):
             return response
         try:  # read the body here, so that a failed read still closes the connection
-            response.content  # noqa: B018
-        except requests.exceptions.ChunkedEncodingError as exc:
-            raise _incomplete(method, url, exc) from exc
-        except requests.exceptions.ContentDecodingError as exc:
-            raise RequestsDecodeError(f'{method} {url}: {exc}') from exc
+            response._content = _read(response, limit)
+            response._content_consumed = True  # type: ignore[attr-defined]  # (as requests marks a read body)
         finally:
             response.close()
         return response
@@ -235,6 +236,21 @@ _DROPS = (
 
 def _incomplete(method: str, url: str, exc: Exception) -> RequestsIncompleteBody:
     return RequestsIncompleteBody(f'{method} {url}: the connection ended before the whole body: {exc}')
+
+
+def _read(response: requests.Response, limit: int | None) -> bytes:
+    """Read a whole decoded body, refusing one over `limit` bytes before reading more of it."""
+    where = f'{response.request.method} {response.url}'
+    if not response.headers.get('Content-Encoding') and content.too_large(
+            limit, fields.integer(response.headers.get('Content-Length'))):
+        raise RequestsBodyTooLarge(where, limit or 0, response)
+    parts, size = [], 0
+    for chunk in _chunks(response, content.CHUNK_SIZE if limit is None else min(content.CHUNK_SIZE, limit + 1), True):
+        size += len(chunk)
+        if content.too_large(limit, size):
+            raise RequestsBodyTooLarge(where, limit or 0, response)
+        parts.append(chunk)
+    return b''.join(parts)
 
 
 def _chunks(response: requests.Response, size: int, whole: bool = False) -> Iterator[bytes]:

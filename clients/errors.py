@@ -20,6 +20,9 @@ already catch, so existing `except` clauses keep working::
           ├── ProtocolError (ValueError) ..... a response that breaks its protocol (e.g. wrong id)
           ├── WebhookError (ValueError) ...... a webhook delivery that fails verification
           ├── AllHostsDown (ConnectionError, LookupError) .. no host of a proxy can take a request
+          ├── BodyTooLarge ................... a body larger than `max_body`: .limit
+          │    ├── RequestsBodyTooLarge (requests.RequestException, as TooManyRedirects is)
+          │    └── HttpxBodyTooLarge (httpx.RequestError, as TooManyRedirects is)
           ├── IncompleteBody (OSError) ....... the connection ended before the whole body
           │    ├── RequestsIncompleteBody (requests.exceptions.ChunkedEncodingError)
           │    └── HttpxIncompleteBody (httpx.RemoteProtocolError)
@@ -157,6 +160,32 @@ class ProtocolError(Error, ValueError):
 
 class WebhookError(Error, ValueError):
     """A webhook delivery with a missing or wrong signature, or a stale timestamp."""
+
+
+class BodyTooLarge(Error):
+    """A response body larger than the client's `max_body`, refused before more of it is read."""
+
+    def __init__(self, where: str, limit: int) -> None:
+        Exception.__init__(self, f'{where}: the body is larger than max_body={limit} bytes; '
+                                 'raise max_body, or stream it')
+        self.where = where
+        self.limit = limit
+
+
+class RequestsBodyTooLarge(BodyTooLarge, requests.exceptions.RequestException):
+    """`BodyTooLarge` raised by sync clients."""
+
+    def __init__(self, where: str, limit: int, response: Any = None) -> None:
+        requests.exceptions.RequestException.__init__(self, response=response)
+        BodyTooLarge.__init__(self, where, limit)
+
+
+class HttpxBodyTooLarge(BodyTooLarge, httpx.RequestError):
+    """`BodyTooLarge` raised by async clients."""
+
+    def __init__(self, where: str, limit: int, request: httpx.Request | None = None) -> None:
+        BodyTooLarge.__init__(self, where, limit)
+        self._request = request
 
 
 class IncompleteBody(Error, OSError):
