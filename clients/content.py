@@ -348,11 +348,10 @@ brotli = _bounded_brotli()
 zstd = _zstd()
 # Content-encodings undone in bounded steps: by zlib always, `br` and `zstd` when their
 # decoders are installed (`pip install 'clients[brotli,zstd]'`).
-STAGES: dict[str, Callable[[str], Any]] = dict.fromkeys(ZLIB_ENCODINGS, _Zlib)
-if brotli is not None:
-    STAGES['br'] = _Brotli
-if zstd is not None:
-    STAGES['zstd'] = _Zstd
+STAGES: dict[str, Callable[[str], Any]] = {
+    **dict.fromkeys(ZLIB_ENCODINGS, _Zlib), **({} if brotli is None else {'br': _Brotli}),
+    **({} if zstd is None else {'zstd': _Zstd}),
+}
 # What clients ask for: the encodings they can undo, in the order urllib3 lists them.
 ACCEPT_ENCODING = ', '.join(name for name in ('gzip', 'deflate', 'br', 'zstd') if name in STAGES)
 # What each decoder raises for a corrupt body.

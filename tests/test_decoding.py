@@ -247,3 +247,10 @@ async def test_bad_max_body(twin, value):
         await twin(api.get('x', max_body=value))
     assert twin.sent() == []
     await twin.close(api)
+
+
+async def test_clients_ask_for_the_encodings_they_undo(twin):
+    plain, own = twin.Client(URL), twin.Client(URL, headers=[('accept-encoding', 'identity')])
+    assert (plain.headers['Accept-Encoding'], own.headers['Accept-Encoding']) == (content.ACCEPT_ENCODING, 'identity')
+    await twin.close(plain)
+    await twin.close(own)
