@@ -14,6 +14,7 @@ from .base import Client, Graph, JsonRpc, Proxy, Remote, Resource
 from .errors import (
     AllHostsDown,
     BatchError,
+    BodyTooLarge,
     DecodeError,
     Error,
     GraphQLError,
@@ -61,6 +62,7 @@ __all__ = [
     'AsyncResource',
     'BatchError',
     'Bearer',
+    'BodyTooLarge',
     'Client',
     'DecodeError',
     'Error',

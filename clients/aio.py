@@ -13,7 +13,6 @@ import http.cookiejar
 import inspect
 import math
 import re
-import zlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, Self
 
@@ -23,6 +22,7 @@ from . import (
     content,
     deadlines,
     downloads,
+    fields,
     flows,
     graphql,
     hosts,
@@ -38,6 +38,7 @@ from . import (
 from .errors import (
     AllHostsDown,
     HTTPError,
+    HttpxBodyTooLarge,
     HttpxDeadlineExceeded,
     HttpxDecodeError,
     HttpxGraphQLError,
@@ -108,8 +109,8 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
         **kwargs: `httpx.AsyncClient` options (`auth`, `params`, `timeout`, `http2`, ...);
             redirects are followed by default, as in the sync clients (`follow_redirects`, or
             requests' `allow_redirects`, sets the default of requests that do not say);
-            `retry` and `rate` as in `Client`; `transport` may also name one: 'aiohttp',
-            'httpx' or 'auto' (the default: aiohttp when installed)
+            `retry`, `rate`, `deadline` and `max_body` as in `Client`; `transport` may also name
+            one: 'aiohttp', 'httpx' or 'auto' (the default: aiohttp when installed)
     """
 
     def __init__(self, url: str, trailing: str = '', headers: Headers = (), **kwargs: Any) -> None:
@@ -121,9 +122,12 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
         follow = redirects(kwargs)
         kwargs['follow_redirects'] = True if follow is None else follow
         cookies = kwargs.pop('cookies', None)
+        self.max_body = kwargs.pop('max_body', content.MAX_BODY)
         if kwargs.get('transport') is None or isinstance(kwargs['transport'], str):
             kwargs['transport'] = transports.build(kwargs.get('transport'), **kwargs)
         super().__init__(headers=headers, **kwargs)
+        if 'accept-encoding' not in {name.lower() for name in dict(headers or ())}:  # what _chunks undoes
+            self.headers['Accept-Encoding'] = content.ACCEPT_ENCODING
         self._cookies = transports.Cookies(self._cookies.jar)  # the same jar, extracted faster
         if isinstance(cookies, httpx.Cookies | http.cookiejar.CookieJar):
             self._cookies = transports.Cookies(cookies)
@@ -248,6 +252,7 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
             raise RuntimeError('Cannot send a request, as the root client has been closed.')
         url = self._url(path, base)
         stream = kwargs.pop('stream', False)
+        limit = content.max_body(kwargs.pop('max_body', self.max_body))
         options = {name: kwargs.pop(name) for name in _SEND_OPTIONS if name in kwargs}
         follow = redirects(kwargs)
         if follow is not None:
@@ -263,15 +268,7 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
         response = await self.send(request, stream=True, **options)
         if not stream:
             try:
-                if 'Content-Encoding' in response.headers:
-                    content.encodings(response.headers['Content-Encoding'], _where(response), HttpxDecodeError)
-                await response.aread()
-            except httpx.RemoteProtocolError as exc:
-                raise _incomplete(response, exc) from exc
-            except HttpxDecodeError:
-                raise
-            except httpx.DecodingError as exc:
-                raise HttpxDecodeError(f'{_where(response)}: {exc}', request=response.request) from exc
+                response._content = await _read(response, limit)
             finally:
                 await response.aclose()
         return response
@@ -353,12 +350,32 @@ def _where(response: httpx.Response) -> str:
     return urls.where(response.request.method, response.url)
 
 
+async def _read(response: httpx.Response, limit: int | None) -> bytes:
+    """Read a whole decoded body, refusing one over `limit` bytes before reading more of it."""
+    if 'Content-Encoding' not in response.headers and content.too_large(
+            limit, fields.integer(response.headers.get('Content-Length'))):
+        raise HttpxBodyTooLarge(_where(response), limit or 0, request=response.request)
+    parts, size = [], 0
+    async for chunk in _chunks(response):
+        size += len(chunk)
+        if content.too_large(limit, size):
+            raise HttpxBodyTooLarge(_where(response), limit or 0, request=response.request)
+        parts.append(chunk)
+    return b''.join(parts)
+
+
 async def _chunks(response: httpx.Response) -> AsyncIterator[bytes]:
-    """Yield decoded body chunks as they arrive; gzip and deflate are undone in bounded pieces."""
-    applied = content.encodings(response.headers.get('Content-Encoding'), _where(response), HttpxDecodeError)
+    """Yield decoded body chunks as they arrive, content-encodings undone in bounded pieces.
+
+    httpx's own decoders are never used: they undo a whole chunk at once, however large it
+    becomes. As from urllib3, a body whose encodings are all unknown comes as it is.
+    """
+    where = _where(response)
+    applied = content.encodings(response.headers.get('Content-Encoding'), where, HttpxDecodeError)
     try:
-        if applied and all(name in content.ZLIB_ENCODINGS for name in applied):
-            decompressor = content.Decompressor(applied)
+        if applied:
+            decompressor = content.Decompressor(content.undone(applied, where, HttpxDecodeError),
+                                                where=where, error=HttpxDecodeError)
             async for data in response.aiter_raw():
                 for piece in decompressor.feed(data):
                     yield piece
@@ -367,8 +384,9 @@ async def _chunks(response: httpx.Response) -> AsyncIterator[bytes]:
                 yield chunk
     except httpx.RemoteProtocolError as exc:
         raise _incomplete(response, exc) from exc
-    except (zlib.error, httpx.DecodingError) as exc:
-        raise HttpxDecodeError(f'{_where(response)}: {exc}', request=response.request) from exc
+    except HttpxDecodeError as exc:
+        exc._request = response.request
+        raise
 
 
 class AsyncResource(Navigation, AsyncClient):  # type: ignore[misc]
@@ -408,12 +426,12 @@ class AsyncResource(Navigation, AsyncClient):  # type: ignore[misc]
         raise TypeError(f'`in` cannot be awaited: use `await resource.exists({key!r})`')
 
     def iter(self, path: object = '', *, reconnect: bool | int = False, chunk_size: int | None = None,
-             **kwargs: Any) -> AsyncIterator[Any]:
+             max_line: int | None = None, **kwargs: Any) -> AsyncIterator[Any]:
         """Stream a GET: JSON values per line, SSE events, text lines, or byte chunks, by content type.
 
-        Takes the arguments of `Resource.iter` (`reconnect`, `chunk_size`).
+        Takes the arguments of `Resource.iter` (`reconnect`, `chunk_size`, `max_line`).
         """
-        return self._stream(streams.stream(path, kwargs, reconnect, chunk_size))
+        return self._stream(streams.stream(path, kwargs, reconnect, chunk_size, max_line))
 
     _sleep = staticmethod(asyncio.sleep)
 

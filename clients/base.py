@@ -22,6 +22,7 @@ from . import (
     content,
     deadlines,
     downloads,
+    fields,
     flows,
     graphql,
     hosts,
@@ -36,6 +37,7 @@ from . import (
 from .errors import (
     TRANSPORT_ERRORS,
     HTTPError,
+    RequestsBodyTooLarge,
     RequestsDeadlineExceeded,
     RequestsDecodeError,
     RequestsGraphQLError,
@@ -49,7 +51,8 @@ Timeout = float | tuple[float | None, float | None] | None
 
 # Settings a derived client copies (the adapters' pools, cookies and policies are shared).
 _COPIED = {dict, list, collections.OrderedDict, CaseInsensitiveDict}
-SETTINGS = frozenset(requests.Session.__attrs__) | {'timeout', 'retry', 'rate', 'deadline', 'follow_redirects'}
+SETTINGS = frozenset(requests.Session.__attrs__) | {'timeout', 'retry', 'rate', 'deadline', 'follow_redirects',
+                                                   'max_body'}
 
 
 def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -65,8 +68,11 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
         headers: headers sent with every request
         **attrs: Session attributes (`auth`, `params`, `verify`, `timeout`, ...), `retry`
             (a `clients.Retry`, or None for no retries), `rate` (requests per second or a
-            `clients.RateLimit`) and `follow_redirects` (or requests' `allow_redirects`: the
-            default of requests that do not say; True unless given)
+            `clients.RateLimit`), `follow_redirects` (or requests' `allow_redirects`: the
+            default of requests that do not say; True unless given), `deadline` (seconds a
+            request may take in all: see `clients.deadlines`) and `max_body` (the largest
+            decoded body a request that is not streamed reads, in bytes: 64 MiB by default,
+            None for no limit; also per request)
     """
 
     timeout: Timeout
@@ -82,6 +88,7 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
         super().__init__()
         for prefix in ('https://', 'http://'):
             self.mount(prefix, connections.Adapter())
+        self.headers['Accept-Encoding'] = content.ACCEPT_ENCODING
         self.trailing = trailing
         self.timeout = TIMEOUT
         self._root = True
@@ -214,15 +221,13 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
             if self.auth is not None and kwargs.get('auth') is None:
                 kwargs['auth'] = _no_auth
         stream = kwargs.pop('stream', None)
+        limit = content.max_body(kwargs.pop('max_body', self.max_body))
         response = super().request(method, url, stream=True, **kwargs)
         if stream or (stream is None and self.stream):
             return response
         try:  # read the body here, so that a failed read still closes the connection
-            response.content  # noqa: B018
-        except requests.exceptions.ChunkedEncodingError as exc:
-            raise _incomplete(method, url, exc) from exc
-        except requests.exceptions.ContentDecodingError as exc:
-            raise RequestsDecodeError(f'{urls.where(method, url)}: {exc}') from exc
+            response._content = _read(response, limit)
+            response._content_consumed = True  # type: ignore[attr-defined]  # (as requests marks a read body)
         finally:
             response.close()
         return response
@@ -284,6 +289,21 @@ def _incomplete(method: str, url: str, exc: Exception) -> RequestsIncompleteBody
     return RequestsIncompleteBody(f'{urls.where(method, url)}: the connection ended before the whole body: {exc}')
 
 
+def _read(response: requests.Response, limit: int | None) -> bytes:
+    """Read a whole decoded body, refusing one over `limit` bytes before reading more of it."""
+    where = urls.where(response.request.method, response.url)
+    if not response.headers.get('Content-Encoding') and content.too_large(
+            limit, fields.integer(response.headers.get('Content-Length'))):
+        raise RequestsBodyTooLarge(where, limit or 0, response)
+    parts, size = [], 0
+    for chunk in _chunks(response, content.CHUNK_SIZE if limit is None else min(content.CHUNK_SIZE, limit + 1), True):
+        size += len(chunk)
+        if content.too_large(limit, size):
+            raise RequestsBodyTooLarge(where, limit or 0, response)
+        parts.append(chunk)
+    return b''.join(parts)
+
+
 def _chunks(response: requests.Response, size: int, whole: bool = False) -> Iterator[bytes]:
     """Yield decoded body chunks: as they arrive (up to `size`), or of `size` when `whole`."""
     raw = response.raw
@@ -343,7 +363,7 @@ class Resource(Navigation, Client):  # type: ignore[misc]
         return self.exists(self._item(key))
 
     def iter(self, path: object = '', *, reconnect: bool | int = False, chunk_size: int | None = None,
-             **kwargs: Any) -> Iterator[Any]:
+             max_line: int | None = None, **kwargs: Any) -> Iterator[Any]:
         """Stream a GET: JSON values per line, SSE events, text lines, or byte chunks, by content type.
 
         Args:
@@ -354,8 +374,10 @@ class Resource(Navigation, Client):  # type: ignore[misc]
                 last may be shorter), as `iter_content(chunk_size)` does; byte streams yield
                 these pieces. By default the body is handed over as it arrives (up to 1 MiB
                 at a time), so no item waits for data that has not come yet.
+            max_line: the longest line of JSON lines, events or text, in bytes (default
+                16 MiB); a longer one raises `DecodeError` before it is held whole
         """
-        return self._stream(streams.stream(path, kwargs, reconnect, chunk_size))
+        return self._stream(streams.stream(path, kwargs, reconnect, chunk_size, max_line))
 
     _sleep = staticmethod(time.sleep)
 

@@ -39,7 +39,7 @@ import urllib3.connection
 import urllib3.connectionpool
 import urllib3.util
 
-from . import __version__, content, urls
+from . import __version__, content, fields, urls
 from .base import Resource
 from .errors import Error, HTTPError, IncompleteBody, InvalidURL
 
@@ -705,9 +705,9 @@ def download(args: argparse.Namespace, stdout: TextIO, stderr: TextIO,
     def started(response: requests.Response, **kwargs: Any) -> None:
         responses.append(response)
         if stderr.isatty() and response.ok and not response.is_redirect:
-            length = response.headers.get('Content-Length', '')
+            length = fields.integer(response.headers.get('Content-Length'))
             name = suggested_name(response) if into_folder or target == '-' else os.path.basename(str(target))
-            progress[:] = [Progress(stderr, name, int(length) if length.isdigit() else None, clock)]
+            progress[:] = [Progress(stderr, name, length, clock)]
 
     def final() -> str:
         if into_folder:

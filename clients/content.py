@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import functools
+import importlib
 import json
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -35,7 +36,13 @@ MAX_ENCODINGS = 5
 ZLIB_ENCODINGS = {'gzip': 16 + zlib.MAX_WBITS, 'x-gzip': 16 + zlib.MAX_WBITS, 'deflate': zlib.MAX_WBITS}
 ERROR_KEYS = ('message', 'detail', 'error', 'error_description', 'title')
 ERROR_TEXT_LIMIT = 200
+# How deep `error_text` looks for a message in nested JSON.
+ERROR_DEPTH = 16
 CHUNK_SIZE = 1 << 20
+# The largest body a request that is not streamed reads by default (`max_body`), in bytes.
+MAX_BODY = 64 << 20
+# The longest line `LineSplitter` takes by default (JSON lines, event streams, text), in bytes.
+MAX_LINE = 16 << 20
 
 
 @functools.lru_cache(maxsize=256)  # a client sees few distinct types; parsing one is slow
@@ -108,41 +115,57 @@ def decode(body: bytes, content_type: str | None, status: int = 200, where: str 
         case 'json':
             return loads(body, where)
         case 'lines':
-            return list(json_lines(split_lines([body]), where))
+            return list(json_lines(split_lines([body], len(body)), where))
         case 'events':
-            return sse.Parser().feed(list(split_lines([body])))
+            return sse.Parser().feed(list(split_lines([body], len(body))))
         case 'text':
             return body.decode(encoding(content_type), errors='replace')
     return body
 
 
 def loads(text: bytes, where: str = '') -> Any:
-    """Return parsed JSON, raising `DecodeError` naming `where` and the start of the text."""
+    """Return parsed JSON, raising `DecodeError` naming `where` and the start of the text.
+
+    JSON nested too deeply for the parser (about a thousand levels) is a `DecodeError` too.
+    """
     try:
         return json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         prefix = f'{where}: ' if where else ''
         sample = text[:ERROR_TEXT_LIMIT]
-        raise DecodeError(f'{prefix}invalid JSON ({exc}): {sample!r}') from exc
+        reason = 'nested too deeply' if isinstance(exc, RecursionError) else exc
+        raise DecodeError(f'{prefix}invalid JSON ({reason}): {sample!r}') from exc
 
 
-def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+def split_lines(chunks: Iterable[bytes], max_line: int | None = None, where: str = '') -> Iterator[bytes]:
     """Yield the lines of a byte stream without their endings, whatever the chunking.
 
     Lines end at LF, CRLF or CR (a CRLF split across two chunks ends one line); the last
-    line is yielded even without an ending.
+    line is yielded even without an ending. A line longer than `max_line` raises `DecodeError`.
     """
-    splitter = LineSplitter()
+    splitter = LineSplitter(max_line, where)
     for chunk in chunks:
         yield from splitter.feed(chunk)
     yield from splitter.close()
 
 
 class LineSplitter:
-    """Incremental line splitter: `feed` chunks, then `close` for the final line."""
+    """Incremental line splitter: `feed` chunks, then `close` for the final line.
 
-    def __init__(self) -> None:
-        self.buffer = b''
+    The start of an unfinished line is kept as the chunks that brought it (joined once, when
+    the line ends), so a long line costs time in proportion to its length.
+
+    Args:
+        max_line: the longest line in bytes (default `MAX_LINE`); a longer one raises
+            `DecodeError` as soon as it is seen, before it is held whole
+        where: the request, for the error message
+    """
+
+    def __init__(self, max_line: int | None = None, where: str = '') -> None:
+        self.max_line = MAX_LINE if max_line is None else max_line
+        self.where = where
+        self.parts: list[bytes] = []
+        self.held = 0
         self.after_cr = False
 
     def feed(self, chunk: bytes) -> list[bytes]:
@@ -152,19 +175,43 @@ class LineSplitter:
         self.after_cr = False
         if not chunk:
             return []
-        data = self.buffer + chunk
-        lines = data.splitlines(keepends=True)
-        self.buffer = b''
+        if b'\n' not in chunk and b'\r' not in chunk:
+            self._hold(chunk)
+            return []
+        lines = chunk.splitlines(keepends=True)
+        if self.parts:
+            self.parts.append(lines[0])
+            lines[0] = b''.join(self.parts)
+            self.parts, self.held = [], 0
+        rest = b''
         if not lines[-1].endswith((b'\n', b'\r')):
-            self.buffer = lines.pop()
+            rest = lines.pop()
         elif lines[-1].endswith(b'\r'):
             self.after_cr = True
-        return [line.rstrip(b'\r\n') for line in lines]
+        found = [line.rstrip(b'\r\n') for line in lines]
+        longest = max(map(len, found))
+        if longest > self.max_line:
+            self._refuse(longest)
+        if rest:
+            self._hold(rest)
+        return found
 
     def close(self) -> list[bytes]:
         """Return the last line if it had no ending."""
-        line, self.buffer = self.buffer, b''
+        line = b''.join(self.parts)
+        self.parts, self.held = [], 0
         return [line] if line else []
+
+    def _hold(self, part: bytes) -> None:
+        self.held += len(part)
+        if self.held > self.max_line:
+            self._refuse(self.held)
+        self.parts.append(part)
+
+    def _refuse(self, length: int) -> None:
+        prefix = f'{self.where}: ' if self.where else ''
+        raise DecodeError(f'{prefix}a line of more than {self.max_line} bytes (at least {length}); '
+                          'raise max_line to read it')
 
 
 def json_lines(lines: Iterable[bytes], where: str = '') -> Iterator[Any]:
@@ -185,11 +232,11 @@ class Items:
     """
 
     def __init__(self, content_type: str | None, where: str = '', events: sse.Parser | None = None,
-                 as_kind: Kind | None = None) -> None:
+                 as_kind: Kind | None = None, max_line: int | None = None) -> None:
         self.kind = as_kind or kind(content_type)
         self.codec = encoding(content_type)
         self.where = where
-        self.lines = LineSplitter()
+        self.lines = LineSplitter(max_line, where)
         self.events = events or sse.Parser()
 
     def feed(self, chunk: bytes) -> list[Any]:
@@ -210,6 +257,18 @@ class Items:
         return list(json_lines(lines, self.where))
 
 
+def max_body(value: Any) -> int | None:
+    """Check a `max_body` setting: the largest decoded body read into memory, in bytes, or None for no limit."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise ValueError(f'max_body must be a number of bytes >= 0 or None, not {value!r}')
+    return value
+
+
+def too_large(limit: int | None, size: int | None) -> bool:
+    """Return whether a body of `size` bytes (None: not known yet) is over the `limit`."""
+    return limit is not None and size is not None and size > limit
+
+
 def encodings(header: str | None, where: str = '', error: type[DecodeError] = DecodeError) -> list[str]:
     """Return the content-encodings of a `Content-Encoding` header, in the order applied.
 
@@ -223,45 +282,152 @@ def encodings(header: str | None, where: str = '', error: type[DecodeError] = De
     return found
 
 
-class Decompressor:
-    """Undo gzip and deflate content-encodings in bounded steps: no piece it yields is over `limit`.
+class _Zlib:
+    """A gzip or deflate stage (`deflate` is zlib-wrapped, or raw as some servers send it)."""
 
-    `deflate` is zlib-wrapped, or raw as some servers send it. Each `feed` drains the
-    decoders' pending output, so nothing is left to flush at the end of the body.
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.obj = zlib.decompressobj(ZLIB_ENCODINGS[name])
+        self.started = self.full = False
+
+    def feed(self, data: bytes, limit: int) -> bytes:
+        data = self.obj.unconsumed_tail + data
+        first, self.started = not self.started, True
+        try:
+            piece = self.obj.decompress(data, limit)
+        except zlib.error:
+            if not (first and self.name == 'deflate'):
+                raise
+            self.obj = zlib.decompressobj(-zlib.MAX_WBITS)
+            piece = self.obj.decompress(data, limit)
+        self.full = len(piece) == limit  # more output may be pending
+        return piece
+
+    def pending(self) -> bool:
+        return bool(self.obj.unconsumed_tail) or self.full
+
+
+class _Brotli:
+    """A `br` stage: brotli stops its output near the limit (up to twice over), the rest waits in it.
+
+    What comes over the limit is handed out first; output may be pending until a call gives none.
     """
 
-    def __init__(self, applied: list[str], limit: int = CHUNK_SIZE) -> None:
+    def __init__(self, name: str) -> None:
+        obj = brotli.Decompressor()
+        self.process = getattr(obj, 'process', None) or obj.decompress  # (brotlicffi's name)
+        self.rest = b''
+        self.more = False
+
+    def feed(self, data: bytes, limit: int) -> bytes:
+        if not self.rest:
+            self.rest = bytes(self.process(data, output_buffer_limit=limit))
+            self.more = bool(self.rest)
+        piece, self.rest = self.rest[:limit], self.rest[limit:]
+        return piece
+
+    def pending(self) -> bool:
+        return self.more
+
+
+class _Zstd:
+    """A `zstd` stage; a body may be several frames, one after another."""
+
+    def __init__(self, name: str) -> None:
+        self.obj = zstd.ZstdDecompressor()
+
+    def feed(self, data: bytes, limit: int) -> bytes:
+        if self.obj.eof:
+            data, self.obj = self.obj.unused_data + data, zstd.ZstdDecompressor()
+        return bytes(self.obj.decompress(data, limit))
+
+    def pending(self) -> bool:
+        return not self.obj.needs_input if not self.obj.eof else bool(self.obj.unused_data)
+
+
+def _bounded_brotli() -> Any:
+    """Return the brotli module if it can stop its output at a limit (brotli or brotlicffi 1.2+), else None."""
+    for name in ('brotli', 'brotlicffi'):
+        try:
+            module = importlib.import_module(name)
+            decompressor = module.Decompressor()
+            (getattr(decompressor, 'process', None) or decompressor.decompress)(b'', output_buffer_limit=1)
+            decompressor.can_accept_more_data()
+        except (ImportError, TypeError, AttributeError):  # pragma: no cover (the test extra has brotli 1.2)
+            continue
+        return module
+    return None  # pragma: no cover
+
+
+def _zstd() -> Any:
+    """Return Python's `compression.zstd` (3.14+) or its backport, else None (as urllib3 does)."""
+    for name in ('compression.zstd', 'backports.zstd'):
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    return None  # pragma: no cover (the test extra has backports.zstd)
+
+
+brotli = _bounded_brotli()
+zstd = _zstd()
+# Content-encodings undone in bounded steps: by zlib always, `br` and `zstd` when their
+# decoders are installed (`pip install 'clients[brotli,zstd]'`).
+STAGES: dict[str, Callable[[str], Any]] = {
+    **dict.fromkeys(ZLIB_ENCODINGS, _Zlib), **({} if brotli is None else {'br': _Brotli}),
+    **({} if zstd is None else {'zstd': _Zstd}),
+}
+# What clients ask for: the encodings they can undo, in the order urllib3 lists them.
+ACCEPT_ENCODING = ', '.join(name for name in ('gzip', 'deflate', 'br', 'zstd') if name in STAGES)
+# What each decoder raises for a corrupt body.
+CORRUPT: tuple[type[Exception], ...] = (zlib.error, *(() if brotli is None else (brotli.error,)),
+                                        *(() if zstd is None else (zstd.ZstdError,)))
+
+
+def undone(applied: list[str], where: str = '', error: type[DecodeError] = DecodeError) -> list[str]:
+    """Return the encodings of `applied` to undo: all of them, or none if none is known (as urllib3).
+
+    A chain with both known and unknown encodings cannot be undone: it raises `error`.
+    """
+    unknown = [name for name in applied if name not in STAGES]
+    if unknown and len(unknown) < len(applied):
+        prefix = f'{where}: ' if where else ''
+        raise error(f'{prefix}cannot undo the content-encoding {", ".join(unknown)} of {", ".join(applied)}')
+    return [] if unknown else applied
+
+
+class Decompressor:
+    """Undo content-encodings (`STAGES`) in bounded steps: no piece it yields is over `limit`.
+
+    Each `feed` drains the decoders' pending output, so nothing is left to flush at the end
+    of the body. A corrupt body raises `error` naming `where`.
+    """
+
+    def __init__(self, applied: list[str], limit: int = CHUNK_SIZE, where: str = '',
+                 error: type[DecodeError] = DecodeError) -> None:
         self.names = list(reversed(applied))
-        self.stages = [zlib.decompressobj(ZLIB_ENCODINGS[name]) for name in self.names]
-        self.started = [False] * len(self.stages)
+        self.stages = [STAGES[name](name) for name in self.names]
         self.limit = limit
+        self.where = where
+        self.error = error
 
     def feed(self, data: bytes) -> Iterator[bytes]:
         """Yield the decoded pieces of `data`."""
-        return self._run(0, data)
+        try:
+            yield from self._run(0, data)
+        except CORRUPT as exc:
+            prefix = f'{self.where}: ' if self.where else ''
+            raise self.error(f'{prefix}the {self.names} body cannot be decoded: {exc}') from exc
 
     def _run(self, level: int, data: bytes) -> Iterator[bytes]:
         if level == len(self.stages):
             if data:
                 yield data
             return
-        while data:
-            piece = self._decompress(level, data)
-            data = self.stages[level].unconsumed_tail
-            yield from self._run(level + 1, piece)
-            while len(piece) == self.limit and not data:  # more output may be pending
-                piece = self._decompress(level, b'')
-                yield from self._run(level + 1, piece)
-
-    def _decompress(self, level: int, data: bytes) -> bytes:
-        first, self.started[level] = not self.started[level], True
-        try:
-            return self.stages[level].decompress(data, self.limit)
-        except zlib.error:
-            if not (first and self.names[level] == 'deflate'):
-                raise
-            self.stages[level] = zlib.decompressobj(-zlib.MAX_WBITS)
-            return self.stages[level].decompress(data, self.limit)
+        stage = self.stages[level]
+        yield from self._run(level + 1, stage.feed(data, self.limit))
+        while stage.pending():
+            yield from self._run(level + 1, stage.feed(b'', self.limit))
 
 
 def error_text(body: bytes, content_type: str | None) -> str:
@@ -269,7 +435,7 @@ def error_text(body: bytes, content_type: str | None) -> str:
     if kind(content_type) == 'json':
         try:
             value = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             value = None
         found = _find_error(value)
         if found:
@@ -278,21 +444,23 @@ def error_text(body: bytes, content_type: str | None) -> str:
     return ' '.join(text.split())[:ERROR_TEXT_LIMIT]
 
 
-def _find_error(value: Any) -> str:
+def _find_error(value: Any, depth: int = ERROR_DEPTH) -> str:
+    if not depth:
+        return ''
     if isinstance(value, dict):
         for name in ERROR_KEYS:
             found = value.get(name)
             if isinstance(found, str) and found:
                 return found
             if isinstance(found, dict | list):
-                nested = _find_error(found)
+                nested = _find_error(found, depth - 1)
                 if nested:
                     return nested
         errors = value.get('errors')
         if isinstance(errors, list) and errors:
-            return _find_error(errors[0])
+            return _find_error(errors[0], depth - 1)
     if isinstance(value, list) and value:
-        return _find_error(value[0])
+        return _find_error(value[0], depth - 1)
     return ''
 
 

@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from typing import IO, Any, Protocol, TypeVar
 
-from . import streams, urls
+from . import fields, streams, urls
 from .errors import IncompleteBody
 from .flows import Pause, strong_etag
 
@@ -37,15 +37,17 @@ class AsyncWriter(Protocol):
 Destination = TypeVar('Destination', bound=Writer | str | os.PathLike[str])
 AsyncDestination = TypeVar('AsyncDestination', bound=AsyncWriter | str | os.PathLike[str])
 
-_CONTENT_RANGE = re.compile(r'\s*bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)\s*$', re.IGNORECASE)
+_CONTENT_RANGE = re.compile(r'\s*bytes\s+(?:([0-9]+)-([0-9]+)|\*)/([0-9]+|\*)\s*', re.IGNORECASE | re.ASCII)
 
 
 def content_range(header: str | None) -> tuple[int | None, int | None, int | None] | None:
     """Return (first, last, total) of a `Content-Range` header (`None` for `*`), or `None` if invalid."""
-    match = _CONTENT_RANGE.match(header or '')
+    match = _CONTENT_RANGE.fullmatch(header or '')
     if not match:
         return None
-    first, last, total = (int(value) if value and value != '*' else None for value in match.groups())
+    first, last, total = positions = [fields.integer(value) for value in match.groups()]
+    if any(found is None and value not in (None, '*') for found, value in zip(positions, match.groups(), strict=True)):
+        return None  # a position of more digits than any file has
     if (first is not None and last is not None and last < first) or (
             total is not None and last is not None and last >= total):
         return None
@@ -217,7 +219,7 @@ def download(path: object, kwargs: dict[str, Any], target: Target, progress: Pro
         first, last, total = found
         target.remember(validator(opened.headers))
         length = opened.headers.get('Content-Length')
-        size = None if encoded or not (length or '').isdigit() else int(length)
+        size = None if encoded else fields.integer(length)
         if opened.status == 206 and last is not None:
             size = last - target.offset + 1
         else:

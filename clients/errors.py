@@ -25,6 +25,9 @@ already catch, so existing `except` clauses keep working::
           ├── DeadlineExceeded ............... a request that took longer than its deadline in all
           │    ├── RequestsDeadlineExceeded (requests.exceptions.Timeout)
           │    └── HttpxDeadlineExceeded (httpx.TimeoutException)
+          ├── BodyTooLarge ................... a body larger than `max_body`: .limit
+          │    ├── RequestsBodyTooLarge (requests.RequestException, as TooManyRedirects is)
+          │    └── HttpxBodyTooLarge (httpx.RequestError, as TooManyRedirects is)
           ├── IncompleteBody (OSError) ....... the connection ended before the whole body
           │    ├── RequestsIncompleteBody (requests.exceptions.ChunkedEncodingError)
           │    └── HttpxIncompleteBody (httpx.RemoteProtocolError)
@@ -200,6 +203,32 @@ class HttpxDeadlineExceeded(DeadlineExceeded, httpx.TimeoutException):
 
     def __init__(self, message: str, request: httpx.Request | None = None) -> None:
         Exception.__init__(self, message)
+        self._request = request
+
+
+class BodyTooLarge(Error):
+    """A response body larger than the client's `max_body`, refused before more of it is read."""
+
+    def __init__(self, where: str, limit: int) -> None:
+        Exception.__init__(self, f'{where}: the body is larger than max_body={limit} bytes; '
+                                 'raise max_body, or stream it')
+        self.where = where
+        self.limit = limit
+
+
+class RequestsBodyTooLarge(BodyTooLarge, requests.exceptions.RequestException):
+    """`BodyTooLarge` raised by sync clients."""
+
+    def __init__(self, where: str, limit: int, response: Any = None) -> None:
+        requests.exceptions.RequestException.__init__(self, response=response)
+        BodyTooLarge.__init__(self, where, limit)
+
+
+class HttpxBodyTooLarge(BodyTooLarge, httpx.RequestError):
+    """`BodyTooLarge` raised by async clients."""
+
+    def __init__(self, where: str, limit: int, request: httpx.Request | None = None) -> None:
+        BodyTooLarge.__init__(self, where, limit)
         self._request = request
 
 

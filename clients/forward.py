@@ -25,7 +25,7 @@ import anyio
 import httpx
 import requests
 
-from . import hops
+from . import fields, hops
 from .aio import AsyncClient
 from .base import Client
 from .errors import AllHostsDown
@@ -328,9 +328,9 @@ class _Input:
 
 
 def _wsgi_body(environ: dict[str, Any]) -> _Input | None:
-    length = (environ.get('CONTENT_LENGTH') or '').strip()
-    if length.isdigit():
-        return _Input(environ['wsgi.input'], int(length)) if int(length) else None
+    length = fields.integer(environ.get('CONTENT_LENGTH'))
+    if length is not None:
+        return _Input(environ['wsgi.input'], length) if length else None
     if environ.get('HTTP_TRANSFER_ENCODING'):  # only reached with wsgi.input_terminated
         return _Input(environ['wsgi.input'], None)
     return None

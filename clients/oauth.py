@@ -6,6 +6,7 @@ import base64
 from typing import Any
 from urllib.parse import quote
 
+from . import fields
 from .errors import TokenError
 from .flows import authorization
 
@@ -23,6 +24,9 @@ def basic(client_id: str, client_secret: str) -> str:
     """
     pair = f'{quote(client_id, safe="")}:{quote(client_secret, safe="")}'
     return 'Basic ' + base64.b64encode(pair.encode()).decode('ascii')
+
+# More seconds than a token can mean (a lifetime of 30 billion years is garbage).
+_LONGEST = 1e18
 
 
 class TokenState:
@@ -69,12 +73,12 @@ class TokenState:
     def accept(self, token: Any, now: float) -> None:
         """Take a token response (raising `TokenError`, and changing nothing, if it is unusable)."""
         header = authorization(token)
-        expires_in = token.get('expires_in')
-        if expires_in is not None and not isinstance(expires_in, int | float):
-            try:
-                expires_in = float(expires_in)
-            except ValueError as exc:
-                raise TokenError(f'expires_in is not a number: {expires_in!r}') from exc
+        expires_in = given = token.get('expires_in')
+        if isinstance(expires_in, str):
+            expires_in = fields.number(expires_in)
+        if given is not None and (isinstance(expires_in, bool) or not isinstance(expires_in, int | float)
+                                  or not abs(expires_in) < _LONGEST):
+            raise TokenError(f'expires_in is not a number: {given!r}')
         self.token, self.header = dict(token), header
         self.expires = None if expires_in is None else now + expires_in - min(self.leeway, expires_in / 2)
         self.refresh_token = token.get('refresh_token') or self.refresh_token

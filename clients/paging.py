@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-from . import urls
+from . import fields, urls
 from .errors import PaginationError
 from .flows import Call, Flow, Pause, Reply
 
@@ -278,8 +278,8 @@ def _integer(value: str | None, name: str, url: str) -> int:
 
 
 def _short(url: str, size: str | None, items: list[Any]) -> bool:
-    value = query_param(url, size) if size else None
-    return value is not None and value.isdigit() and len(items) < int(value)
+    value = fields.integer(query_param(url, size)) if size else None
+    return value is not None and len(items) < value
 
 
 def _stripped(kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -7,54 +7,48 @@ sleeping. Time is passed in, so tests use a fake clock.
 
 from __future__ import annotations
 
-import email.utils
 import threading
 from collections.abc import Mapping
 from typing import Any
+
+from . import fields
 
 # Statuses whose `Retry-After` header says when to come back (RFC 9110 10.2.3, RFC 6585).
 RETRY_AFTER_STATUSES = frozenset({413, 429, 503})
 
 # Above this, an `X-RateLimit-Reset` is a Unix time (GitHub) rather than seconds to wait.
 _EPOCH = 1e9
+# A wait no caller honours (a billion years): longer delta-seconds are read as this.
+_FOREVER = 1 << 55
 
 
 def retry_after(value: str | None, now: float) -> float | None:
     """Return the seconds a `Retry-After` value asks to wait; None when absent or garbage.
 
-    Both forms are read: delta-seconds and an HTTP-date (as UTC); a past date means now.
+    Both forms are read: delta-seconds and an HTTP-date in any of its three forms (see
+    `fields.http_date`); a past date means now.
 
     Args:
         value: the header value
         now: wall-clock seconds since the epoch
     """
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None or when.utcoffset():
-        return None  # HTTP-dates are GMT; a numeric offset is not an HTTP-date
-    return max(when.timestamp() - now, 0.0)
+    seconds = fields.integer(value, most=_FOREVER)
+    if seconds is not None:
+        return float(seconds)
+    when = fields.http_date(value, now)
+    return None if when is None else max(when - now, 0.0)
 
 
 def _number(value: Any) -> float | None:
-    try:
-        number = float(str(value).strip().strip('"'))
-    except ValueError:
-        return None
-    return number if number >= 0 else None
+    return fields.number(str(value).strip().strip('"')) if value is not None else None
 
 
 def _reset(value: Any, wall: float) -> float | None:
-    """Seconds until a reset given as seconds to wait or as a Unix time (seconds or ms)."""
+    """Seconds until a reset given as seconds to wait, as a Unix time (seconds or ms) or as an HTTP-date."""
     number = _number(value)
     if number is None:
-        return None
+        when = fields.http_date(value, wall)
+        return None if when is None else max(when - wall, 0.0)
     if number > _EPOCH * 1000:
         number /= 1000
     return max(number - wall, 0.0) if number > _EPOCH else number

@@ -22,6 +22,7 @@ import requests
 import urllib3
 
 from . import deadlines, urls
+from .content import MAX_BODY, max_body
 from .errors import AllHostsDown
 from .ratelimit import RETRY_AFTER_STATUSES, RateLimit, retry_after
 
@@ -423,7 +424,7 @@ def plan(client: Any, method: str, kwargs: dict[str, Any], remaining: Callable[[
 
 
 class Resilience:
-    """The `retry` and `rate` settings of every client; derived clients inherit them."""
+    """The `retry`, `rate` and `max_body` settings of every client; derived clients inherit them."""
 
     # A proxy's host choice supplies these (see `hosts.Balancer`); other clients have none.
     # (Class attributes, so looking them up never reaches a resource's attribute navigation.)
@@ -458,6 +459,16 @@ class Resilience:
         """Return the message of a request past its deadline."""
         url = self._url(path)  # type: ignore[attr-defined]  # (the URL was sent: it is valid)
         return f'{urls.where(method, url)}: no complete answer within its deadline of {seconds:g} s'
+
+    @property
+    def max_body(self) -> int | None:
+        """The largest decoded body a request that is not streamed reads, in bytes (None: no limit)."""
+        limit: int | None = self.__dict__.get('_max_body', MAX_BODY)
+        return limit
+
+    @max_body.setter
+    def max_body(self, value: Any) -> None:
+        self.__dict__['_max_body'] = max_body(value)
 
     @property
     def rate(self) -> RateLimit | None:

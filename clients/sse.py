@@ -11,9 +11,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from . import fields
 from .errors import DecodeError
 
 BOM = b'\xef\xbb\xbf'
+# The longest `retry` kept, in milliseconds (a day); a longer one is read as this.
+MAX_RETRY = 86_400_000
 
 
 @dataclass
@@ -33,11 +36,12 @@ class Event:
     retry: int | None = None
 
     def json(self) -> Any:
-        """Return the data parsed as JSON; `DecodeError` if it is not JSON."""
+        """Return the data parsed as JSON; `DecodeError` if it is not JSON (or nested too deeply)."""
         try:
             return json.loads(self.data)
-        except ValueError as exc:
-            raise DecodeError(f'event data is not JSON ({exc}): {self.data[:200]!r}') from exc
+        except (ValueError, RecursionError) as exc:
+            reason = 'nested too deeply' if isinstance(exc, RecursionError) else exc
+            raise DecodeError(f'event data is not JSON ({reason}): {self.data[:200]!r}') from exc
 
 
 class Parser:
@@ -87,7 +91,7 @@ class Parser:
             if '\0' not in value:
                 self.last_id = value
         elif name == 'retry' and value.isascii() and value.isdigit():
-            self.retry = self.event_retry = int(value)
+            self.retry = self.event_retry = fields.integer(value, most=MAX_RETRY)
         return None
 
     def _dispatch(self) -> Event | None:

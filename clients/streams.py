@@ -144,10 +144,19 @@ def chunk_size(value: int | None) -> int | None:
     return value
 
 
-def stream(path: object, kwargs: dict[str, Any], reconnect: bool | int = False, size: int | None = None) -> Stream:
+def max_line(value: int | None) -> int | None:
+    """Check an `iter(max_line=...)`: None (`content.MAX_LINE`) or the longest line in bytes."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f'max_line must be a positive number of bytes or None, not {value!r}')
+    return value
+
+
+def stream(path: object, kwargs: dict[str, Any], reconnect: bool | int = False, size: int | None = None,
+           longest: int | None = None) -> Stream:
     """GET `path` streamed and pause with the items of each chunk, decoded by content type.
 
-    The body is read as it arrives, or in pieces of `size` bytes (see `chunk_size`).
+    The body is read as it arrives, or in pieces of `size` bytes (see `chunk_size`); a line
+    (of JSON lines, events or text) longer than `longest` bytes raises `DecodeError`.
 
     With `reconnect`, the body must be `text/event-stream`; after the connection drops or
     ends, the flow waits the server's `retry` (else `RETRY` seconds, at most `MAX_RETRY`)
@@ -158,6 +167,7 @@ def stream(path: object, kwargs: dict[str, Any], reconnect: bool | int = False, 
     """
     allowed = attempts(reconnect)
     size = chunk_size(size)
+    longest = max_line(longest)
     parser = sse.Parser()
     failures = 0
     while True:
@@ -181,7 +191,7 @@ def stream(path: object, kwargs: dict[str, Any], reconnect: bool | int = False, 
         else:
             content_type = opened.headers.get('Content-Type')
             where = urls.where('GET', opened.url)
-            items = content.Items(content_type, where, parser, opened.kind)
+            items = content.Items(content_type, where, parser, opened.kind, longest)
             if allowed and items.kind != 'events':
                 raise DecodeError(f'{where}: reconnecting needs text/event-stream, not {content_type!r}')
             pieces = Pieces(size)

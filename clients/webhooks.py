@@ -92,11 +92,12 @@ def verify_webhook(secret: str | bytes, body: bytes, headers: Mapping[str, str] 
         sent, expected = None, signature(secret, body)
     else:
         raise WebhookError(f'missing {SIGNATURE} header')
-    if not hmac.compare_digest(given.encode(), expected.encode()):
+    if not given.isascii() or not hmac.compare_digest(given.encode(), expected.encode()):
         raise WebhookError('webhook signature does not match')
     if tolerance is not None and sent is not None and abs(clock() - sent) > tolerance:
         raise WebhookError(f'webhook timestamp {sent} is outside the {tolerance:g} s tolerance')
     try:
         return json.loads(body) if body else None
-    except ValueError as exc:
-        raise WebhookError(f'webhook body is not JSON: {exc}') from exc
+    except (ValueError, RecursionError) as exc:
+        reason = 'nested too deeply' if isinstance(exc, RecursionError) else exc
+        raise WebhookError(f'webhook body is not JSON: {reason}') from exc

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import gzip
 import json
 import socket
@@ -16,7 +17,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import brotli
 from werkzeug.http import http_date, parse_date, parse_etags, quote_etag
+
+from clients.content import zstd
 
 Route = Callable[['Handler'], None]
 ROUTES: dict[str, Route] = {}
@@ -197,13 +201,46 @@ def gzipped(handler: Handler) -> None:
 
 @route('/bomb')
 def bomb(handler: Handler) -> None:
-    """/bomb?mib=N[&encoding=gzip|deflate]: N MiB of zeros, compressed (a decompression bomb)."""
-    data = b'\0' * (int(handler.query.get('mib', 64)) << 20)
+    """/bomb?mib=N[&encoding=gzip|deflate|br|zstd]: N MiB of zeros, compressed (a decompression bomb)."""
     encoding = handler.query.get('encoding', 'gzip')
-    body = gzip.compress(data, 9) if encoding == 'gzip' else zlib.compress(data, 9)
+    body = _bombs(int(handler.query.get('mib', 64)), encoding)
     if 'corrupt' in handler.query:
         body = body[:100] + b'garbage' + body[107:]
     handler.send(200, body, 'application/octet-stream', Content_Encoding=encoding)
+
+
+@functools.cache
+def _bombs(mib: int, encoding: str) -> bytes:
+    if encoding in ('br', 'zstd'):  # compressed a MiB at a time: 2 GiB are never in memory
+        if encoding == 'br':
+            compressor = brotli.Compressor(quality=5)
+            mib_of_zeros = b'\0' * (1 << 20)
+            return b''.join(compressor.process(mib_of_zeros) for _ in range(mib)) + compressor.finish()
+        compressor = zstd.ZstdCompressor()
+        return b''.join(compressor.compress(b'\0' * (1 << 20)) for _ in range(mib)) + compressor.flush()
+    data = b'\0' * (mib << 20)
+    return gzip.compress(data, 9) if encoding == 'gzip' else zlib.compress(data, 9)
+
+
+@route('/endless')
+def endless(handler: Handler) -> None:
+    """A chunked body of 64 KiB chunks that never ends (until the client hangs up, or 1 GiB)."""
+    handler.send_response(200)
+    handler.send_header('Content-Type', 'application/octet-stream')
+    handler.send_header('Transfer-Encoding', 'chunked')
+    handler.end_headers()
+    chunk = b'%x\r\n' % (1 << 16) + b'x' * (1 << 16) + b'\r\n'
+    with contextlib.suppress(OSError):
+        for _ in range(1 << 14):
+            handler.wfile.write(chunk)
+    handler.close_connection = True
+
+
+@route('/encoded')
+def encoded(handler: Handler) -> None:
+    """/encoded?encoding=E&hex=H: the bytes H, sent as they are with Content-Encoding: E."""
+    handler.send(200, bytes.fromhex(handler.query['hex']), 'application/octet-stream',
+                 Content_Encoding=handler.query['encoding'])
 
 
 @route('/layers')

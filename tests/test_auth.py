@@ -5,6 +5,7 @@ import base64
 import hashlib
 import hmac
 import io
+import re
 import threading
 import urllib.parse
 
@@ -71,8 +72,10 @@ def test_token_expiry_and_rotation():
     assert state.refresh_token == 'r1'
     state.accept({'access_token': 'c'}, now=3000)
     assert state.valid(10**9)
-    with pytest.raises(clients.TokenError, match='expires_in is not a number'):
-        state.accept({'access_token': 'd', 'expires_in': 'soon'}, now=0)
+    for bad in ('soon', '²', 'nan', 'inf', '1_0', [], {}, True, float('nan'), float('inf'), -float('inf'),
+                10**400, 1e300):
+        with pytest.raises(clients.TokenError, match=f'expires_in is not a number: {re.escape(repr(bad))}$'):
+            state.accept({'access_token': 'd', 'expires_in': bad}, now=0)
     with pytest.raises(clients.TokenError, match='no access_token'):
         state.accept({'error': 'x'}, now=0)
     assert (state.header, state.generation) == ('Bearer c', 3)

@@ -982,3 +982,10 @@ def test_python_dash_m_clients_in_process(server: Server, monkeypatch: pytest.Mo
         runpy.run_module('clients', run_name='__main__')
     assert exit_info.value.code == 4
     assert "returned 418 I'm a Teapot" in capsys.readouterr().err
+
+
+def test_a_body_cut_short_names_the_request(server: Server) -> None:
+    result = cli_main(f'{server.url}short')
+    assert (result.code, result.out) == (3, '')
+    assert re.match(r'clients: GET http://127\.0\.0\.1:\d+/short: the connection ended before the whole body',
+                    one_line_error(result.err))

@@ -1,6 +1,10 @@
-import pytest
+import time
 
-from clients import DecodeError, content
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from clients import DecodeError, content, graphql, jsonrpc, sse
 
 
 @pytest.mark.parametrize(('content_type', 'kind'), [
@@ -122,3 +126,55 @@ def test_chosen_refuses_other_answers():
         content.chosen(['json'])
     assert content.named('application/octet-stream') == ''
     assert content.named('text/event-stream') == 'events'
+
+
+# JSON nested past the parser's depth, and nested just under it (a message search must not recurse that deep).
+DEEP = [b'[' * 100_000 + b']' * 100_000, b'{"a":' * 50_000 + b'1' + b'}' * 50_000]
+DEEP_ERROR = b'{"error":' * 900 + b'"x"' + b'}' * 900
+
+
+@pytest.mark.parametrize('body', DEEP)
+def test_json_nested_too_deeply_is_a_decode_error(body):
+    for decode in (lambda: content.loads(body, 'GET u'), lambda: content.decode(body, 'application/json'),
+                   lambda: content.decode(body, 'application/x-ndjson'),
+                   lambda: sse.Event(body.decode()).json(), lambda: graphql.result(200, 'application/json', body),
+                   lambda: jsonrpc.read(200, 'application/json', body)):
+        with pytest.raises(DecodeError, match=r'nested too deeply'):
+            decode()
+    assert graphql.result(400, graphql.RESPONSE_TYPE, body) is graphql.HTTP_ERROR
+    assert jsonrpc.read(500, 'application/json', body) is jsonrpc.HTTP_ERROR
+    assert content.error_text(body, 'application/json') == ' '.join(body[:200].decode().split())
+
+
+def test_error_text_looks_only_so_deep():
+    assert content.error_text(DEEP_ERROR, 'application/json') == ' '.join(DEEP_ERROR[:200].decode().split())
+    nested = b'{"error":' * content.ERROR_DEPTH + b'"found"' + b'}' * content.ERROR_DEPTH
+    assert content.error_text(nested, 'application/json') == 'found'
+
+
+@given(st.lists(st.binary(max_size=8).map(lambda data: data.translate(bytes.maketrans(b'\x00\x01', b'\r\n')))))
+def test_split_lines_is_splitlines_of_the_whole(chunks):
+    assert list(content.split_lines(chunks)) == b''.join(chunks).splitlines()
+
+
+def test_a_long_line_in_small_chunks_takes_linear_time():
+    line = b'x' * (8 << 20)
+    chunks = [line[start:start + 4096] for start in range(0, len(line), 4096)]
+    began = time.perf_counter()
+    assert list(content.split_lines([*chunks, b'\r\n', b'y'])) == [line, b'y']
+    assert time.perf_counter() - began < 1.0  # (quadratic copying took over 5 s)
+
+
+def test_lines_longer_than_max_line():
+    assert list(content.split_lines([b'abc\ndefg\n'], max_line=4)) == [b'abc', b'defg']
+    with pytest.raises(DecodeError, match=r'^GET u: a line of more than 4 bytes \(at least 5\); raise max_line'):
+        list(content.split_lines([b'abc\nde', b'fgh\n'], max_line=4, where='GET u'))
+    with pytest.raises(DecodeError, match=r'^a line of more than 4 bytes \(at least 5\)'):
+        list(content.split_lines([b'abcde\n'], max_line=4))
+    splitter = content.LineSplitter(max_line=4)
+    assert splitter.feed(b'ab') == splitter.feed(b'cd') == []
+    with pytest.raises(DecodeError, match=r'at least 5'):  # refused before the line ends
+        splitter.feed(b'e')
+    assert content.LineSplitter().max_line == content.MAX_LINE == 16 << 20
+    long = b'[' + b'1,' * (9 << 20) + b'1]\n'  # a whole body holds lines of any length
+    assert len(content.decode(long, 'application/x-ndjson')[0]) == (9 << 20) + 1

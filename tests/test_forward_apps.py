@@ -105,6 +105,11 @@ async def test_asgi_caller_gone_during_the_request_body(fresh):
         assert messages.sent == []
 
 
+@pytest.mark.parametrize('length', ['²', '1_0', '+1', '9' * 5000, 'x'])
+def test_wsgi_garbage_content_length_is_no_body(length):
+    assert forward._wsgi_body({'CONTENT_LENGTH': length, 'wsgi.input': io.BytesIO(b'abc')}) is None
+
+
 def test_wsgi_under_a_script_name(server):
     app = forward.wsgi(clients.Client(server.url + 'v2/'), '/api')
     environ = {'REQUEST_METHOD': 'GET', 'SCRIPT_NAME': '/mount', 'PATH_INFO': '/api/redirect',

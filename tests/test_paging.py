@@ -84,6 +84,7 @@ def test_strategies():
     assert offset.first({'limit': 2}) == {'offset': 0, 'limit': 2}
     assert offset.next(page([1, 2], 'http://h/x?offset=4&limit=2'), [1, 2]) == 'http://h/x?limit=2&offset=6'
     assert offset.next(page([1], 'http://h/x?offset=4&limit=2'), [1]) is None
+    assert offset.next(page([1], 'http://h/x?offset=4&limit=%C2%B2'), [1]) == 'http://h/x?limit=%C2%B2&offset=5'
     assert offset.next(page([], 'http://h/x?offset=4'), []) is None
 
 

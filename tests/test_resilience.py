@@ -7,6 +7,7 @@ import io
 import pickle
 import socket
 import threading
+import time
 import uuid
 
 import httpx
@@ -199,6 +200,27 @@ async def test_flows_are_retried(twin, server, clock):
     with pytest.raises(twin.HTTPError, match=r'failure 3 \(after 3 attempts') as info:
         await twin(api.authorize('flaky', params=flaky(3)))
     assert info.value.attempts == 3
+    await twin.close(api)
+
+
+@pytest.mark.parametrize('form', ['%a, %d %b %Y %H:%M:%S GMT', '%A, %d-%b-%y %H:%M:%S GMT', '%a %b %e %H:%M:%S %Y'])
+async def test_retry_after_in_every_http_date_form(twin, server, clock, form):
+    api = twin.Resource(server.url, retry=Retry(clock=clock))
+    date = time.strftime(form, time.gmtime(clock.time() + 12))
+    await twin(api.get('flaky', params=flaky(1, status='503', retry_after=date)))
+    assert clock.sleeps == [12]
+    await twin.close(api)
+
+
+@pytest.mark.parametrize('value', ['²', '³', '1²', '1_0', '+7', 'inf', 'nan', '-7', 'Tue, 14 Nov 2023 22:13:40'])
+async def test_garbage_retry_after_is_ignored(twin, server, clock, value):
+    api = twin.Resource(server.url, retry=Retry(clock=clock, backoff=1, jitter=0),
+                        rate=RateLimit(headers=True))
+    assert await twin(api.get('flaky', params=flaky(1, status='503', retry_after=value))) == {
+        'attempt': 2, 'port': server.server_address[1]}
+    await twin(api.get('ratelimited', params={'reset': value}))
+    await twin(api.echo.get())
+    assert clock.sleeps == [1]  # the backoff, as with no Retry-After; the reset is ignored
     await twin.close(api)
 
 

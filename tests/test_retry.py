@@ -94,7 +94,7 @@ def test_backoff_doubles_up_to_its_cap_with_jitter():
     (email.utils.formatdate(NOW + 30, usegmt=True), 30.0),
     (email.utils.formatdate(NOW - 30, usegmt=True), 0.0),  # a past date means now
     ('Sunday, 06-Nov-94 08:49:37 GMT', 0.0),  # obsolete RFC 850 form, in the past
-    ('Sun Nov  6 08:49:37 1994', None),  # asctime has no zone: not read as UTC blindly
+    ('Sun Nov  6 08:49:37 1994', 0.0),  # asctime: GMT (RFC 9110 5.6.7), in the past
     (email.utils.formatdate(NOW + 30, localtime=False).replace('-0000', '+0200'), None),
     ('-5', None),
     ('1.5', None),

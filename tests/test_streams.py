@@ -251,3 +251,24 @@ def test_a_drop_raises_after_the_whole_pieces():
         flow.send(streams.Dropped(OSError('gone')))
     assert run(streams.stream('e', {}, size=3), [opened('application/octet-stream'), b'abcd', b'']) == [
         ('open', None), ('items', [b'abc']), ('items', [b'd'])]
+
+
+@pytest.mark.parametrize('size', [0, -1, True, 1.5, '1024'])
+async def test_iter_max_line_is_checked_before_sending(twin, size):
+    api = twin.Resource(URL)
+    with pytest.raises(ValueError, match='max_line must be a positive number of bytes or None'):
+        await twin.list(api.iter('x', max_line=size))
+    assert twin.sent() == []
+
+
+async def test_iter_refuses_a_line_past_max_line(twin, server):
+    api = twin.Resource(server.url)
+    long = json.dumps(['x' * 3000])
+    for kind in ('application/x-ndjson', 'text/event-stream', 'text/plain'):
+        parts = json.dumps(['1\n', *(long[start:start + 100] for start in range(0, len(long), 100)), '\n2\n'])
+        params = {'parts': parts, 'type': kind}
+        assert len(await twin.list(api.iter('chunks', params=params))) == (0 if kind == 'text/event-stream' else 3)
+        with pytest.raises(clients.DecodeError, match=r'^GET http://127\.0\.0\.1:\d+/chunks\?.*: a line of more '
+                                                      r'than 1000 bytes \(at least 1\d\d\d\); raise max_line'):
+            await twin.list(api.iter('chunks', params=params, max_line=1000))
+    await twin.close(api)

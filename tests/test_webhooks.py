@@ -1,9 +1,12 @@
 """Webhooks: signing and verifying deliveries, and sending them through both shells."""
 
+import contextlib
 import hashlib
 import hmac
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import clients
 from clients import webhooks
@@ -108,3 +111,30 @@ async def test_deliveries_are_retried_with_one_idempotency_key(twin, fresh):
     assert len({headers['Idempotency-Key'] for headers in sent}) == 1
     assert len({headers['X-Webhook-Signature-256'] for headers in sent}) == 1
     await twin.close(client)
+
+
+@given(st.text(), st.text())
+def test_verify_refuses_any_bad_signature_or_timestamp_with_webhook_error(signature, timestamp):
+    body, headers = webhooks.delivery({'a': 1}, 'shh', clock=clock)
+    for changed in ({'X-Webhook-Signature-256': signature}, {'X-Webhook-Timestamp': timestamp},
+                    {'X-Webhook-Signature-256': signature, 'X-Webhook-Timestamp': timestamp}):
+        with contextlib.suppress(clients.WebhookError):  # (or it verifies: the text was the real one)
+            clients.verify_webhook('shh', body, dict(headers, **changed), clock=clock)
+    with pytest.raises(clients.WebhookError):
+        clients.verify_webhook('shh', body, {'X-Hub-Signature-256': signature}, tolerance=None)
+
+
+@pytest.mark.parametrize('signature', ['sha256=\udcff', '\ud800', 'sha256=é'])
+def test_verify_a_signature_that_is_not_ascii(signature):
+    body, headers = webhooks.delivery({'a': 1}, 'shh', clock=clock)
+    with pytest.raises(clients.WebhookError, match='signature does not match'):
+        clients.verify_webhook('shh', body, dict(headers, **{'X-Webhook-Signature-256': signature}), clock=clock)
+    with pytest.raises(clients.WebhookError, match='signature does not match'):
+        clients.verify_webhook('shh', body, {'X-Hub-Signature-256': signature}, tolerance=None)
+
+
+def test_verify_a_body_nested_too_deeply():
+    body = b'[' * 100_000 + b']' * 100_000
+    headers = {'X-Hub-Signature-256': webhooks.signature('shh', body)}
+    with pytest.raises(clients.WebhookError, match='webhook body is not JSON: nested too deeply'):
+        clients.verify_webhook('shh', body, headers, tolerance=None)
