@@ -117,6 +117,7 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
         if kwargs.get('transport') is None or isinstance(kwargs['transport'], str):
             kwargs['transport'] = transports.build(kwargs.get('transport'), **kwargs)
         super().__init__(headers=headers, **kwargs)
+        transports.reclaim(self._transport, *self._mounts.values())
         self._cookies = transports.Cookies(self._cookies.jar)  # the same jar, extracted faster
         self.trailing = trailing
         self._root = True

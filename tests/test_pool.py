@@ -1,0 +1,44 @@
+"""The async connection pool stays usable however the requests waiting for it end."""
+
+import asyncio
+import contextlib
+import random
+
+import httpx
+import pytest
+
+import clients
+
+LIMITS = httpx.Limits(max_connections=1)
+TIMEOUT = httpx.Timeout(5, pool=1)
+
+
+@pytest.mark.parametrize('via', ['direct', 'proxy'])
+async def test_a_request_cancelled_as_it_is_handed_a_connection_gives_it_back(fresh, async_transport, via):
+    # the test server answers a forward proxy's absolute-form requests as its own
+    proxy = fresh.url if via == 'proxy' else None
+    options = {'limits': LIMITS, 'timeout': TIMEOUT, 'retry': clients.Retry(1), 'proxy': proxy}
+    async with clients.AsyncClient(fresh.url, **options) as client:
+        # a body too long to come with the head holds the only connection, which closes after it
+        async with client.stream('GET', 'close', params={'size': 1 << 20}):
+            waiter = asyncio.create_task(client.get('echo'))
+            await asyncio.sleep(0.1)  # the waiter queues for the connection
+        waiter.cancel()  # the pool has just handed it a new connection, which it never opens
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        assert (await client.get('echo')).status_code == 200
+    assert fresh.requests[-1][1] == (fresh.url + 'echo' if proxy else '/echo')
+
+
+async def test_bursts_of_pool_timeouts_and_cancellations_leave_the_pool_serving(fresh, async_transport):
+    rng = random.Random(12)
+
+    async def one(client):
+        # each answer closes its connection, so the pool keeps handing waiters new ones
+        with contextlib.suppress(httpx.TimeoutException, TimeoutError):
+            await asyncio.wait_for(client.get('close', timeout=httpx.Timeout(5, pool=0.05)), rng.uniform(0, 0.1))
+
+    async with clients.AsyncClient(fresh.url, limits=LIMITS, timeout=TIMEOUT, retry=clients.Retry(1)) as client:
+        for _ in range(3):
+            await asyncio.gather(*(one(client) for _ in range(200)))
+        assert (await client.get('echo')).status_code == 200
