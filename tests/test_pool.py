@@ -13,11 +13,14 @@ LIMITS = httpx.Limits(max_connections=1)
 TIMEOUT = httpx.Timeout(5, pool=1)
 
 
-@pytest.mark.parametrize('via', ['direct', 'proxy'])
+@pytest.mark.parametrize('via', ['direct', 'proxy', 'shared transport'])
 async def test_a_request_cancelled_as_it_is_handed_a_connection_gives_it_back(fresh, async_transport, via):
-    # the test server answers a forward proxy's absolute-form requests as its own
-    proxy = fresh.url if via == 'proxy' else None
-    options = {'limits': LIMITS, 'timeout': TIMEOUT, 'retry': clients.Retry(1), 'proxy': proxy}
+    options = {'limits': LIMITS, 'timeout': TIMEOUT, 'retry': clients.Retry(1)}
+    if via == 'proxy':  # the test server answers a forward proxy's absolute-form requests as its own
+        options['proxy'] = fresh.url
+    if via == 'shared transport':  # a transport of the caller's, which another client uses too
+        options['transport'] = httpx.AsyncHTTPTransport(limits=LIMITS)
+        clients.AsyncClient(fresh.url, **options)
     async with clients.AsyncClient(fresh.url, **options) as client:
         # a body too long to come with the head holds the only connection, which closes after it
         async with client.stream('GET', 'close', params={'size': 1 << 20}):
@@ -27,7 +30,7 @@ async def test_a_request_cancelled_as_it_is_handed_a_connection_gives_it_back(fr
         with pytest.raises(asyncio.CancelledError):
             await waiter
         assert (await client.get('echo')).status_code == 200
-    assert fresh.requests[-1][1] == (fresh.url + 'echo' if proxy else '/echo')
+    assert fresh.requests[-1][1] == (fresh.url + 'echo' if via == 'proxy' else '/echo')
 
 
 async def test_bursts_of_pool_timeouts_and_cancellations_leave_the_pool_serving(fresh, async_transport):
