@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import random
 
+import httpcore
 import httpx
 import pytest
 
@@ -45,3 +46,17 @@ async def test_bursts_of_pool_timeouts_and_cancellations_leave_the_pool_serving(
         for _ in range(3):
             await asyncio.gather(*(one(client) for _ in range(200)))
         assert (await client.get('echo')).status_code == 200
+
+
+async def test_a_connection_opened_for_a_request_that_then_ended_is_closed_and_its_slot_given_back(fresh):
+    # a request cancelled after connecting but before httpcore marks the connection active leaves
+    # an open HTTP/1.1 connection in the pool that no request holds: neither idle nor closed
+    async with clients.AsyncClient(fresh.url, limits=LIMITS, timeout=TIMEOUT, transport='httpx') as client:
+        pool = client._transport._pool
+        request = httpcore.Request('GET', fresh.url, extensions={'timeout': {}})
+        orphan = pool.create_connection(request.url.origin)
+        orphan._connection = httpcore.AsyncHTTP11Connection(request.url.origin, await orphan._connect(request))
+        pool._connections.append(orphan)
+        assert (await client.get('echo')).status_code == 200
+        assert orphan.is_closed()
+    assert fresh.connections == 2
