@@ -128,6 +128,7 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
         super().__init__(headers=headers, **kwargs)
         if 'accept-encoding' not in {name.lower() for name in dict(headers or ())}:  # what _chunks undoes
             self.headers['Accept-Encoding'] = content.ACCEPT_ENCODING
+        transports.reclaim(self._transport, *self._mounts.values())
         self._cookies = transports.Cookies(self._cookies.jar)  # the same jar, extracted faster
         if isinstance(cookies, httpx.Cookies | http.cookiejar.CookieJar):
             self._cookies = transports.Cookies(cookies)

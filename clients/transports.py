@@ -8,6 +8,10 @@ aiohttp error to the httpx exception httpx's own transport raises in the same si
 
 `choose` picks a transport by name: `'auto'` (the default, `DEFAULT`) is aiohttp when it is
 installed (`pip install 'clients[aio]'`) and HTTP/2 was not asked for, else httpx.
+
+`reclaim` mends the pools of httpx's own transports: httpcore 1.0.9 (the newest) loses a
+pool slot for good whenever a request is cancelled or times out just as the pool hands it a
+new connection, until every later request waits out its pool timeout.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import ssl
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import httpcore
 import httpx
 
 try:
@@ -290,6 +295,42 @@ class Cookies(httpx.Cookies):
         """Load the cookies of the response's `Set-Cookie` headers, if it has any."""
         if 'Set-Cookie' in response.headers or 'Set-Cookie2' in response.headers:
             super().extract_cookies(response)
+
+
+class _Reclaiming(httpcore.AsyncConnectionPool):
+    """An httpcore pool that takes back the connections no request holds and none can reuse.
+
+    httpcore gives a queued request a new connection that the request itself opens; if the
+    request ends first (cancelled, or its pool timeout just expired), the unopened connection
+    is neither idle, closed nor available, so it keeps its slot forever.
+    """
+
+    def _assign_requests_to_connections(self) -> list[Any]:
+        held = {id(waiting.connection) for waiting in self._requests}
+        lost = [each for each in self._connections
+                if id(each) not in held and not each.is_idle() and not each.is_closed()]
+        for connection in lost:
+            self._connections.remove(connection)
+        return lost + super()._assign_requests_to_connections()
+
+
+_RECLAIMING: dict[type[Any], type[Any]] = {}
+
+
+def _reclaiming(pool: type[Any]) -> type[Any]:
+    """Return a class of `pool`'s name (httpcore's pool or a proxy pool) that takes back lost connections."""
+    if pool not in _RECLAIMING:
+        _RECLAIMING[pool] = type(pool.__name__, (_Reclaiming, pool), {})
+    return _RECLAIMING[pool]
+
+
+def reclaim(*candidates: httpx.AsyncBaseTransport | None) -> None:
+    """Make the pools of httpx's own transports among `candidates` take back lost connections."""
+    for transport in candidates:
+        pool = getattr(transport, '_pool', None)
+        if (isinstance(transport, httpx.AsyncHTTPTransport) and isinstance(pool, httpcore.AsyncConnectionPool)
+                and not isinstance(pool, _Reclaiming)):
+            pool.__class__ = _reclaiming(type(pool))
 
 
 def build(name: str | None, **options: Any) -> httpx.AsyncBaseTransport | None:

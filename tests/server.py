@@ -145,6 +145,12 @@ def short(handler: Handler) -> None:
     handler.close_connection = True
 
 
+@route('/close')
+def close(handler: Handler) -> None:
+    """/close?size=N: N bytes, then close the connection (`Connection: close`)."""
+    handler.send(200, b'x' * int(handler.query.get('size', 0)), 'application/octet-stream', Connection='close')
+
+
 @route('/bytes')
 def blob(handler: Handler) -> None:
     """/bytes/<n>: n bytes of a repeating pattern, written in 64 KiB pieces."""
