@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 import clients
+from tests.redis_server import RedisServer
 from tests.server import Hostile, Server
 from tests.wire_mock import WireMock, connector, sessions
 
@@ -22,6 +23,20 @@ URL = 'http://api.test/v1/'
 def server() -> Iterator[Server]:
     """A real HTTP/1.1 server on 127.0.0.1 shared by the session."""
     with Server() as running:
+        yield running
+
+
+@pytest.fixture(scope='session')
+def redis_server() -> Iterator[RedisServer]:
+    """A real redis-server on a free port of 127.0.0.1, shared by the session (flush what you use)."""
+    with RedisServer() as running:
+        yield running
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A redis-server of this test's own, which the test may stop and start again."""
+    with RedisServer() as running:
         yield running
 
 
