@@ -208,6 +208,16 @@ def twin(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, async_
     return Twin(name, request, transport or 'httpx')
 
 
+async def each(items: Any) -> AsyncIterator[Any]:
+    """Iterate a sync or an async iterator alike, in an async for."""
+    if hasattr(items, '__aiter__'):
+        async for item in items:
+            yield item
+    else:
+        for item in items:
+            yield item
+
+
 async def collect(items: AsyncIterator[Any]) -> list[Any]:
     return [item async for item in items]
 

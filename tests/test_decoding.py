@@ -13,7 +13,7 @@ import requests
 import clients
 from clients import content
 from clients.content import zstd
-from tests.conftest import URL
+from tests.conftest import URL, each
 
 
 def test_encodings():
@@ -135,7 +135,7 @@ async def test_a_small_bomb_stays_small(twin, server, encoding):
     api = twin.Resource(server.url)
     items = api.iter('bomb', params={'encoding': encoding, 'mib': 2048})
     sizes = []
-    async for chunk in _each(items):
+    async for chunk in each(items):
         sizes.append(len(chunk))
         if len(sizes) == 3:
             break
@@ -144,14 +144,6 @@ async def test_a_small_bomb_stays_small(twin, server, encoding):
     await _close(items)
     await twin.close(api)
 
-
-async def _each(items):
-    if hasattr(items, '__aiter__'):
-        async for item in items:
-            yield item
-    else:
-        for item in items:
-            yield item
 
 
 async def _close(items):
@@ -231,7 +223,7 @@ async def test_max_body_bounds_what_is_read_into_memory(twin, server):
     assert len((await twin(plain.get('bomb', params={'mib': 1}, max_body=1 << 20))).content) == 1 << 20
     await twin.close(plain)
     for streamed in (api.iter('bomb', params={'mib': 1}, max_body=10), api.iter('endless', max_body=10)):
-        async for chunk in _each(streamed):  # streams are not bounded: they never hold the whole body
+        async for chunk in each(streamed):  # streams are not bounded: they never hold the whole body
             assert chunk
             break
         await _close(streamed)

@@ -8,6 +8,7 @@ import pytest
 import requests
 
 import clients
+from tests.conftest import each
 from tests.server import versioned_state
 
 PATTERN = bytes(range(256)) * 256
@@ -99,7 +100,7 @@ async def test_short_body_raises(twin, server):
     assert isinstance(info.value, OSError)
     items = []
     with pytest.raises(clients.IncompleteBody):
-        async for item in _aiter(api.short.iter(params={'type': 'application/x-ndjson'})):
+        async for item in each(api.short.iter(params={'type': 'application/x-ndjson'})):
             items.append(item)
     assert items == [{'a': 1}]
     with pytest.raises(clients.IncompleteBody):
@@ -108,14 +109,6 @@ async def test_short_body_raises(twin, server):
         await twin(api.client.get('short'))
     await twin.close(api)
 
-
-async def _aiter(items):
-    if hasattr(items, '__aiter__'):
-        async for item in items:
-            yield item
-    else:
-        for item in items:
-            yield item
 
 
 async def test_lines_split_across_chunks(twin, server):
@@ -204,7 +197,7 @@ async def test_read_timeout_while_streaming(twin, server):
     error = requests.exceptions.ConnectionError if twin.name == 'sync' else httpx.ReadTimeout
     items = []
     with pytest.raises(error):
-        async for item in _aiter(api.chunks.iter(params={'parts': parts, 'delay': '1'})):
+        async for item in each(api.chunks.iter(params={'parts': parts, 'delay': '1'})):
             items.append(item)
     assert items == [{'a': 1}]
     await twin.close(api)
@@ -278,7 +271,7 @@ async def test_a_short_body_in_pieces_raises_after_the_whole_pieces(twin, server
     api = twin.Resource(server.url)
     pieces = []
     with pytest.raises(clients.IncompleteBody):
-        async for piece in _aiter(api.short.iter(params={'type': 'application/octet-stream'}, chunk_size=4)):
+        async for piece in each(api.short.iter(params={'type': 'application/octet-stream'}, chunk_size=4)):
             pieces.append(piece)
     assert pieces == [b'{"a"', b': 1}']  # not the unfinished third piece: the body was cut short
     await twin.close(api)

@@ -12,7 +12,7 @@ import clients
 from clients import streams
 from clients.flows import Pause
 from clients.sse import Event
-from tests.conftest import URL
+from tests.conftest import URL, each
 
 SSE = {'Content-Type': 'text/event-stream'}
 
@@ -143,7 +143,7 @@ async def test_sse_against_a_real_server(twin, server):
     assert await twin.list(api.iter('sse', params={'total': 3})) == [tick(0), tick(1), tick(2)]
     got = []
     with pytest.raises(clients.IncompleteBody):
-        async for event in _aiter(api.iter('sse', params={'total': 3, 'drop': 2})):
+        async for event in each(api.iter('sse', params={'total': 3, 'drop': 2})):
             got.append(event)
     assert got == [tick(0), tick(1)]
     await twin.close(api)
@@ -183,14 +183,6 @@ async def test_leaving_an_event_stream_early_releases_the_connection(twin, fresh
     assert (await twin(api.echo.get()))['path'] == '/echo'
     await twin.close(api)
 
-
-async def _aiter(items):
-    if hasattr(items, '__aiter__'):
-        async for item in items:
-            yield item
-    else:
-        for item in items:
-            yield item
 
 
 def test_permanent_errors():
