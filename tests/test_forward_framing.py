@@ -31,6 +31,7 @@ from werkzeug.serving import make_server
 
 import clients
 from clients import forward
+from tests.forward_upstream import MOVED
 from tests.test_forward import ASGIServer, WSGIThread
 
 SMUGGLED = b'HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled'
@@ -368,3 +369,13 @@ def test_an_upstream_failing_mid_body_cuts_the_caller_off_with_a_warning(front, 
     finally:
         caller.close()
         upstream.close()
+
+
+def test_a_redirect_comes_with_its_body(front, server):
+    caller = Caller(front.serve(server.url + 'v2/'))
+    try:
+        response, body, complete = caller.exchange('GET', '/api/moved')
+        assert (response.status_code, headers(response)['location'], body, complete) == (302, ['/api/x'], MOVED, True)
+        caller.again()  # (its own answer, or closed with nothing left over)
+    finally:
+        caller.close()
