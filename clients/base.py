@@ -140,6 +140,18 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
         """Strip credentials on any redirect to another scheme, host or port."""
         return urls.origin(old_url) != urls.origin(new_url)
 
+    def resolve_redirects(  # type: ignore[override]
+        self, resp: requests.Response, req: requests.PreparedRequest, **kwargs: Any
+    ) -> Iterator[Any]:
+        """Follow redirects; a redirect not followed keeps its body for `stream=True` (and has no `next`).
+
+        (requests reads a redirect's body to prepare `response.next` even when not following it;
+        `_attempt` prepares it once it has read the body of a request that is not streamed.)
+        """
+        if kwargs.get('yield_requests') and kwargs.get('stream'):
+            return iter(())
+        return super().resolve_redirects(resp, req, **kwargs)  # type: ignore[no-any-return]
+
     def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
         """Also strip the credential headers of the client's auth (API keys, signatures)."""
         super().rebuild_auth(prepared_request, response)  # type: ignore[no-untyped-call]  # untyped in types-requests
@@ -230,6 +242,9 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
             response._content_consumed = True  # type: ignore[attr-defined]  # (as requests marks a read body)
         finally:
             response.close()
+        if response.is_redirect:  # `response.next`, prepared once the body is read (see resolve_redirects)
+            response._next = next(  # type: ignore[attr-defined]
+                requests.Session.resolve_redirects(self, response, response.request, yield_requests=True), None)
         return response
 
     @contextlib.contextmanager

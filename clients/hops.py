@@ -1,6 +1,6 @@
 """Forwarding rules, no I/O: hop-by-hop headers, `X-Forwarded-*` / `Forwarded`, credentials,
-mapping a mounted request path onto an upstream base URL, `Location` rewriting and the
-gateway's own error bodies. Used by `clients.forward`.
+mapping a mounted request path onto an upstream base URL, `Location` rewriting, the framing
+of the response passed on, and the gateway's own error bodies. Used by `clients.forward`.
 """
 
 from __future__ import annotations
@@ -24,12 +24,17 @@ REQUEST_ONLY = frozenset({'host', 'expect'})
 # The caller's credentials, sent upstream only when asked; `Set-Cookie` comes back likewise.
 CALLER_CREDENTIALS = frozenset({'authorization', 'cookie'})
 UPSTREAM_CREDENTIALS = frozenset({'set-cookie'})
+# The server in front of the gateway adds its own (RFC 9110 6.6.1, 10.2.4): one of each reaches the caller.
+GATEWAY_OWN = frozenset({'date', 'server'})
+# Statuses whose responses never have content (RFC 9110 6.4.1), whatever their framing headers say.
+NO_CONTENT = frozenset({204, 304})
 FORWARDED_STYLES = ('x-forwarded', 'forwarded', None)
 VIA = 'clients'  # the pseudonym in the `Via` header this gateway adds
 
 Headers = list[tuple[str, str]]
 
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_DIGITS = re.compile(r'[0-9]+')
 _ESCAPE = re.compile(r'%([0-9A-Fa-f]{2})')
 _UNRESERVED = frozenset('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~')
 # What `quote` keeps in a path re-encoded from its decoded form (WSGI's PATH_INFO).
@@ -38,6 +43,10 @@ _PATH_SAFE = "/!$&'()*+,;=:@-._~"
 
 class PathEscape(ValueError):
     """A request path that would leave the upstream base URL (answered with 400)."""
+
+
+class BadFraming(ValueError):
+    """An upstream response whose body cannot be passed on with true framing (answered with 502)."""
 
 
 def strip(headers: Iterable[tuple[str, str]], drop: Iterable[str] = ()) -> Headers:
@@ -112,11 +121,69 @@ def downstream(
 ) -> Headers:
     """Return the upstream response's headers to pass to the caller.
 
-    Hop-by-hop headers go, `Set-Cookie` goes unless `credentials`, and a `Location` under an
-    upstream base is rewritten to the same place under the caller's mount path.
+    Hop-by-hop headers go, `Set-Cookie` goes unless `credentials`, `Date` and `Server` go (the
+    gateway's server sends its own, as nginx does), and a `Location` under an upstream base is
+    rewritten to the same place under the caller's mount path. See `framing` for `Content-Length`.
     """
-    result = strip(headers, () if credentials else UPSTREAM_CREDENTIALS)
+    result = strip(headers, GATEWAY_OWN if credentials else GATEWAY_OWN | UPSTREAM_CREDENTIALS)
     return [(name, location(value, bases, mount) if name.lower() == 'location' else value) for name, value in result]
+
+
+def framing(method: str, status: int, headers: Iterable[tuple[str, str]]) -> tuple[Headers, int | None]:
+    """Return an upstream response's headers with framing true to the body passed on, and its length.
+
+    The length is the number of body bytes the caller is promised: 0 for a `HEAD` or a status
+    without content (`204` loses its `Content-Length`; a valid one stays on `304` and `HEAD`),
+    the `Content-Length` (one value, repeated copies merged), or `None` when the body's end is
+    the upstream's (chunked, or at close): no `Content-Length` then, the server frames it.
+    A `Content-Length` beside `Transfer-Encoding` is dropped (RFC 9112 6.3).
+
+    Raises:
+        BadFraming: a 1xx as the final answer, a `Transfer-Encoding` other than `chunked`, or
+            an invalid or conflicting `Content-Length`: the body's length cannot be told for
+            sure, so nothing of it may be passed on (RFC 9112 6.3: a proxy answers 502)
+    """
+    pairs = list(headers)
+    if status < 200:
+        raise BadFraming(f'the upstream answered with the interim status {status}')
+    lengths = {item.strip() for name, value in pairs if name.lower() == 'content-length' for item in value.split(',')}
+    codings = [item.strip().lower() for name, value in pairs if name.lower() == 'transfer-encoding'
+               for item in value.split(',')]
+    valid = len(lengths) == 1 and _DIGITS.fullmatch(next(iter(lengths))) is not None and not codings
+    rest = [(name, value) for name, value in pairs if name.lower() != 'content-length']
+    if method == 'HEAD' or status in NO_CONTENT:
+        keep = valid and status != 204
+        return ([*rest, ('Content-Length', str(int(lengths.pop())))] if keep else rest), 0
+    if codings:
+        if codings != ['chunked']:
+            raise BadFraming(f'the upstream sent Transfer-Encoding {", ".join(codings)!r}, not chunked')
+        return rest, None
+    if not lengths:
+        return rest, None
+    if not valid:
+        raise BadFraming(f'the upstream sent an invalid Content-Length: {", ".join(sorted(lengths))!r}')
+    length = int(lengths.pop())
+    return [*rest, ('Content-Length', str(length))], length
+
+
+class Meter:
+    """Counts the body bytes passed on against the length the caller was promised (`None`: any)."""
+
+    def __init__(self, length: int | None) -> None:
+        self.left = length
+
+    def take(self, chunk: bytes) -> bytes:
+        """Return `chunk`, or raise `BadFraming` if it goes past the promised length."""
+        if self.left is not None:
+            if len(chunk) > self.left:
+                raise BadFraming('the upstream sent more than its Content-Length')
+            self.left -= len(chunk)
+        return chunk
+
+    def end(self) -> None:
+        """Raise `BadFraming` if the body ended short of the promised length."""
+        if self.left:
+            raise BadFraming(f'the upstream body ended {self.left} bytes short of its Content-Length')
 
 
 def location(value: str, bases: Sequence[str], mount: str) -> str:

@@ -86,7 +86,9 @@ class Retry:
             (None: attempts alone bound the retries)
         statuses: response statuses to retry (idempotent requests only)
         methods: methods whose requests are retried after a read error, a timeout or a
-            retryable status; connect errors are retried for every method
+            retryable status, as is a request with an `Idempotency-Key` unless there are
+            none (then only what was never sent is retried); connect errors are retried for
+            every method
         retry_after_max: the longest `Retry-After` honoured; a server asking for more ends
             the retries at once
         clock: where time is read and sleeping is done
@@ -170,6 +172,12 @@ class Retry:
 
 NEVER = Retry(attempts=1)
 DEFAULT = Retry()
+
+
+def unsent(policy: Retry) -> Retry:
+    """Return `policy` retrying only what was never sent (connect errors): no status, no method."""
+    return Retry(policy.attempts, policy.backoff, policy.backoff_max, policy.jitter, policy.timeout, (), (),
+                 policy.retry_after_max, policy.clock)
 
 
 def failure(error: BaseException) -> str | None:
@@ -419,7 +427,7 @@ def plan(client: Any, method: str, kwargs: dict[str, Any], remaining: Callable[[
     policy = Retry.of(kwargs.pop('retry')) if 'retry' in kwargs else client.retry
     if not replayable(kwargs) and policy.attempts > 1:
         policy = Retry(attempts=1, clock=policy.clock)  # a file or stream body cannot be sent twice
-    safe = idempotent(method, policy.methods, client.headers, kwargs.get('headers'))
+    safe = bool(policy.methods) and idempotent(method, policy.methods, client.headers, kwargs.get('headers'))
     return Plan(policy, method.upper(), safe, client.rate, client._spare, client._exhausted, remaining)
 
 

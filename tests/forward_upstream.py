@@ -14,7 +14,7 @@ from tests.server import Handler, route
 MiB = 1 << 20
 PIECE = bytes(range(256)) * 256
 
-for name in ('bytes', 'slow', 'redirect', 'gate', 'status', 'short'):
+for name in ('bytes', 'slow', 'redirect', 'gate', 'status', 'short', 'flaky'):
     route(f'/v2/{name}')(upstream.ROUTES[f'/{name}'])
 
 CLOSED: dict[str, threading.Event] = {}
@@ -69,6 +69,15 @@ def upload(handler: Handler) -> None:
     UPLOADS[handler.query.get('token', '')] = size
     handler.send_json(200, {'size': size, 'sha256': digest.hexdigest(), 'chunked': chunked,
                             'length': handler.headers.get('Content-Length')})
+
+
+MOVED = b'<p>Moved to <a href="/v2/x">/v2/x</a>.</p>\n' * 100
+
+
+@route('/v2/moved')
+def moved(handler: Handler) -> None:
+    """A redirect with a body, as Flask, Express and nginx send one."""
+    handler.send(302, MOVED, 'text/html', Location='/v2/x')
 
 
 @route('/v2/hop')

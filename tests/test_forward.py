@@ -32,7 +32,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 import clients
 from clients import forward
-from tests.forward_upstream import CLOSED, PIECE, UPLOADS, MiB, pattern
+from tests.forward_upstream import CLOSED, MOVED, PIECE, UPLOADS, MiB, pattern
 
 
 class Sized:
@@ -240,6 +240,39 @@ def test_redirects_go_back_to_the_caller_rewritten(gateway, server):
                          ('http://example.test/v2/', 'http://example.test/v2/')]:
         response = gateway.get(url + '/api/redirect', params={'to': to, 'code': 307}, allow_redirects=False)
         assert (response.status_code, response.headers['Location']) == (307, location)
+
+
+def test_redirect_bodies_are_passed_on(gateway, server):
+    url = gateway.serve(gateway.client(server.url + 'v2/'))
+    response = gateway.get(url + '/api/moved', allow_redirects=False)
+    assert (response.status_code, response.headers['Location']) == (302, '/api/x')
+    assert (response.headers['Content-Length'], response.content) == (str(len(MOVED)), MOVED)
+
+
+def test_a_streamed_redirect_that_is_not_followed_keeps_its_body(server):
+    with clients.Client(server.url) as client, client.get('v2/moved', stream=True, allow_redirects=False) as response:
+        assert (response.status_code, response.raw.read()) == (302, MOVED)
+        assert response.next is None  # (requests would read the body to prepare it)
+    with clients.Client(server.url) as client:
+        response = client.get('v2/moved', allow_redirects=False)
+        assert (response.content, response.next.url) == (MOVED, server.url + 'v2/x')
+
+
+@pytest.mark.parametrize('status', [429, 502, 503, 504])
+def test_an_upstream_error_passes_through_once(gateway, fresh, status):
+    url = gateway.serve(gateway.client(fresh.url + 'v2/'))
+    params = {'key': uuid.uuid4().hex, 'fail': 5, 'status': status, 'retry_after': 7}
+    response = gateway.get(url + '/api/flaky', params=params)
+    assert (response.status_code, response.headers['Retry-After']) == (status, '7')
+    assert response.json() == {'message': 'failure 1'}
+    assert len(fresh.requests) == 1  # never multiplied on a struggling upstream
+
+
+def test_a_slow_upstream_is_asked_once(gateway, fresh):
+    url = gateway.serve(gateway.client(fresh.url + 'v2/', timeout=(5, 0.3)))
+    response = gateway.get(url + '/api/slow', params={'delay': 1}, headers={'Idempotency-Key': 'k'})
+    assert response.status_code == 504
+    assert len(fresh.requests) == 1
 
 
 def test_paths_map_under_the_prefix_with_trailing_slashes_kept(gateway, server):

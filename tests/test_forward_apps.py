@@ -14,6 +14,7 @@ import pytest
 import clients
 from clients import forward
 from tests import forward_upstream  # noqa: F401 (the /v2 routes)
+from tests.test_forward_framing import Hostile
 
 
 class Messages:
@@ -160,3 +161,17 @@ async def test_asgi_lookup_errors_that_are_bugs_propagate():
         with pytest.raises(KeyError, match='a bug'):
             await app(scope('/x'), messages.receive, messages.send)
         assert messages.sent == []
+
+
+async def test_asgi_upstream_failing_mid_body_never_ends_the_response(caplog):
+    upstream = Hostile(b'HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\nhello')
+    try:
+        async with clients.AsyncClient(upstream.url) as client:
+            messages = Messages()
+            await forward.asgi(client)(scope('/x'), messages.receive, messages.send)
+    finally:
+        upstream.close()
+    assert (messages.status, messages.headers['content-length'], messages.body) == (200, '500', b'hello')
+    assert all(message['more_body'] for message in messages.sent[1:])  # the server then cuts the connection
+    assert [(record.levelname, record.getMessage().split(':')[0]) for record in caplog.records] == [
+        ('WARNING', "forwarding GET failed mid-body, the caller's connection is cut")]

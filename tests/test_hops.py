@@ -1,8 +1,11 @@
 """Forwarding rules without a network: hop-by-hop headers, X-Forwarded, paths, Location."""
 
 import json
+import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from clients import hops
 
@@ -59,6 +62,93 @@ def test_downstream_drops_set_cookie_unless_asked_and_rewrites_location():
         ('Location', '/api/items/1?x=1'), ('Content-Length', '5')]
     assert hops.downstream(headers, bases=[BASE], mount='/api', credentials=True)[:2] == [
         ('Set-Cookie', 'a=1'), ('Set-Cookie', 'b=2')]
+
+
+def test_downstream_leaves_date_and_server_to_the_gateway():
+    headers = [('Date', 'Tue, 14 Nov 2023 22:13:40 GMT'), ('Server', 'nginx'), ('X-Kept', '1')]
+    assert hops.downstream(headers, bases=[BASE], mount='/api') == [('X-Kept', '1')]
+    assert hops.downstream(headers, bases=[BASE], mount='/api', credentials=True) == [('X-Kept', '1')]
+
+
+CT = ('Content-Type', 'text/plain')
+TE = ('Transfer-Encoding', 'chunked')
+
+
+@pytest.mark.parametrize(('method', 'status', 'headers', 'framed', 'length'), [
+    ('GET', 200, [CT, ('Content-Length', '5')], [CT, ('Content-Length', '5')], 5),
+    ('GET', 200, [('content-length', '007'), CT], [CT, ('Content-Length', '7')], 7),
+    ('GET', 200, [('Content-Length', '5'), ('Content-Length', ' 5 ')], [('Content-Length', '5')], 5),
+    ('GET', 200, [('Content-Length', '5, 5')], [('Content-Length', '5')], 5),
+    ('GET', 200, [('Content-Length', '5'), TE, CT], [TE, CT], None),
+    ('GET', 200, [TE, ('Content-Length', '5')], [TE], None),
+    ('GET', 200, [('Transfer-Encoding', 'Chunked')], [('Transfer-Encoding', 'Chunked')], None),
+    ('GET', 200, [CT], [CT], None),
+    ('GET', 205, [('Content-Length', '0')], [('Content-Length', '0')], 0),
+    ('HEAD', 200, [('Content-Length', '5'), CT], [CT, ('Content-Length', '5')], 0),
+    ('HEAD', 200, [('Content-Length', '5'), TE], [TE], 0),
+    ('HEAD', 200, [('Content-Length', 'x')], [], 0),
+    ('GET', 304, [('Content-Length', '5')], [('Content-Length', '5')], 0),
+    ('GET', 304, [('Content-Length', '5, 6')], [], 0),
+    ('GET', 204, [('Content-Length', '5'), CT], [CT], 0),
+    ('HEAD', 204, [TE], [TE], 0),
+])
+def test_framing(method, status, headers, framed, length):
+    assert hops.framing(method, status, headers) == (framed, length)
+
+
+@pytest.mark.parametrize(('status', 'headers', 'message'), [
+    (103, [('Link', '</a>')], 'the interim status 103'),
+    (100, [], 'the interim status 100'),
+    (200, [('Transfer-Encoding', 'gzip, chunked')], "Transfer-Encoding 'gzip, chunked', not chunked"),
+    (200, [('Transfer-Encoding', 'chunked, gzip'), ('Content-Length', '5')], "'chunked, gzip', not chunked"),
+    (200, [TE, TE], "'chunked, chunked', not chunked"),
+    (200, [('Transfer-Encoding', 'identity')], "'identity', not chunked"),
+    (200, [('Content-Length', '5'), ('Content-Length', '6')], "invalid Content-Length: '5, 6'"),
+    (200, [('Content-Length', '5, 6')], "invalid Content-Length: '5, 6'"),
+    (200, [('Content-Length', '+5')], "invalid Content-Length: '+5'"),
+    (200, [('Content-Length', '-1')], "invalid Content-Length: '-1'"),
+    (200, [('Content-Length', '²')], "invalid Content-Length: '²'"),
+    (200, [('Content-Length', '')], "invalid Content-Length: ''"),
+    (200, [('Content-Length', '0x5')], "invalid Content-Length: '0x5'"),
+])
+def test_framing_refuses_what_cannot_be_told_for_sure(status, headers, message):
+    with pytest.raises(hops.BadFraming, match=re.escape(message)):
+        hops.framing('GET', status, headers)
+
+
+@given(st.lists(st.tuples(st.sampled_from(['Content-Length', 'Transfer-Encoding', 'X-A']),
+                          st.sampled_from(['5', '6', '5, 5', 'chunked', 'gzip', ' 7', '+1', 'x'])), max_size=4),
+       st.sampled_from(['GET', 'HEAD']), st.sampled_from([200, 204, 206, 304, 404]))
+def test_framing_never_promises_a_length_it_cannot_keep(headers, method, status):
+    """Whatever comes in, what goes out has at most one Content-Length, only where the body has that length."""
+    try:
+        framed, length = hops.framing(method, status, headers)
+    except hops.BadFraming:
+        return
+    lengths = [value for name, value in framed if name == 'Content-Length']
+    assert not any(name.lower() == 'content-length' and name != 'Content-Length' for name, _ in framed)
+    assert len(lengths) <= 1
+    if method == 'HEAD' or status in (204, 304):
+        assert length == 0
+        assert not (status == 204 and lengths)
+    else:
+        assert length == (int(lengths[0]) if lengths else None)
+        assert not (lengths and any(name == 'Transfer-Encoding' for name, _ in framed))
+
+
+def test_meter():
+    meter = hops.Meter(5)
+    assert meter.take(b'abc') + meter.take(b'de') == b'abcde'
+    meter.end()
+    with pytest.raises(hops.BadFraming, match='more than its Content-Length'):
+        meter.take(b'f')
+    short = hops.Meter(5)
+    short.take(b'abc')
+    with pytest.raises(hops.BadFraming, match='ended 2 bytes short of its Content-Length'):
+        short.end()
+    unknown = hops.Meter(None)
+    assert unknown.take(b'x' * 100) == b'x' * 100
+    unknown.end()
 
 
 @pytest.mark.parametrize(('value', 'expected'), [

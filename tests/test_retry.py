@@ -358,3 +358,18 @@ def test_the_default_clock_pickles_by_name(clock):
     copy = pickle.loads(pickle.dumps(Retry(clock=retry.Clock())))
     assert type(copy.clock) is retry.Clock
     assert copy.clock is not retry.CLOCK
+
+
+def test_unsent_retries_only_what_was_never_sent(clock):
+    policy = retry.unsent(Retry(attempts=4, backoff=1, jitter=0, timeout=30, retry_after_max=9, clock=clock))
+    kept = (policy.attempts, policy.backoff, policy.timeout, policy.retry_after_max, policy.clock)
+    assert kept == (4, 1, 30, 9, clock)
+    assert (policy.statuses, policy.methods) == (frozenset(), frozenset())
+    keyed = retry.plan(Client(policy, headers={'Idempotency-Key': 'k'}), 'GET', {})
+    assert not keyed.safe  # no method resent: a key does not opt a request back in
+    keyed.start()
+    assert keyed.answered(503, {'Retry-After': '1'}) is None  # the answer is returned as it is
+    assert keyed.failed(httpx.ConnectError('refused')) == 1
+    keyed.start()
+    with pytest.raises(httpx.ReadTimeout):
+        keyed.failed(httpx.ReadTimeout('slow'))
