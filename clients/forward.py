@@ -217,11 +217,7 @@ class ASGIForwarder(Forwarder):
                 'status': response.status_code,
                 'headers': [(name.lower().encode('latin-1'), value.encode('latin-1')) for name, value in headers],
             })
-            failure = await _pump(response.aiter_raw(), receive, send, hops.Meter(length))
-            if failure is not None:  # returning before the end of the body makes the server close the connection
-                # (run by test_asgi_upstream_failing_mid_body_never_ends_the_response, but coverage stops
-                # seeing this frame once the upstream's stream has raised in it)
-                _cut(method, failure)  # pragma: no cover
+            await _pump(response.aiter_raw(), receive, send, hops.Meter(length), method)
         finally:
             await response.aclose()
         return None
@@ -250,13 +246,12 @@ async def _request_body(receive: Receive) -> AsyncIterator[bytes]:
             return
 
 
-async def _pump(chunks: AsyncIterator[bytes], receive: Receive, send: Send, meter: hops.Meter) -> Exception | None:
+async def _pump(chunks: AsyncIterator[bytes], receive: Receive, send: Send, meter: hops.Meter, method: str) -> None:
     """Send the body chunks to the caller; stop as soon as the caller disconnects.
 
-    Returns the upstream's failure (or the body's breaking `meter`) that stopped it before the
-    end of the body was sent, if any.
+    An upstream failure (or a body breaking `meter`) before the end of the body is logged and
+    ends the body unfinished: returning before its end makes the server cut the connection.
     """
-    failure: Exception | None = None
     async with anyio.create_task_group() as group:
 
         async def watch() -> None:
@@ -270,11 +265,10 @@ async def _pump(chunks: AsyncIterator[bytes], receive: Receive, send: Send, mete
                 await send({'type': 'http.response.body', 'body': meter.take(chunk), 'more_body': True})
             meter.end()
         except (httpx.TransportError, hops.BadFraming) as exc:
-            failure = exc
+            _cut(method, exc)
         else:
             await send({'type': 'http.response.body', 'body': b'', 'more_body': False})
         group.cancel_scope.cancel()
-    return failure
 
 
 async def _answer(send: Send, plan: Plan) -> None:

@@ -347,15 +347,16 @@ CUTS = {
 
 @pytest.mark.parametrize('answer', CUTS.values(), ids=list(CUTS))
 def test_an_upstream_failing_mid_body_cuts_the_caller_off_with_a_warning(front, answer, caplog, monkeypatch):
-    if front.server == 'wsgiref' and b'chunked' in answer:
-        pytest.skip('wsgiref speaks HTTP/1.0: a body of unknown length ends at close, where a cut looks complete')
+    # wsgiref speaks HTTP/1.0: a body of unknown length ends at close, so there a cut looks complete
+    # to the caller (the README says so); the forwarder still cuts it and warns.
+    looks_complete = front.server == 'wsgiref' and b'chunked' in answer
     upstream = Hostile(answer)
     caller = Caller(front.serve(upstream.url + 'v2/'))
     monkeypatch.setattr(logging.getLogger('uvicorn'), 'propagate', True)  # (uvicorn's logging config stops it)
     caplog.set_level(logging.INFO, logger='uvicorn.error')
     try:
         response, body, complete = caller.exchange('GET', '/api/first')
-        assert (response.status_code, complete) == (200, False)
+        assert (response.status_code, complete) == (200, looks_complete)
         assert body == BODY[:len(body)]
         for _ in range(500):  # (the server logs once it is done with the connection)
             if any('mid-body' in record.getMessage() for record in caplog.records):
