@@ -345,7 +345,7 @@ class Resource(Navigation, Client):  # type: ignore[misc]
                             self._checked(response, streamed=True)
                         where = f'{step.method} {response.url}'
                         content.encodings(response.headers.get('Content-Encoding'), where, RequestsDecodeError)
-                        chunks = _chunks(response, step.size or content.CHUNK_SIZE, whole=step.whole or bool(step.size))
+                        chunks = _chunks(response, step.size or content.CHUNK_SIZE, whole=bool(step.size))
                         reply = streams.Opened(response.status_code, response.headers, str(response.url))
                 else:
                     self._sleep(step.seconds)

@@ -29,15 +29,14 @@ class Open:
     """Send a streamed request; answered with `Opened` or `Dropped`.
 
     The shell raises `HTTPError` for an error status not in `accept`. It hands over the body
-    as it arrives; with `whole`, it may read it in full chunks instead (the sync shell does);
-    with `size`, both shells hand it over in pieces of exactly `size` bytes (the last shorter).
+    as it arrives; with `size`, both shells hand it over in pieces of exactly `size` bytes (the
+    last shorter).
     """
 
     method: str
     path: object
     kwargs: dict[str, Any] = field(default_factory=dict)
     accept: tuple[int, ...] = ()
-    whole: bool = False
     size: int | None = None
 
 

@@ -625,12 +625,13 @@ def test_an_interrupted_download_leaves_nothing(server: Server, tmp_path: Path,
     monkeypatch.setattr(cli.Counting, 'write', interrupt_later)
     result = cli_main('download', f'{server.url}cli/abandoned/{3 << 20}', str(tmp_path / 'big.bin'))
     assert (result.code, result.err) == (130, 'clients: interrupted\n')
-    assert written == [1 << 20]  # part of the body had been written
+    assert len(written) == 1 and 0 < written[0] < 3 << 20  # part of the body had been written
     assert os.listdir(tmp_path) == []
     written.clear()
     shown = cli_main('download', f'{server.url}cli/abandoned/{3 << 20}', str(tmp_path / 'big.bin'), tty_err=True)
     assert shown.code == 130
-    assert re.fullmatch(r'\rbig\.bin  33% \[#+\.+\]  1\.0 MiB / 3\.0 MiB  .*\x1b\[K\nclients: interrupted\n', shown.err)
+    assert re.fullmatch(r'\rbig\.bin +\d+% \[#*\.+\]  [\d.]+ (B|KiB|MiB) / 3\.0 MiB  .*\x1b\[K\nclients: interrupted\n',
+                        shown.err)
     assert os.listdir(tmp_path) == []
 
 

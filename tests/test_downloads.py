@@ -1,6 +1,7 @@
 """Downloads: the flow with canned replies, and `download` to paths against a real server (both shells)."""
 
 import io
+import json
 import os
 
 import pytest
@@ -49,10 +50,17 @@ def run(flow, replies, target):
             reply = replies.pop(0)
 
 
+def keep(path, body, validator=None, total=None):
+    """Leave what a failed `download(path, resume=True)` leaves: the partial body and its record."""
+    (path.parent / f'{path.name}.part').write_bytes(body)
+    record = {'validator': validator, 'total': total}
+    (path.parent / f'{path.name}.part.validator').write_text(json.dumps(record))
+
+
 @pytest.fixture
 def partial(tmp_path):
     path = tmp_path / 'f.bin'
-    (tmp_path / 'f.bin.part').write_bytes(b'01234')
+    keep(path, b'01234', total=10)
     return path
 
 
@@ -84,14 +92,91 @@ def test_resume_starts_over_on_a_wrong_answer(partial, first):
 
 
 def test_resume_of_a_complete_partial_and_a_200(partial):
+    keep(partial, b'01234', total=5)
     target = downloads.target(partial, resume=True)
     complete = opened(416, Content_Range='bytes */5')
     assert len(run(downloads.download('f', {}, target, resume=True), [complete], target)) == 1
     assert partial.read_bytes() == b'01234'
-    (partial.parent / 'f.bin.part').write_bytes(b'stale')
+    keep(partial, b'stale', '"old"', 5)
     target = downloads.target(partial, resume=True)
     run(downloads.download('f', {}, target, resume=True), [opened(200, Content_Length='2'), b'ok', b''], target)
     assert partial.read_bytes() == b'ok'
+
+
+# A 206 at the right offset that is not a part of the body kept: another validator, none when
+# one was sent (a server that ignored If-Range says nothing), another total, an unknown one.
+SPLICES = [
+    ('"a"', 10, {'ETag': '"b"', 'Content-Range': 'bytes 5-9/10'}),
+    ('"a"', 10, {'Content-Range': 'bytes 5-9/10'}),
+    ('"a"', 10, {'ETag': 'W/"a"', 'Content-Range': 'bytes 5-9/10'}),
+    ('"a"', 10, {'ETag': '"a"', 'Content-Range': 'bytes 5-9/12'}),
+    ('"a"', 10, {'ETag': '"a"', 'Content-Range': 'bytes 5-9/*'}),
+    ('Tue, 1 Jul 2025 00:00:00 GMT', 10, {'Last-Modified': 'Wed, 2 Jul 2025 00:00:00 GMT',
+                                          'Content-Range': 'bytes 5-9/10'}),
+    (None, 10, {'ETag': '"a"', 'Content-Range': 'bytes 5-9/10'}),
+    (None, 10, {'Content-Range': 'bytes 5-9/11'}),
+    (None, 10, {'Content-Range': 'bytes 5-9/*'}),
+]
+
+
+@pytest.mark.parametrize(('kept', 'total', 'answer'), SPLICES)
+def test_resume_never_splices_another_body(partial, kept, total, answer):
+    keep(partial, b'01234', kept, total)
+    target = downloads.target(partial, resume=True)
+    replies = [streams.Opened(206, answer, 'http://h/f'), opened(200, Content_Length='3', ETag='"c"'), b'abc', b'']
+    sent = run(downloads.download('f', {}, target, resume=True), replies, target)
+    assert [(headers.get('Range'), headers.get('If-Range')) for headers in sent] == [('bytes=5-', kept), (None, None)]
+    assert partial.read_bytes() == b'abc'
+
+
+@pytest.mark.parametrize(('kept', 'total', 'answer'), [
+    ('"a"', 10, {'ETag': '"a"', 'Content-Range': 'bytes 5-9/10'}),
+    ('"a"', None, {'ETag': '"a"', 'Content-Range': 'bytes 5-9/10'}),
+    ('Tue, 1 Jul 2025 00:00:00 GMT', 10, {'Last-Modified': 'Tue, 1 Jul 2025 00:00:00 GMT', 'ETag': 'W/"x"',
+                                          'Content-Range': 'bytes 5-9/10'}),
+    (None, 10, {'Content-Range': 'bytes 5-9/10'}),  # without a validator, the total is all there is
+])
+def test_resume_continues_a_part_of_the_same_body(partial, kept, total, answer):
+    keep(partial, b'01234', kept, total)
+    target = downloads.target(partial, resume=True)
+    run(downloads.download('f', {}, target, resume=True), [streams.Opened(206, answer, 'http://h/f'), b'56789', b''],
+        target)
+    assert partial.read_bytes() == b'0123456789'
+
+
+@pytest.mark.parametrize('record', [
+    None, '', 'garbage', '"a"', '[]', '{}', json.dumps({'validator': None, 'total': None}),
+    json.dumps({'validator': '"a"\r\nX-Injected: 1', 'total': 10}), json.dumps({'validator': 3, 'total': 10}),
+    json.dumps({'validator': ' "a"', 'total': 10}), json.dumps({'validator': '"é"', 'total': 10}),
+    json.dumps({'total': -1}), json.dumps({'total': True}), json.dumps({'total': 1.5}),
+    json.dumps({'validator': '"' + 'a' * downloads.RECORD_SIZE + '"'}),
+])
+def test_a_partial_body_without_a_usable_record_starts_over(partial, record):
+    sidecar = partial.parent / 'f.bin.part.validator'
+    sidecar.unlink()
+    if record is not None:
+        sidecar.write_text(record)
+    target = downloads.target(partial, resume=True)
+    assert (target.offset, target.validator, target.total) == (0, None, None)
+    replies = [opened(200, Content_Length='3'), b'abc', b'']
+    sent = run(downloads.download('f', {}, target, resume=True), replies, target)
+    assert [headers.get('Range') for headers in sent] == [None]
+    assert partial.read_bytes() == b'abc'
+
+
+def test_a_body_that_changes_between_parts_is_never_committed(tmp_path):
+    first = opened(206, Content_Range='bytes 0-1/4', ETag='"a"')
+    changed = opened(206, Content_Range='bytes 2-3/4', ETag='"b"')
+    target = downloads.target(io.BytesIO())
+    with pytest.raises(clients.IncompleteBody, match='a file object cannot start over'):
+        run(downloads.download('f', {}, target), [first, b'ab', b'', changed], target)
+    path = downloads.target(tmp_path / 'f')
+    replies = [first, b'ab', b'', changed, opened(200, Content_Length='4', ETag='"b"'), b'ABCD', b'']
+    sent = run(downloads.download('f', {}, path), replies, path)
+    assert [(headers.get('Range'), headers.get('If-Range')) for headers in sent] == [
+        (None, None), ('bytes=2-', '"a"'), (None, None)]
+    assert (tmp_path / 'f').read_bytes() == b'ABCD'
+    assert leftovers(tmp_path) == ['f']
 
 
 def test_starting_over_twice_fails(partial):
@@ -167,35 +252,99 @@ async def test_failed_download_leaves_no_file(twin, server, tmp_path):
     await twin.close(api)
 
 
+def record(path):
+    return json.loads((path.parent / f'{path.name}.part.validator').read_text())
+
+
 async def test_resume_against_a_real_server(twin, fresh, tmp_path):
     api = twin.Resource(fresh.url)
     path = tmp_path / 'f.bin'
     with pytest.raises(clients.IncompleteBody):
         await twin(api.download(path, f'file/{SIZE}', resume=True, params={'cut': 2_500_000}))
-    part = tmp_path / 'f.bin.part'
-    kept = part.stat().st_size
-    assert 0 < kept <= 2_500_000
+    assert (tmp_path / 'f.bin.part').read_bytes() == pattern(2_500_000)  # every byte that arrived
     assert leftovers(tmp_path) == ['f.bin.part', 'f.bin.part.validator']
-    assert (tmp_path / 'f.bin.part.validator').read_text() == '"v1"'
-    assert await twin(api.download(path, f'file/{SIZE}', resume=True, params={'most': 400_000})) == path
+    assert record(path) == {'validator': '"v1"', 'total': SIZE}
+    assert await twin(api.download(path, f'file/{SIZE}', resume=True, params={'most': 100_000})) == path
     assert path.read_bytes() == pattern(SIZE)
     assert leftovers(tmp_path) == ['f.bin']
     ranges = [(headers.get('Range'), headers.get('If-Range')) for _, _, headers in fresh.requests]
-    assert ranges[:2] == [(None, None), (f'bytes={kept}-', '"v1"')]
-    assert len(ranges) == 2 + (SIZE - kept - 1) // 400_000
+    assert ranges[:2] == [(None, None), ('bytes=2500000-', '"v1"')]
+    assert len(ranges) == 1 + 5
+    await twin.close(api)
+
+
+async def test_a_small_download_resumes_from_its_last_byte(twin, fresh, tmp_path):
+    api = twin.Resource(fresh.url)
+    path = tmp_path / 'f.bin'
+    with pytest.raises(clients.IncompleteBody):
+        await twin(api.download(path, 'file/5000', resume=True, params={'cut': 1234}))
+    assert (tmp_path / 'f.bin.part').read_bytes() == pattern(1234)
+    assert await twin(api.download(path, 'file/5000', resume=True)) == path
+    assert path.read_bytes() == pattern(5000)
+    assert [headers.get('Range') for _, _, headers in fresh.requests] == [None, 'bytes=1234-']
+    await twin.close(api)
+
+
+async def test_progress_reports_each_piece_as_it_arrives(twin, server, tmp_path):
+    class Cancelled(Exception):
+        pass
+
+    seen = []
+
+    def progress(done, total):
+        seen.append((done, total))
+        if done >= 2000:
+            raise Cancelled
+
+    api = twin.Resource(server.url)
+    params = {'parts': json.dumps(['a' * 1000] * 4), 'delay': '0.05', 'type': 'application/octet-stream'}
+    with pytest.raises(Cancelled):
+        await twin(api.download(tmp_path / 'f.bin', 'chunks', resume=True, progress=progress, params=params))
+    assert seen == [(0, None), (1000, None), (2000, None)]
+    assert (tmp_path / 'f.bin.part').read_bytes() == b'a' * 2000
     await twin.close(api)
 
 
 async def test_resume_of_a_changed_body_starts_over(twin, fresh, tmp_path):
     api = twin.Resource(fresh.url)
     path = tmp_path / 'f.bin'
-    (tmp_path / 'f.bin.part').write_bytes(b'x' * 1000)
-    (tmp_path / 'f.bin.part.validator').write_text('"v1"')
+    keep(path, b'x' * 1000, '"v1"', 5000)
     assert await twin(api.download(path, 'file/5000', resume=True, params={'etag': 'v2'})) == path
     assert path.read_bytes() == pattern(5000)
     assert [headers.get('If-Range') for _, _, headers in fresh.requests] == ['"v1"']
     assert leftovers(tmp_path) == ['f.bin']
     await twin.close(api)
+
+
+@pytest.mark.parametrize('changed', [
+    {'etag': 'v2'},  # a new version, whose 206 the server sends anyway
+    {'etag': 'none'},  # a 206 that names no version
+    {'total': '9000'},  # the same ETag, but a part of a longer body
+])
+async def test_resume_against_a_server_that_ignores_if_range(twin, fresh, tmp_path, changed):
+    api = twin.Resource(fresh.url)
+    path = tmp_path / 'f.bin'
+    with pytest.raises(clients.IncompleteBody):
+        await twin(api.download(path, 'file/5000', resume=True, params={'cut': 1000}))
+    params = {'ignore': '1', 'fill': 'B', **changed}
+    assert await twin(api.download(path, 'file/5000', resume=True, params=params)) == path
+    assert path.read_bytes() == b'B' * 5000  # the new body whole, never A's first 1000 bytes and B's rest
+    ranges = [(headers.get('Range'), headers.get('If-Range')) for _, _, headers in fresh.requests]
+    assert ranges == [(None, None), ('bytes=1000-', '"v1"'), (None, None)]
+    await twin.close(api)
+
+
+async def test_resume_without_a_validator_needs_the_same_total(twin, fresh, tmp_path):
+    api = twin.Resource(fresh.url)
+    path = tmp_path / 'f.bin'
+    for query in ({'etag': 'none'}, {'etag': 'none', 'total': '9000'}):
+        with pytest.raises(clients.IncompleteBody):
+            await twin(api.download(path, 'file/5000', resume=True, params={'cut': 1000, 'etag': 'none'}))
+        assert record(path) == {'validator': None, 'total': 5000}
+        assert await twin(api.download(path, 'file/5000', resume=True, params=query)) == path
+        assert path.read_bytes() == pattern(5000)
+    ranges = [(headers.get('Range'), headers.get('If-Range')) for _, _, headers in fresh.requests]
+    assert ranges == [(None, None), ('bytes=1000-', None), (None, None), ('bytes=1000-', None), (None, None)]
     await twin.close(api)
 
 
@@ -203,12 +352,12 @@ async def test_resume_of_a_changed_body_starts_over(twin, fresh, tmp_path):
 async def test_resume_starts_over_against_a_real_server(twin, fresh, tmp_path, answer):
     api = twin.Resource(fresh.url)
     path = tmp_path / 'f.bin'
-    (tmp_path / 'f.bin.part').write_bytes(b'x' * 1000)
+    keep(path, b'x' * 1000, '"v1"', 5000)
     assert await twin(api.download(path, 'file/5000', resume=True, params={answer: '1'})) == path
     assert path.read_bytes() == pattern(5000)
     ranges = [headers.get('Range') for _, _, headers in fresh.requests]
     assert ranges == (['bytes=1000-'] if answer == 'norange' else ['bytes=1000-', None])
-    (tmp_path / 'f.bin.part').write_bytes(pattern(5000))
+    keep(path, pattern(5000), '"v1"', 5000)
     assert await twin(api.download(path, 'file/5000', resume=True)) == path
     assert fresh.requests[-1][2]['Range'] == 'bytes=5000-'
     assert leftovers(tmp_path) == ['f.bin']
