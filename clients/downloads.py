@@ -154,18 +154,17 @@ def _abandoned(name: str) -> None:
         handle = _owned(name, os.O_RDONLY)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            found, named = os.fstat(handle), os.lstat(name)
-            if (found.st_dev, found.st_ino) == (named.st_dev, named.st_ino):
-                os.remove(name)
+            os.remove(name)
         finally:
             os.close(handle)
 
 
-def temporary(directory: str, prefix: str) -> tuple[IO[bytes], str]:
-    """Create and lock a new file `<prefix><32 hex digits>.part` in `directory`; return it and its name.
+def sweep(directory: str, prefix: str) -> None:
+    """Remove the files `<prefix><32 hex digits>.part` in `directory` that dead processes left.
 
-    First removes the files of that pattern that processes which died (killed, or a power
-    cut) left: those older than `STALE` seconds that no live process holds locked.
+    A process that was killed (or lost its power) leaves its temporary files behind; those
+    that no live process holds locked and that are older than `STALE` seconds (so that a file
+    just created, not yet locked, is never taken) are abandoned.
     """
     pattern = re.compile(re.escape(prefix) + r'[0-9a-f]{32}\.part')
     cutoff = time.time() - STALE
@@ -174,6 +173,15 @@ def temporary(directory: str, prefix: str) -> tuple[IO[bytes], str]:
                  and entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < cutoff]
     for name in found:
         _abandoned(name)
+
+
+def temporary(directory: str, prefix: str) -> tuple[IO[bytes], str]:
+    """Create and lock a new file `<prefix><32 hex digits>.part` in `directory`; return it and its name.
+
+    First removes those of `prefix` that dead processes left (see `sweep`). The file is
+    locked until it is closed, so that no other process takes it as abandoned.
+    """
+    sweep(directory, prefix)
     name = os.path.join(directory, f'{prefix}{secrets.token_hex(16)}.part')
     handle = _owned(name, os.O_RDWR | os.O_CREAT | os.O_EXCL)
     _lock(handle, name)
@@ -199,6 +207,7 @@ class PathTarget(Target):
         name = os.fspath(path)
         self.directory, base = os.path.split(os.path.abspath(name))
         if resume:
+            sweep(self.directory, f'.{base}.')
             self.temp = name + '.part'
             handle = _owned(self.temp, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
             _lock(handle, self.temp)

@@ -308,7 +308,8 @@ def ranged(handler: Handler) -> None:
     `most=M` sends at most M bytes per 206; `etag=E` is the body's ETag (default v1, `none`
     sends none), and a Range whose If-Range names another ETag gets the whole body, unless
     `ignore=1` (a server that ignores If-Range); `total=T` claims a total length of T in
-    Content-Range; `fill=X` makes the body X bytes instead of the pattern (another version).
+    Content-Range; `fill=X` makes the body X bytes instead of the pattern (another version);
+    `step=S` sends it S bytes at a time, 50 ms apart.
     """
     size = int(urlsplit(handler.path).path.rsplit('/', 1)[-1])
     query = handler.query
@@ -339,7 +340,12 @@ def ranged(handler: Handler) -> None:
         handler.wfile.write(body[: int(query['cut'])])
         handler.close_connection = True
         return
-    handler.wfile.write(body)
+    step = int(query.get('step', len(body) or 1))
+    for start in range(0, len(body), step):
+        if start:
+            time.sleep(0.05)
+        handler.wfile.write(body[start:start + step])
+        handler.wfile.flush()
 
 
 class Server(ThreadingHTTPServer):

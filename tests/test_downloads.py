@@ -1,8 +1,17 @@
 """Downloads: the flow with canned replies, and `download` to paths against a real server (both shells)."""
 
+import errno
+import fcntl
 import io
 import json
 import os
+import pathlib
+import re
+import signal
+import stat
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -297,11 +306,11 @@ async def test_progress_reports_each_piece_as_it_arrives(twin, server, tmp_path)
             raise Cancelled
 
     api = twin.Resource(server.url)
-    params = {'parts': json.dumps(['a' * 1000] * 4), 'delay': '0.05', 'type': 'application/octet-stream'}
     with pytest.raises(Cancelled):
-        await twin(api.download(tmp_path / 'f.bin', 'chunks', resume=True, progress=progress, params=params))
-    assert seen == [(0, None), (1000, None), (2000, None)]
-    assert (tmp_path / 'f.bin.part').read_bytes() == b'a' * 2000
+        await twin(api.download(tmp_path / 'f.bin', 'file/4000', resume=True, progress=progress,
+                                params={'step': 1000}))
+    assert seen == [(0, 4000), (1000, 4000), (2000, 4000)]
+    assert (tmp_path / 'f.bin.part').read_bytes() == pattern(2000)
     await twin.close(api)
 
 
@@ -389,4 +398,157 @@ async def test_progress_can_cancel(twin, server, tmp_path):
     assert leftovers(tmp_path) == ['f.bin.part', 'f.bin.part.validator']
     assert await twin(api.download(tmp_path / 'f.bin', f'file/{SIZE}', resume=True)) == tmp_path / 'f.bin'
     assert (tmp_path / 'f.bin').read_bytes() == pattern(SIZE)
+    await twin.close(api)
+
+
+# --- the files a download writes: never through a link, and none left behind by a dead process ---
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HOLD = '''
+import os, signal, sys
+from clients import downloads
+file, name = downloads.temporary(sys.argv[1], sys.argv[2])
+file.write(b'partial')
+file.flush()
+print(name, flush=True)
+if sys.argv[3] == 'die':
+    os.kill(os.getpid(), signal.SIGKILL)
+sys.stdin.read()
+'''
+
+
+def left_by(directory, prefix, dies=True):
+    """Start a process that creates a temporary file in `directory` and is killed, or waits; return both."""
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    process = subprocess.Popen([sys.executable, '-c', HOLD, str(directory), prefix, 'die' if dies else 'wait'],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    if dies:
+        name = process.communicate(timeout=10)[0].strip()
+        assert process.returncode == -signal.SIGKILL
+    else:
+        name = process.stdout.readline().strip()
+    return pathlib.Path(name), process
+
+
+def age(*paths):
+    old = time.time() - downloads.STALE - 5
+    for path in paths:
+        os.utime(path, (old, old), follow_symlinks=False)
+
+
+async def test_temporary_files_of_dead_processes_are_removed(twin, server, tmp_path):
+    api = twin.Resource(server.url)
+    path = tmp_path / 'f.bin'
+    killed, _ = left_by(tmp_path, '.f.bin.')
+    young, _ = left_by(tmp_path, '.f.bin.')
+    living, holder = left_by(tmp_path, '.f.bin.', dies=False)
+    record, _ = left_by(tmp_path, '.f.bin.part.validator.')
+    other, _ = left_by(tmp_path, '.g.bin.')
+    (tmp_path / 'victim').write_bytes(b'keep')
+    alike = [tmp_path / name for name in ('.f.bin.backup.part', f'.f.bin.{"g" * 32}.part', f'.f.bin.{"0" * 32}.partx')]
+    for name in alike:
+        name.write_bytes(b'not ours')
+    link = tmp_path / f'.f.bin.{"1" * 32}.part'
+    link.symlink_to(tmp_path / 'victim')
+    age(killed, living, record, other, link, *alike)
+    assert killed.read_bytes() == b'partial'
+    assert await twin(api.download(path, 'file/10')) == path
+    assert not killed.exists()
+    assert {young, living, record, other, link, *alike} <= set(tmp_path.iterdir())  # alive, young, or not ours
+    holder.communicate(timeout=10)
+    assert holder.returncode == 0
+    assert await twin(api.download(path, 'file/10', resume=True)) == path  # a resume sweeps them too
+    assert not living.exists()
+    assert not record.exists()  # (the record's temporary files are swept as the record is written)
+    assert {young, other, link, *alike} <= set(tmp_path.iterdir())
+    assert (tmp_path / 'victim').read_bytes() == b'keep'
+    await twin.close(api)
+
+
+async def test_without_locks_nothing_is_taken_as_abandoned(twin, server, tmp_path, monkeypatch):
+    def unsupported(handle, operation):
+        raise OSError(errno.ENOLCK, 'No locks available')
+
+    killed, _ = left_by(tmp_path, '.f.bin.')
+    age(killed)
+    monkeypatch.setattr(fcntl, 'flock', unsupported)
+    api = twin.Resource(server.url)
+    path = tmp_path / 'f.bin'
+    assert await twin(api.download(path, 'file/10')) == path
+    assert await twin(api.download(path, 'file/10', resume=True)) == path
+    assert path.read_bytes() == pattern(10)
+    assert leftovers(tmp_path) == sorted(['f.bin', killed.name])
+    await twin.close(api)
+
+
+def plant(where, kind, victim):
+    """Put a symbolic link (to `victim`, or to nothing), a hard link to `victim`, or a FIFO at `where`."""
+    if where.exists():
+        where.unlink()
+    if kind == 'symlink':
+        where.symlink_to(victim)
+    elif kind == 'dangling':
+        where.symlink_to(victim.parent / 'nowhere')
+    elif kind == 'hardlink':
+        os.link(victim, where)
+    else:
+        os.mkfifo(where)
+
+
+@pytest.mark.parametrize('kind', ['symlink', 'dangling', 'hardlink', 'fifo'])
+@pytest.mark.parametrize('name', ['f.bin.part', 'f.bin.part.validator'])
+async def test_resume_never_writes_or_reads_through_a_link(twin, fresh, tmp_path, kind, name):
+    api = twin.Resource(fresh.url)
+    path = tmp_path / 'f.bin'
+    victim = tmp_path / 'victim'
+    victim.write_bytes(b'"a secret"')
+    keep(path, b'x' * 1000, '"v1"', 5000)
+    plant(tmp_path / name, kind, victim)
+    with pytest.raises(OSError, match=f'not a regular file of its own .*{re.escape(name)}'):
+        await twin(api.download(path, 'file/5000', resume=True))
+    assert victim.read_bytes() == b'"a secret"'
+    assert not (tmp_path / 'nowhere').exists()
+    assert fresh.requests == []  # (nothing read from the victim went out in If-Range)
+    await twin.close(api)
+
+
+@pytest.mark.parametrize('kind', ['symlink', 'dangling', 'hardlink', 'fifo'])
+async def test_the_record_replaces_what_is_in_its_place(twin, fresh, tmp_path, kind):
+    api = twin.Resource(fresh.url)
+    path = tmp_path / 'f.bin'
+    victim = tmp_path / 'victim'
+    victim.write_bytes(b'keep')
+    sidecar = tmp_path / 'f.bin.part.validator'
+    plant(sidecar, kind, victim)
+    with pytest.raises(clients.IncompleteBody):
+        await twin(api.download(path, 'file/5000', resume=True, params={'cut': 1000}))
+    assert victim.read_bytes() == b'keep'
+    assert not (tmp_path / 'nowhere').exists()
+    assert stat.S_ISREG(sidecar.lstat().st_mode)
+    assert sidecar.stat().st_nlink == 1
+    assert record(path) == {'validator': '"v1"', 'total': 5000}
+    assert leftovers(tmp_path) == ['f.bin.part', 'f.bin.part.validator', 'victim']
+    await twin.close(api)
+
+
+async def test_two_downloads_never_write_one_part_at_once(twin, fresh, tmp_path):
+    api = twin.Resource(fresh.url)
+    path = tmp_path / 'f.bin'
+    first = downloads.target(path, resume=True)
+    with pytest.raises(BlockingIOError, match=f'another download is writing it: .*{re.escape(first.temp)}'):
+        await twin(api.download(path, 'file/10', resume=True))
+    first.abort()
+    assert await twin(api.download(path, 'file/10', resume=True)) == path
+    assert path.read_bytes() == pattern(10)
+    await twin.close(api)
+
+
+async def test_a_record_that_cannot_be_written_leaves_no_temporary_file(twin, fresh, tmp_path):
+    api = twin.Resource(fresh.url)
+    path = tmp_path / 'f.bin'
+    (tmp_path / 'f.bin.part.validator').mkdir()
+    with pytest.raises(IsADirectoryError):
+        await twin(api.download(path, 'file/10', resume=True))
+    assert leftovers(tmp_path) == ['f.bin.part', 'f.bin.part.validator']
+    assert (tmp_path / 'f.bin.part').read_bytes() == b''
     await twin.close(api)
