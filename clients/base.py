@@ -326,13 +326,14 @@ class Resource(Navigation, Client):  # type: ignore[misc]
                 except StopIteration:
                     return
                 reply = None
-                if isinstance(step, flows.Pause):
-                    yield from step.value
-                elif isinstance(step, streams.Read):
+                if isinstance(step, streams.Read):
+                    yield from step.items
                     try:
                         reply = next(chunks, b'')
                     except _DROPS as exc:
                         reply = streams.Dropped(exc)
+                elif isinstance(step, flows.Pause):
+                    yield from step.value
                 elif isinstance(step, streams.Open):
                     if response is not None:
                         response.close()

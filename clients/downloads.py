@@ -21,7 +21,6 @@ from typing import IO, Any, Protocol, TypeVar
 
 from . import streams
 from .errors import IncompleteBody
-from .flows import Pause
 
 Progress = Callable[[int, 'int | None'], Any]
 
@@ -383,13 +382,18 @@ def download(path: object, kwargs: dict[str, Any], target: Target, progress: Pro
         if progress is not None and (done, total) != reported:
             reported = (done, total)
             progress(done, total)
-        while (chunk := (yield streams.Read())) and not isinstance(chunk, streams.Dropped):
-            yield Pause([chunk])
-            done += len(chunk)
-            target.offset = done
-            if progress is not None:
-                reported = (done, total)
-                progress(done, total)
+        pending: list[bytes] = []
+        while True:
+            chunk = yield streams.Read(pending)
+            if pending:  # handed over (written) before this read
+                done += len(pending[0])
+                target.offset = done
+                if progress is not None:
+                    reported = (done, total)
+                    progress(done, total)
+            if not chunk or isinstance(chunk, streams.Dropped):
+                break
+            pending = [chunk]
         if isinstance(chunk, streams.Dropped):
             raise chunk.error
         received = done - (first or 0)

@@ -42,7 +42,10 @@ class Open:
 
 @dataclass
 class Read:
-    """Read the next body chunk; answered with bytes (`b''` at the end) or `Dropped`."""
+    """Read the next body chunk, after handing `items` over to the caller (one step where a flow
+    hands over each chunk it reads); answered with bytes (`b''` at the end) or `Dropped`."""
+
+    items: list[Any] = field(default_factory=list)
 
 
 @dataclass

@@ -17,7 +17,6 @@ import pytest
 
 import clients
 from clients import downloads, streams
-from clients.flows import Pause
 from tests.test_integration import pattern
 
 
@@ -49,14 +48,13 @@ def run(flow, replies, target):
             step = flow.send(reply)
         except StopIteration:
             return sent
-        reply = None
-        if isinstance(step, Pause):
-            for chunk in step.value:
-                target.file.write(chunk)
+        assert isinstance(step, streams.Open | streams.Read)
+        if isinstance(step, streams.Open):
+            sent.append(step.kwargs['headers'])
         else:
-            if isinstance(step, streams.Open):
-                sent.append(step.kwargs['headers'])
-            reply = replies.pop(0)
+            for chunk in step.items:
+                target.file.write(chunk)
+        reply = replies.pop(0)
 
 
 def keep(path, body, validator=None, total=None):
