@@ -1,15 +1,15 @@
 """Downloads that never lie: into a file object, or to a path through a temporary file that is
 renamed into place only when the body is complete; resuming with `Range`; progress.
 
-`download` is a stream flow (see `streams`) that both shells drive: it pauses with the chunks
-to write, and decides what each response means for the file. A `Target` owns the local file.
+`download` is a stream flow (see `streams`) that both shells drive: it hands over the chunks
+to write, and decides what each response means for the file. A `Target` owns the local file,
+and this module owns every file a download writes (`PathTarget`, `temporary`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import json
 import os
 import re
@@ -21,6 +21,11 @@ from typing import IO, Any, Protocol, TypeVar
 
 from . import streams
 from .errors import IncompleteBody
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover (Windows: no locks, so no temporary file is taken as abandoned)
+    fcntl = None  # type: ignore[assignment]
 
 Progress = Callable[[int, 'int | None'], Any]
 
@@ -108,7 +113,8 @@ class Target:
 STALE = 60.0
 # The most a `.part.validator` record may hold.
 RECORD_SIZE = 1 << 16
-_OPEN = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # never through a link, never blocked by a FIFO
+# Never through a link, never blocked by a FIFO (O_NONBLOCK does nothing to a regular file).
+_OPEN = getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_NONBLOCK', 0) | getattr(os, 'O_CLOEXEC', 0)
 _HEADER_VALUE = re.compile(r'[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?')
 
 
@@ -129,8 +135,14 @@ def _owned(name: str, flags: int) -> int:
     if not stat.S_ISREG(found.st_mode) or found.st_nlink != 1:
         os.close(handle)
         raise _refused(name)
-    os.set_blocking(handle, True)
     return handle
+
+
+def _flock(handle: int) -> None:
+    """Lock an open file for this process without waiting: `BlockingIOError` if another holds it."""
+    if fcntl is None:  # pragma: no cover
+        raise OSError(errno.ENOLCK, 'no file locks on this system')
+    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def _lock(handle: int, name: str) -> None:
@@ -139,7 +151,7 @@ def _lock(handle: int, name: str) -> None:
     Where the file system has no locks, the file stays unlocked (and is never taken as abandoned).
     """
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        _flock(handle)
     except BlockingIOError:
         os.close(handle)
         raise BlockingIOError(errno.EAGAIN, 'another download is writing it', name) from None
@@ -152,7 +164,7 @@ def _abandoned(name: str) -> None:
     with contextlib.suppress(OSError):
         handle = _owned(name, os.O_RDONLY)
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _flock(handle)
             os.remove(name)
         finally:
             os.close(handle)
@@ -324,7 +336,7 @@ def _encoded(headers: Any) -> bool:
 
 def download(path: object, kwargs: dict[str, Any], target: Target, progress: Progress | None = None,
              resume: bool = False) -> streams.Stream:
-    """GET `path` into `target`, pausing with chunks to write; commit the target when complete.
+    """GET `path` into `target`, handing over chunks to write as they arrive; commit the target when complete.
 
     With `resume`, continues from the target's offset with `Range` (and `Accept-Encoding:
     identity`, so offsets count the stored bytes, and `If-Range` with the validator of the
