@@ -123,10 +123,10 @@ def _refused(name: str) -> OSError:
                                 'a download does not write or read through it', name)
 
 
-def _owned(name: str, flags: int) -> int:
+def _owned(name: str, flags: int, mode: int = 0o600) -> int:
     """Open `name` (never through a symbolic link); return the descriptor of a regular file with one link."""
     try:
-        handle = os.open(name, flags | _OPEN, 0o600)
+        handle = os.open(name, flags | _OPEN, mode)
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.ENXIO):  # a symbolic link; a FIFO without a reader
             raise _refused(name) from None
@@ -220,7 +220,7 @@ class PathTarget(Target):
         if resume:
             sweep(self.directory, f'.{base}.')
             self.temp = name + '.part'
-            handle = _owned(self.temp, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+            handle = _owned(self.temp, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)  # (as open() makes it)
             _lock(handle, self.temp)
             file: IO[bytes] = os.fdopen(handle, 'ab')
         else:

@@ -1,9 +1,10 @@
 """Streamed GETs decoded by content type, with reconnecting for server-sent events.
 
 Written once as a flow that both shells drive: the flow yields `Open` (send a streamed
-request), `Read` (the next body chunk), `Sleep` (wait before reconnecting) and `Pause`
-(items for the caller). The shell answers `Open` with `Opened` and `Read` with bytes
-(`b''` at the end of the body), or either with `Dropped` when the connection failed.
+request), `Read` (the next body chunk, after handing its `items` to the caller), `Sleep`
+(wait before reconnecting) and `Pause` (items for the caller). The shell answers `Open`
+with `Opened` and `Read` with bytes (`b''` at the end of the body), or either with `Dropped`
+when the connection failed.
 """
 
 from __future__ import annotations

@@ -274,6 +274,9 @@ async def test_resume_against_a_real_server(twin, fresh, tmp_path):
     assert await twin(api.download(path, f'file/{SIZE}', resume=True, params={'most': 100_000})) == path
     assert path.read_bytes() == pattern(SIZE)
     assert leftovers(tmp_path) == ['f.bin']
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask  # as open() would have made it
     ranges = [(headers.get('Range'), headers.get('If-Range')) for _, _, headers in fresh.requests]
     assert ranges[:2] == [(None, None), ('bytes=2500000-', '"v1"')]
     assert len(ranges) == 1 + 5
