@@ -448,14 +448,16 @@ class AsyncResource(Navigation, AsyncClient):  # type: ignore[misc]
                 except StopIteration:
                     return
                 reply = None
-                if isinstance(step, flows.Pause):
-                    for item in step.value:
+                if isinstance(step, streams.Read):
+                    for item in step.items:
                         yield item
-                elif isinstance(step, streams.Read):
                     try:
                         reply = await anext(chunks, b'')
                     except httpx.TransportError as exc:
                         reply = streams.Dropped(exc)
+                elif isinstance(step, flows.Pause):
+                    for item in step.value:
+                        yield item
                 elif isinstance(step, streams.Open):
                     if response is not None:
                         await response.aclose()

@@ -408,13 +408,14 @@ class Resource(Navigation, Client):  # type: ignore[misc]
                 except StopIteration:
                     return
                 reply = None
-                if isinstance(step, flows.Pause):
-                    yield from step.value
-                elif isinstance(step, streams.Read):
+                if isinstance(step, streams.Read):
+                    yield from step.items
                     try:
                         reply = next(chunks, b'')
                     except _DROPS as exc:
                         reply = streams.Dropped(exc)
+                elif isinstance(step, flows.Pause):
+                    yield from step.value
                 elif isinstance(step, streams.Open):
                     if response is not None:
                         response.close()
@@ -427,7 +428,7 @@ class Resource(Navigation, Client):  # type: ignore[misc]
                             self._checked(response, streamed=True)
                         where = urls.where(step.method, response.url)
                         content.encodings(response.headers.get('Content-Encoding'), where, RequestsDecodeError)
-                        chunks = _chunks(response, step.size or content.CHUNK_SIZE, whole=step.whole or bool(step.size))
+                        chunks = _chunks(response, step.size or content.CHUNK_SIZE, whole=bool(step.size))
                         reply = streams.Opened(response.status_code, response.headers, str(response.url),
                                                self._kind(response))
                 else:

@@ -23,7 +23,6 @@ import mimetypes
 import os
 import re
 import sys
-import tempfile
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -39,7 +38,7 @@ import urllib3.connection
 import urllib3.connectionpool
 import urllib3.util
 
-from . import __version__, content, fields, urls
+from . import __version__, content, downloads, fields, urls
 from .base import Resource
 from .errors import Error, HTTPError, IncompleteBody, InvalidURL
 
@@ -664,23 +663,22 @@ def replace_when_complete(folder: str, write: Callable[[IO[bytes]], int],
     """Write into a new temporary file in `folder`, then rename it to `final()`.
 
     On any failure (or interruption) the temporary file is removed, so nothing partial is
-    left. Returns the final path and the number of bytes written.
+    left; one that a killed process left is removed by a later download into `folder` (see
+    `downloads.temporary`). Returns the final path and the number of bytes written.
     """
     try:
-        temporary = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below)
-            'wb', dir=folder, prefix='.clients-', suffix='.part', delete=False
-        )
+        temporary, name = downloads.temporary(folder, '.clients-')
     except OSError as exc:  # name the folder, not the temporary file
         raise OSError(exc.errno, exc.strerror, folder) from exc
     try:
         with temporary:
             size = write(temporary)
         path = final()
-        os.chmod(temporary.name, file_mode(path))
-        os.replace(temporary.name, path)
+        os.chmod(name, file_mode(path))
+        os.replace(name, path)
     except BaseException:
         with contextlib.suppress(OSError):
-            os.unlink(temporary.name)
+            os.unlink(name)
         raise
     return path, size
 

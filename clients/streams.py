@@ -1,9 +1,10 @@
 """Streamed GETs decoded by content type, with reconnecting for server-sent events.
 
 Written once as a flow that both shells drive: the flow yields `Open` (send a streamed
-request), `Read` (the next body chunk), `Sleep` (wait before reconnecting) and `Pause`
-(items for the caller). The shell answers `Open` with `Opened` and `Read` with bytes
-(`b''` at the end of the body), or either with `Dropped` when the connection failed.
+request), `Read` (the next body chunk, after handing its `items` to the caller), `Sleep`
+(wait before reconnecting) and `Pause` (items for the caller). The shell answers `Open`
+with `Opened` and `Read` with bytes (`b''` at the end of the body), or either with `Dropped`
+when the connection failed.
 """
 
 from __future__ import annotations
@@ -29,21 +30,23 @@ class Open:
     """Send a streamed request; answered with `Opened` or `Dropped`.
 
     The shell raises `HTTPError` for an error status not in `accept`. It hands over the body
-    as it arrives; with `whole`, it may read it in full chunks instead (the sync shell does);
-    with `size`, both shells hand it over in pieces of exactly `size` bytes (the last shorter).
+    as it arrives; with `size`, both shells hand it over in pieces of exactly `size` bytes (the
+    last shorter).
     """
 
     method: str
     path: object
     kwargs: dict[str, Any] = field(default_factory=dict)
     accept: tuple[int, ...] = ()
-    whole: bool = False
     size: int | None = None
 
 
 @dataclass
 class Read:
-    """Read the next body chunk; answered with bytes (`b''` at the end) or `Dropped`."""
+    """Read the next body chunk, after handing `items` over to the caller (one step where a flow
+    hands over each chunk it reads); answered with bytes (`b''` at the end) or `Dropped`."""
+
+    items: list[Any] = field(default_factory=list)
 
 
 @dataclass

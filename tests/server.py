@@ -368,30 +368,34 @@ def ranged(handler: Handler) -> None:
 
     Query: `cut=K` sends only the first K bytes of a body and closes the connection;
     `norange=1` ignores Range (200); `badrange=1` answers a range with the wrong start;
-    `most=M` sends at most M bytes per 206; `etag=E` is the body's ETag (default v1), and a
-    Range whose If-Range names another ETag gets the whole body.
+    `most=M` sends at most M bytes per 206; `etag=E` is the body's ETag (default v1, `none`
+    sends none), and a Range whose If-Range names another ETag gets the whole body, unless
+    `ignore=1` (a server that ignores If-Range); `total=T` claims a total length of T in
+    Content-Range; `fill=X` makes the body X bytes instead of the pattern (another version);
+    `step=S` sends it S bytes at a time, 50 ms apart.
     """
     size = int(urlsplit(handler.path).path.rsplit('/', 1)[-1])
     query = handler.query
-    data = (bytes(range(256)) * (size // 256 + 1))[:size]
+    data = query['fill'].encode() * size if 'fill' in query else (bytes(range(256)) * (size // 256 + 1))[:size]
     wanted = handler.headers.get('Range')
     etag = f'"{query.get("etag", "v1")}"'
     condition = handler.headers.get('If-Range')
-    if wanted and 'norange' not in query and condition in (None, etag):
+    if wanted and 'norange' not in query and ('ignore' in query or condition in (None, etag)):
         first = int(wanted.removeprefix('bytes=').rstrip('-'))
         if first >= size:
             handler.send(416, b'', 'text/plain', Content_Range=f'bytes */{size}')
             return
         last = min(size, first + int(query.get('most', size))) - 1
         shown = 0 if 'badrange' in query else first
-        headers = {'Content-Range': f'bytes {shown}-{shown + last - first}/{size}'}
+        headers = {'Content-Range': f'bytes {shown}-{shown + last - first}/{query.get("total", size)}'}
         status, body = 206, data[first:last + 1]
     else:
         status, body, headers = 200, data, {}
     handler.send_response(status)
     handler.send_header('Content-Type', 'application/octet-stream')
     handler.send_header('Content-Length', str(len(body)))
-    handler.send_header('ETag', etag)
+    if etag != '"none"':
+        handler.send_header('ETag', etag)
     for name, value in headers.items():
         handler.send_header(name, value)
     handler.end_headers()
@@ -399,7 +403,12 @@ def ranged(handler: Handler) -> None:
         handler.wfile.write(body[: int(query['cut'])])
         handler.close_connection = True
         return
-    handler.wfile.write(body)
+    step = int(query.get('step', len(body) or 1))
+    for start in range(0, len(body), step):
+        if start:
+            time.sleep(0.05)
+        handler.wfile.write(body[start:start + step])
+        handler.wfile.flush()
 
 
 def versioned_state(server: Any, name: str) -> dict[str, Any]:

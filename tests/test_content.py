@@ -170,8 +170,8 @@ def test_a_long_line_in_small_chunks_takes_linear_time():
         assert list(content.split_lines([*chunks, b'\r\n', b'y'])) == [line, b'y']
         return time.perf_counter() - began
 
-    small = min(split(1 << 20) for _ in range(5))
-    large = min(split(8 << 20) for _ in range(5))
+    small = min(split(2 << 20) for _ in range(5))
+    large = min(split(16 << 20) for _ in range(5))
     assert large < 32 * small
 
 
