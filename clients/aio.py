@@ -13,7 +13,7 @@ import http.cookiejar
 import inspect
 import math
 import re
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Self
 
 import httpx
@@ -35,6 +35,8 @@ from . import (
     urls,
     webhooks,
 )
+from .auth import checked
+from .cookies import Layered, Pairs, bound
 from .errors import (
     AllHostsDown,
     HTTPError,
@@ -55,6 +57,9 @@ _COPIED = {dict, list}  # settings a derived client copies (the pool, cookies an
 Timeout = (float | tuple[float | None, float | None] | tuple[float | None, float | None, float | None, float | None]
            | httpx.Timeout | None)
 
+
+# Auth as httpx takes it: a (user, password) pair, an `httpx.Auth`, or a callable on a request.
+Authentication = (tuple[str | bytes, str | bytes] | Callable[[httpx.Request], httpx.Request] | httpx.Auth | None)
 
 # Segments of characters httpx leaves as they are (no quoting), none of them `.` or `..`.
 _SEGMENT = r'(?:[A-Za-z0-9_~-][A-Za-z0-9._~-]*)?'
@@ -132,10 +137,9 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
         self._cookies = transports.Cookies(self._cookies.jar)  # the same jar, extracted faster
         if isinstance(cookies, httpx.Cookies | http.cookiejar.CookieJar):
             self._cookies = transports.Cookies(cookies)
-        elif cookies is not None:  # names and values: bound to this client's origin
-            pairs = cookies.items() if isinstance(cookies, Mapping) else cookies
-            for name, value in pairs:
-                self._cookies.jar.set_cookie(urls.cookie(self.url, name, value))
+        elif cookies is not None:  # names and values: bound to this client's origins
+            for cookie in bound(self._bases(), cookies):
+                self._cookies.jar.set_cookie(cookie)
         self.trailing = trailing
         self._root = True
         self._owner: AsyncClient | None = None
@@ -183,6 +187,24 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
         """Return a derived client with another default timeout: seconds or (connect, read)."""
         client = self._derive()
         client.timeout = timeout(value)
+        return client
+
+    def with_cookies(self, cookies: Pairs = (), **more: str) -> Self:
+        """Return a derived client that also sends these cookies, bound to this client's origins
+        (see `Client.with_cookies`: what the view stores stays in its own jar)."""
+        client = self._derive()
+        jar = Layered(self._cookies.jar)
+        for cookie in bound(self._bases(), cookies, **more):
+            jar.set_cookie(cookie)
+        client._cookies = transports.Cookies(jar)
+        return client
+
+    def with_auth(self, auth: Authentication) -> Self:
+        """Return a derived client that authenticates with `auth` (None: not at all) instead of
+        this client's `auth` and `Authorization` header; like them, it never leaves the origin."""
+        client = self._derive()
+        client.auth = checked(auth, httpx.Auth)
+        client.headers.pop('Authorization', None)
         return client
 
     def _redirect_headers(self, request: httpx.Request, url: httpx.URL, method: str) -> httpx.Headers:

@@ -56,6 +56,16 @@ def _body(request: requests.PreparedRequest) -> bytes:
     return data
 
 
+def checked(value: Any, *kinds: type) -> Any:
+    """Return `value` if it can be a client's `auth`: None, a (user, password) pair of strings
+    or bytes, a callable, or one of `kinds`; the error names only its type (it may be a secret)."""
+    pair = isinstance(value, tuple) and len(value) == 2 and all(isinstance(part, str | bytes) for part in value)
+    if value is None or pair or callable(value) or isinstance(value, kinds):
+        return value
+    raise TypeError(f'auth must be None, a (user, password) pair, an auth object or a callable, '
+                    f'not {type(value).__name__}')
+
+
 class Auth(requests.auth.AuthBase, httpx.Auth):
     """Base of the auth helpers: `sign` returns the URL and headers to use for a request."""
 

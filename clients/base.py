@@ -34,6 +34,8 @@ from . import (
     urls,
     webhooks,
 )
+from .auth import checked
+from .cookies import Pairs, RequestsLayered, bound
 from .errors import (
     TRANSPORT_ERRORS,
     HTTPError,
@@ -48,6 +50,9 @@ from .navigation import TIMEOUT, Headers, Navigable, Navigation, redirects
 
 # A timeout as requests takes it: seconds, (connect, read), or None for none.
 Timeout = float | tuple[float | None, float | None] | None
+
+# Auth as requests takes it: a (user, password) pair, or a callable such as `requests.auth.AuthBase`.
+Authentication = tuple[str, str] | Callable[[requests.PreparedRequest], requests.PreparedRequest] | None
 
 # Settings a derived client copies (the adapters' pools, cookies and policies are shared).
 _COPIED = {dict, list, collections.OrderedDict, CaseInsensitiveDict}
@@ -94,8 +99,8 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
         self._root = True
         if 'cookies' in attrs and not isinstance(attrs['cookies'], requests.cookies.RequestsCookieJar):
             jar = requests.cookies.RequestsCookieJar()
-            for name, value in dict(attrs['cookies']).items():
-                jar.set_cookie(urls.cookie(self.url, name, value))
+            for cookie in bound(self._bases(), dict(attrs['cookies'])):
+                jar.set_cookie(cookie)
             attrs['cookies'] = jar
         for name, value in attrs.items():
             setattr(self, name, value)
@@ -134,6 +139,26 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
         """Return a derived client with another default timeout: seconds or (connect, read)."""
         client = self._derive()
         client.timeout = timeout
+        return client
+
+    def with_cookies(self, cookies: Pairs = (), **more: str) -> Self:
+        """Return a derived client that also sends these cookies, bound to this client's origins.
+
+        The view's cookies, and those the server sets in answer to its requests, stay in its
+        own jar (see `clients.cookies.Layered`): this client's jar and other views never see them.
+        """
+        client = self._derive()
+        client.cookies = RequestsLayered(self.cookies)
+        for cookie in bound(self._bases(), cookies, **more):
+            client.cookies.set_cookie(cookie)
+        return client
+
+    def with_auth(self, auth: Authentication) -> Self:
+        """Return a derived client that authenticates with `auth` (None: not at all) instead of
+        this client's `auth` and `Authorization` header; like them, it never leaves the origin."""
+        client = self._derive()
+        client.auth = checked(auth)
+        client.headers.pop('Authorization', None)
         return client
 
     def should_strip_auth(self, old_url: str, new_url: str) -> bool:

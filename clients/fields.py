@@ -12,6 +12,8 @@ import datetime
 import re
 import time
 
+# A token (RFC 9110 5.6.2): a header field's name, a method, a cookie's name.
+TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _DIGITS = re.compile(r'[0-9]+', re.ASCII)
 _DECIMAL = re.compile(r'[0-9]+(?:\.[0-9]+)?', re.ASCII)
 # More significant digits than any length, count or time can need.

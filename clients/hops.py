@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Sequence
 from urllib.parse import quote, unquote, urlsplit
 
-from . import urls
+from . import fields, urls
 
 # RFC 9110 section 7.6.1, plus the proxy credentials and `Upgrade` of RFC 9110 section 7.8;
 # `Host` and `Expect` are the forwarder's own business with the upstream.
@@ -33,7 +33,6 @@ VIA = 'clients'  # the pseudonym in the `Via` header this gateway adds
 
 Headers = list[tuple[str, str]]
 
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _DIGITS = re.compile(r'[0-9]+')
 _ESCAPE = re.compile(r'%([0-9A-Fa-f]{2})')
 _UNRESERVED = frozenset('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~')
@@ -299,6 +298,6 @@ def _node(address: str | None) -> str:
 
 
 def _quoted(value: str) -> str:
-    if _TOKEN.fullmatch(value):
+    if fields.TOKEN.fullmatch(value):
         return value
     return '"' + value.replace('\\', '\\\\').replace('"', '\\"') + '"'

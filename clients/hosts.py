@@ -142,10 +142,10 @@ class Balancer:
 
     def __init__(self, *urls: str, **kwargs: Any) -> None:
         table = hosts(urls, self.Stats)
+        self.urls = table  # (before the client's settings: cookies are bound to every host)
         super().__init__(next(iter(table)), **kwargs)  # type: ignore[call-arg]
         for stats in table.values():
             stats.clock = self.retry.clock
-        self.urls = table
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}({" ".join(self.urls)}... {self.trailing})'

@@ -15,7 +15,7 @@ import random
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 import requests
@@ -432,12 +432,16 @@ def plan(client: Any, method: str, kwargs: dict[str, Any], remaining: Callable[[
 
 
 class Resilience:
-    """The `retry`, `rate` and `max_body` settings of every client; derived clients inherit them."""
+    """The `retry`, `rate`, `deadline` and `max_body` settings of every client; derived clients inherit them."""
 
     # A proxy's host choice supplies these (see `hosts.Balancer`); other clients have none.
     # (Class attributes, so looking them up never reaches a resource's attribute navigation.)
     _spare: Callable[[Plan], bool] | None = None
     _exhausted: Callable[[Plan, BaseException], BaseException | None] | None = None
+
+    if TYPE_CHECKING:  # supplied by each shell
+
+        def _derive(self, path: object = None, cls: type | None = None) -> Self: ...
 
     @property
     def retry(self) -> Retry:
@@ -486,3 +490,25 @@ class Resilience:
     @rate.setter
     def rate(self, value: Any) -> None:
         self.__dict__['_rate'] = RateLimit.of(value)
+
+    def with_retry(self, policy: Retry | None) -> Self:
+        """Return a derived client with another retry policy (None: no retries)."""
+        client = self._derive()
+        client.retry = policy
+        return client
+
+    def with_rate(self, rate: float | RateLimit | None) -> Self:
+        """Return a derived client with a rate limit of its own: requests per second, a
+        `clients.RateLimit` (which may be shared on purpose), or None for none.
+
+        Derived clients otherwise share their root's limit.
+        """
+        client = self._derive()
+        client.rate = rate
+        return client
+
+    def with_deadline(self, seconds: float | None) -> Self:
+        """Return a derived client with another deadline: seconds a request may take in all, or None."""
+        client = self._derive()
+        client.deadline = seconds
+        return client

@@ -12,6 +12,7 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 import httpx
 import urllib3
 
+from . import fields
 from .errors import InvalidURL
 
 # Headers that carry a client's credentials; they never leave their origin.
@@ -34,6 +35,9 @@ _UNRESERVED = frozenset('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 # A key that needs no checks: segments of unreserved characters, none starting with a dot.
 _PLAIN_KEY = re.compile(r'[A-Za-z0-9_~-][A-Za-z0-9._~-]*(?:/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*/?')
 _USERINFO = re.compile(r'(?i)\b([a-z][a-z0-9+.-]*://)([^/?#@\s\'"]*)@')
+# What a cookie's value may not hold: what ends it in a `Cookie` header (`;`, `,`, a line
+# break) and what a header cannot carry as it is (other control and non-ASCII characters).
+_COOKIE_BREAK = re.compile(r'[^\x20-\x2b\x2d-\x3a\x3c-\x7e]')
 _PARAM = re.compile(r'([?&;])([^=&#\s\'"?;]+)=([^&#\s\'"<>)]*)')
 
 
@@ -253,21 +257,55 @@ def cookie(url: str, name: str, value: str) -> http.cookiejar.Cookie:
     port (and `Secure` for https), so that no redirect or absolute URL takes it elsewhere.
 
     (Cookie jars match a host-only cookie's host by domain, so subdomains of the host get it
-    too, as they get cookies the server sets.)
+    too, as they get cookies the server sets.) A name that is not a token, or a value that is
+    not printable ASCII, holds `;` or `,` (which would end the cookie and start another) or has
+    spaces at either end (which headers drop), raises.
     """
+    return cookies([url], name, value)[0]
+
+
+def cookies(bases: Iterable[str], name: str, value: str) -> list[http.cookiejar.Cookie]:
+    """Return the cookies for the jar of a client at `bases` (a proxy's hosts), bound as `cookie`
+    binds one: one per host, for every port (and scheme: `Secure` only if all are https) of it."""
+    _check_cookie(name, value)
+    bindings: dict[str, tuple[set[int], bool]] = {}
+    for url in bases:
+        domain, ports, secure = _binding(url)
+        known, all_secure = bindings.get(domain, (set(), True))
+        bindings[domain] = known | ports, all_secure and secure
+    return [
+        http.cookiejar.Cookie(
+            version=0, name=name, value=value, port=','.join(map(str, sorted(ports))), port_specified=True,
+            domain=domain, domain_specified=False, domain_initial_dot=False, path='/', path_specified=True,
+            secure=secure, expires=None, discard=True, comment=None, comment_url=None, rest={},
+        )
+        for domain, (ports, secure) in bindings.items()
+    ]
+
+
+def _binding(url: str) -> tuple[str, set[int], bool]:
+    """Return the domain, ports and `Secure` flag that bind a cookie to the origin of `url`."""
     scheme, host, port = origin(url)
     name_of_host = f'[{host}]' if ':' in host else host
     domain = name_of_host if '.' in name_of_host else name_of_host + '.local'  # how jars name dotless hosts
     # Jars take a URL without a port as port 80, whatever its scheme (the Secure flag keeps an
     # https cookie off http); an https URL may also name 443. (They cannot read the port of an
     # IPv6 host at all, and take it as 80 too: there the cookie is bound to the host alone.)
-    default = port == _DEFAULT_PORTS[scheme] or ':' in host
-    ports = ('80,443' if scheme == 'https' else '80') if default else str(port)
-    return http.cookiejar.Cookie(
-        version=0, name=name, value=value, port=ports, port_specified=True, domain=domain,
-        domain_specified=False, domain_initial_dot=False, path='/', path_specified=True,
-        secure=scheme == 'https', expires=None, discard=True, comment=None, comment_url=None, rest={},
-    )
+    if port == _DEFAULT_PORTS[scheme] or ':' in host:
+        return domain, ({80, 443} if scheme == 'https' else {80}), scheme == 'https'
+    return domain, {port or 0}, scheme == 'https'
+
+
+def _check_cookie(name: object, value: object) -> None:
+    """Refuse a cookie that would not reach the server as one name and one value (its value is secret)."""
+    if not isinstance(name, str) or not isinstance(value, str):
+        raise TypeError(f'a cookie name and value must be strings, not {type(name).__name__} and '
+                        f'{type(value).__name__} (cookie {name!r})')
+    if not fields.TOKEN.fullmatch(name):
+        raise ValueError(f'a cookie name must be a token (letters, digits and !#$%&\'*+-.^_`|~): {name!r}')
+    if _COOKIE_BREAK.search(value) or value != value.strip(' '):
+        raise ValueError(f'the value of cookie {name!r} may hold printable ASCII only, without ";" or "," '
+                         '(which would end the cookie and start another) or spaces at either end')
 
 
 def credentials(client_headers: Mapping[str, Any], request_headers: object) -> list[str]:

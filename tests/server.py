@@ -261,8 +261,9 @@ def layers(handler: Handler) -> None:
 
 @route('/cookie')
 def cookie(handler: Handler) -> None:
-    """Set a cookie for this host."""
-    handler.send_json(200, {}, Set_Cookie='session=abc; Path=/')
+    """Set a cookie for this host: `session=abc`, or `?name=N&value=V`."""
+    name, value = handler.query.get('name', 'session'), handler.query.get('value', 'abc')
+    handler.send_json(200, {}, Set_Cookie=f'{name}={value}; Path=/')
 
 
 @route('/slow')

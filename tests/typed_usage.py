@@ -44,6 +44,18 @@ def sync_clients() -> None:
     assert_type(clients.Client(URL, allow_redirects=False).follow_redirects, bool)
     client.with_timeout('5')  # type: ignore[arg-type]
     client.with_headers(42)  # type: ignore[arg-type]
+    # Every setting has its view; each keeps the class.
+    assert_type(client.with_cookies({'session': 'x'}, tenant='a').with_cookies([('b', '2')]), clients.Client)
+    assert_type(client.with_auth(clients.Bearer('token')).with_auth(('user', 'password')).with_auth(None),
+                clients.Client)
+    assert_type(client.with_retry(clients.Retry(attempts=5)).with_retry(None), clients.Client)
+    assert_type(client.with_rate(10).with_rate(clients.RateLimit(5, burst=2)).with_rate(None), clients.Client)
+    assert_type(client.with_deadline(30.0).with_deadline(None), clients.Client)
+    client.with_cookies({'n': 1})  # type: ignore[arg-type]
+    client.with_auth('token')  # type: ignore[arg-type]
+    client.with_retry(3)  # type: ignore[arg-type]
+    client.with_rate('fast')  # type: ignore[arg-type]
+    client.with_deadline('30')  # type: ignore[arg-type]
 
 
 def sync_resources(folder: pathlib.Path) -> None:
@@ -76,6 +88,8 @@ def sync_resources(folder: pathlib.Path) -> None:
     assert_type(github.user.repos, GitHub)
     assert_type(github / 'orgs', GitHub)
     assert_type(github.with_params(per_page=100), GitHub)
+    assert_type(github.with_auth(clients.ApiKey('key')).with_cookies(a='1').with_rate(1).with_retry(None), GitHub)
+    assert_type(github.with_deadline(5), GitHub)
     # mypy keeps a class decorated with @singleton typed as the class; calling it types the instance.
     shared = clients.singleton(URL)(GitHub)
     assert_type(shared, GitHub)
@@ -123,6 +137,10 @@ async def async_clients() -> None:
         assert_type(await client.delete('items/1'), httpx.Response)
         assert_type(client / 'v2', clients.AsyncClient)
         assert_type(client.with_timeout((1.0, 5.0)).with_params(page=1).with_headers(x='1'), clients.AsyncClient)
+        assert_type(client.with_cookies(tenant='a').with_auth(httpx.BasicAuth('u', 'p')).with_auth(None),
+                    clients.AsyncClient)
+        assert_type(client.with_retry(None).with_rate(2.5).with_deadline(None), clients.AsyncClient)
+        client.with_auth('token')  # type: ignore[arg-type]
         async with client.stream('GET', 'big') as response:
             assert_type(response, httpx.Response)
         assert_type(await client.webhook(URL, {'event': 'ping'}, 'secret'), httpx.Response)
@@ -152,6 +170,7 @@ async def async_resources(folder: pathlib.Path) -> None:
     github = AsyncGitHub(URL)
     assert_type(github.user.repos, AsyncGitHub)
     assert_type(github / 'orgs', AsyncGitHub)
+    assert_type(github.with_auth(clients.Bearer('t')).with_cookies({'a': '1'}).with_rate(None), AsyncGitHub)
 
 
 async def async_protocols() -> None:
