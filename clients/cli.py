@@ -2,7 +2,8 @@
 
     clients URL [SEGMENT ...] [FIELD ...]     a request through `Resource`, printed as JSON
     clients download URL [PATH]               save a body to a file, with a progress bar
-    clients demo                              the guided tour against the embedded local API
+    clients demo [--serve [PORT]]             the guided tour against the embedded local API,
+                                              or that API kept running to explore
 
 `clients https://api.example.com/ user repos visibility=public` does what
 `Resource('https://api.example.com/').user.repos(visibility='public')` does, and prints the
@@ -747,12 +748,15 @@ def download(args: argparse.Namespace, stdout: TextIO, stderr: TextIO,
 
 
 def run_demo(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> None:
-    """Run the guided tour (`clients.demo`) against the embedded local API."""
+    """Run the guided tour (`clients.demo`) against the embedded local API, or keep that API running."""
     from . import demo
 
+    say = functools.partial(print, file=stdout, flush=True)
+    if args.serve is not None:
+        return demo.serve(args.serve, say)
     # Nothing may follow: under CPython 3.11 tracing, coverage misses lines after the tour's
     # asyncio.run (see clients/demo.py).
-    demo.main(functools.partial(print, file=stdout))
+    demo.main(say)
 
 
 class Parser(argparse.ArgumentParser):
@@ -796,7 +800,7 @@ def parsers(output: TextIO | None = None) -> dict[str, Parser]:
     main = Parser(
         prog='clients', parents=[common], formatter_class=formatter, epilog=FIELDS + '\n' + EXIT_CODES,
         usage='\n  clients [options] URL [SEGMENT ...] [FIELD ...]\n'
-              '  clients download [options] URL [PATH]\n  clients demo',
+              '  clients download [options] URL [PATH]\n  clients demo [--serve [PORT]]',
         description='Send a request to URL/SEGMENT/... through clients.Resource and print the decoded '
                     'body: JSON pretty-printed (coloured on a terminal), text as it is, bytes raw. '
                     "'clients download' saves a body to a file; 'clients demo' runs a tour of the "
@@ -821,6 +825,9 @@ def parsers(output: TextIO | None = None) -> dict[str, Parser]:
                       help='file, directory or - (default: a name from the response)')
 
     tour = Parser(prog='clients demo', formatter_class=formatter, description=run_demo.__doc__)
+    tour.add_argument('--serve', nargs='?', const=8000, type=port_number, metavar='PORT',
+                      help='serve the demo API on 127.0.0.1:PORT (default 8000; 0 picks a free port) '
+                           'until Ctrl-C, to explore it with clients commands, instead of the tour')
     for parser in (main, save, tour):
         parser.output = output
     return {'': main, 'download': save, 'demo': tour}
@@ -834,6 +841,14 @@ def positive(text: str) -> float:
         value = 0.0
     if not value > 0 or value == float('inf'):
         raise argparse.ArgumentTypeError(f'expected a positive number of seconds, not {text!r}')
+    return value
+
+
+def port_number(text: str) -> int:
+    """Parse a TCP port number (0: any free port)."""
+    value = int(text) if text.isdigit() else -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f'expected a port number from 0 to 65535, not {text!r}')
     return value
 
 

@@ -13,7 +13,7 @@ import pytest
 
 import clients
 from tests.redis_server import RedisServer
-from tests.server import Hostile, Server
+from tests.server import ERRORS, Hostile, Server
 from tests.wire_mock import WireMock, connector, sessions
 
 URL = 'http://api.test/v1/'
@@ -24,6 +24,14 @@ def server() -> Iterator[Server]:
     """A real HTTP/1.1 server on 127.0.0.1 shared by the session."""
     with Server() as running:
         yield running
+
+
+@pytest.fixture(autouse=True)
+def server_errors() -> Iterator[list[str]]:
+    """A handler error in a test server fails the test (a client hanging up is none); pop what you expect."""
+    ERRORS.clear()
+    yield ERRORS
+    assert not ERRORS, 'a test server failed:\n' + '\n'.join(ERRORS)
 
 
 @pytest.fixture(scope='session')

@@ -9,8 +9,10 @@ import functools
 import gzip
 import json
 import socket
+import sys
 import threading
 import time
+import traceback
 import zlib
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +26,19 @@ from clients.content import zstd
 
 Route = Callable[['Handler'], None]
 ROUTES: dict[str, Route] = {}
+# Errors raised in the test servers' handlers, as tracebacks: the autouse `server_errors`
+# fixture (tests/conftest.py) fails the test during which one was raised.
+ERRORS: list[str] = []
+
+
+class ReportsErrors:
+    """A socketserver mixin: a client hanging up is no error; any other handler error is kept in `ERRORS`."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):  # broken pipe, reset, aborted: the client went away
+            return
+        ERRORS.append(f'{type(self).__name__} {client_address}: {traceback.format_exc()}')
 
 
 def route(path: str) -> Callable[[Route], Route]:
@@ -55,13 +70,19 @@ class Handler(BaseHTTPRequestHandler):
     def body(self) -> bytes:
         if self.headers.get('Transfer-Encoding', '').lower() == 'chunked':
             data = b''
-            while size := int(self.rfile.readline().split(b';')[0], 16):
+            while size := int(self.line().split(b';')[0], 16):
                 data += self.rfile.read(size)
-                self.rfile.readline()
-            self.rfile.readline()
+                self.line()
+            self.line()
             return data
         length = int(self.headers.get('Content-Length') or 0)
         return self.rfile.read(length) if length else b''
+
+    def line(self) -> bytes:
+        """Read a line of a chunked body; the connection ending first is the client hanging up."""
+        if line := self.rfile.readline():
+            return line
+        raise ConnectionAbortedError('the client hung up in the middle of a chunked request body')
 
     def send(self, status: int, body: bytes = b'', content_type: str = 'application/json', **headers: str) -> None:
         self.send_response(status)
@@ -449,7 +470,7 @@ def versioned(handler: Handler) -> None:
     return handler.send_json(200, state['value'], **headers)
 
 
-class Server(ThreadingHTTPServer):
+class Server(ReportsErrors, ThreadingHTTPServer):
     """The test server: counts TCP connections and records requests."""
 
     daemon_threads = True
@@ -463,6 +484,7 @@ class Server(ThreadingHTTPServer):
         self.connections = 0
         self.gate = threading.Event()
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.finished = 0  # connections whose handling has ended (errors reported)
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     def hit(self, key: str) -> int:
@@ -470,6 +492,11 @@ class Server(ThreadingHTTPServer):
         with self.lock:
             self.hits[key] = self.hits.get(key, 0) + 1
             return self.hits[key]
+
+    def shutdown_request(self, request: Any) -> None:
+        super().shutdown_request(request)
+        with self.lock:
+            self.finished += 1
 
     @property
     def url(self) -> str:

@@ -3,6 +3,7 @@ output, pipes) and in-process (`cli.main(argv, stdout, stderr)`, for coverage)."
 
 from __future__ import annotations
 
+import _thread
 import collections
 import configparser
 import contextlib
@@ -14,6 +15,8 @@ import json
 import os
 import re
 import runpy
+import shlex
+import signal
 import socket
 import stat
 import subprocess
@@ -30,7 +33,7 @@ import urllib3
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clients import __version__, cli
+from clients import __version__, cli, demo
 from tests.server import Handler, Server, blob, route
 from tests.test_demo import check_tour
 
@@ -266,7 +269,7 @@ def test_download_in_a_subprocess_saves_the_file_without_a_bar(server: Server, t
 def test_demo_command_runs_the_tour() -> None:
     done = run('demo')
     assert (done.returncode, done.stderr) == (0, '')
-    check_tour(done.stdout)
+    check_tour(done.stdout, 'aiohttp')
 
 
 def test_console_script_is_declared_and_installed() -> None:
@@ -999,3 +1002,96 @@ def test_a_body_cut_short_names_the_request(server: Server) -> None:
     assert (result.code, result.out) == (3, '')
     assert re.match(r'clients: GET http://127\.0\.0\.1:\d+/short: the connection ended before the whole body',
                     one_line_error(result.err))
+
+
+# --- clients demo --serve --------------------------------------------------------------
+
+
+SERVING = re.compile(r'demo: the embedded JSON API is serving at (http://127\.0\.0\.1:\d+/) \(Ctrl-C stops it\)')
+
+
+def test_demo_serve_runs_until_ctrl_c_as_a_process() -> None:
+    command = [sys.executable, '-m', 'clients', 'demo', '--serve', '0']
+    env = {name: value for name, value in os.environ.items() if name != 'PYTHONUNBUFFERED'}  # it flushes itself
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as process:
+        try:
+            assert process.stdout is not None
+            found = SERVING.search(process.stdout.readline())
+            assert found, 'the demo API did not say where it serves'
+            url = found[1]
+            item = run(url, 'items', '1')
+            assert (item.returncode, json.loads(item.stdout)) == (0, {'id': 1, 'name': 'apple', 'stock': 5})
+            pages = run('--pages', url, 'items', 'per_page=2')
+            pieces = [json.loads(page + ']') for page in pages.stdout.split('\n]\n') if page]  # one list a page
+            assert [[entry['id'] for entry in page] for page in pieces] == [[1, 2], [3]]
+            assert run('-X', 'PATCH', url, 'items', '1', 'stock:=9').returncode == 0
+            assert json.loads(run(url, 'items', '1').stdout)['stock'] == 9  # the same store throughout
+        finally:
+            process.send_signal(signal.SIGINT)  # Ctrl-C
+            out, err = process.communicate(timeout=TIMEOUT)
+    assert (process.returncode, err) == (0, '')
+    assert out.endswith('\nStopped.\n')
+    assert f'  clients {url} items 1\n' in out
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(('127.0.0.1', int(url.rsplit(':', 1)[1].strip('/'))), timeout=5).close()
+
+
+def test_demo_serve_in_process_until_interrupted() -> None:
+    stdout, stderr = Stream(False), Stream(False)
+    answers: list[Result] = []
+
+    def explore() -> None:
+        try:
+            for _ in range(500):
+                if found := SERVING.search(stdout.text()):
+                    answers.append(cli_main(found[1], 'items', 'q=err'))
+                    return
+                time.sleep(0.01)
+        finally:
+            _thread.interrupt_main()  # as Ctrl-C does
+
+    helper = threading.Thread(target=explore)
+    helper.start()
+    try:
+        code = cli.main(['demo', '--serve', '0'], stdout, stderr)
+    finally:
+        helper.join(10)
+    assert (code, stderr.text()) == (0, '')
+    cherry = [{'id': 3, 'name': 'cherry', 'stock': 12}]
+    assert [(answer.code, json.loads(answer.out)) for answer in answers] == [(0, cherry)]
+    assert stdout.text().endswith('\nStopped.\n')
+
+
+def test_every_command_the_served_demo_suggests_works(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)  # (the download)
+    server, url = demo.make_server()
+    try:
+        for command in demo.TRY:
+            result = cli_main(*shlex.split(command.format(url=url))[1:])
+            assert result.code == 0, (command, result.err)
+            assert result.out or result.err.startswith('Saved 16.0 KiB'), command
+    finally:
+        server.stop()
+    assert (tmp_path / 'file.bin').read_bytes() == demo.FILE
+
+
+def test_demo_serve_on_a_port_in_use_says_so() -> None:
+    with socket.create_server(('127.0.0.1', 0)) as taken:
+        port = taken.getsockname()[1]
+        result = cli_main('demo', '--serve', str(port))
+    assert (result.code, result.out) == (1, '')
+    assert result.err == f'clients demo: cannot serve the demo API on 127.0.0.1:{port}: Address already in use\n'
+
+
+@pytest.mark.parametrize('port', ['65536', '-1', 'http', '80.5'])
+def test_demo_serve_needs_a_port_number(port: str) -> None:
+    result = cli_main('demo', f'--serve={port}')
+    assert result.code == 2
+    assert f"expected a port number from 0 to 65535, not '{port}'" in one_line_error(result.err)
+
+
+def test_demo_serve_defaults_to_port_8000() -> None:
+    tour = cli.parsers()['demo']
+    assert tour.parse_args(['--serve']).serve == 8000
+    assert tour.parse_args([]).serve is None
+    assert '--serve [PORT]' in cli_main('demo', '--help').out

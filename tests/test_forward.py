@@ -33,6 +33,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 import clients
 from clients import forward
 from tests.forward_upstream import CLOSED, MOVED, PIECE, UPLOADS, MiB, pattern
+from tests.server import ReportsErrors
 
 
 class Sized:
@@ -52,7 +53,7 @@ class Sized:
             yield piece
 
 
-class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
+class ThreadingWSGIServer(ReportsErrors, socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
 
