@@ -45,7 +45,7 @@ from typing import Any
 
 import hishel
 from hishel._core._headers import parse_cache_control
-from hishel._core._spec import get_age, get_freshness_lifetime
+from hishel._core._spec import get_age, get_freshness_lifetime, vary_headers_match
 
 from . import urls
 
@@ -449,6 +449,8 @@ def flow(identity: Identity, statuses: Iterable[int] = (), revalidate: bool = Fa
                 raise
             if answer.status >= 500 and _may_serve_on_error(stored.response, request):
                 return Hit(_aged(stored))
+            if 200 <= answer.status < 300:  # a new response: it replaces the ones of its variant
+                yield Remove([entry.id for entry in state.revalidating_entries if vary_headers_match(request, entry)])
             state = state.next(answer.rules())
         elif isinstance(state, hishel.CacheMiss):
             answer = yield Send({})

@@ -187,6 +187,7 @@ def _stored(entry: Any, prepared: requests.PreparedRequest, streamed: bool) -> r
     headers: CaseInsensitiveDict[str] = CaseInsensitiveDict()
     for name, value in caches.headers_of(entry):
         headers[name] = f'{headers[name]}, {value}' if name in headers else value
+    headers['content-length'] = str(len(data))  # of the decoded body stored, as httpx says it
     response = requests.Response()
     response.status_code = status
     response.headers = headers

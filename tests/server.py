@@ -441,16 +441,18 @@ def versioned(handler: Handler) -> None:
 
 @route('/cached')
 def cached(handler: Handler) -> None:
-    """/cached/<name>?cc=...&etag=...&modified=...&vary=...&fail=N: a counted, cacheable document.
+    """/cached/<name>?cc=...&etag=...&modified=...&expires=S&vary=...&fail=N&delay=S: a counted document.
 
-    Answers JSON {"name", "hits", "auth", "accept", "cookie"} with the `Cache-Control` `cc`,
-    the `ETag` `"<etag>"` and `Last-Modified` (seconds since the epoch) given, and `Vary`;
+    Answers JSON {"name", "hits", "accept"} with the `Cache-Control` `cc`,
+    the `ETag` `"<etag>"`, `Last-Modified` (seconds since the epoch), `Expires` (in seconds) and
+    `Vary` given, after `delay` seconds;
     304 to a request whose validators match; `fail` as the status of every request after the
     first. `hits` counts requests for the name; `/cached/<name>/etag` with `?to=` changes its
     tag. Each request is recorded in `server.requests`.
     """
     name = urlsplit(handler.path).path.split('/')[2]
     query = handler.query
+    handler.body()
     with handler.server.lock:
         tags = handler.server.__dict__.setdefault('tags', {})
         if handler.path.split('?')[0].endswith('/etag'):
@@ -458,7 +460,10 @@ def cached(handler: Handler) -> None:
             return handler.send_json(200, {})
         etag = tags.get(name, query.get('etag'))
     hits = handler.server.hit(f'cached/{name}')
+    time.sleep(float(query.get('delay', 0)))
     headers = {}
+    if 'expires' in query:
+        headers['Expires'] = http_date(time.time() + int(query['expires']))
     if 'cc' in query:
         headers['Cache_Control'] = query['cc']
     if etag:
@@ -473,9 +478,7 @@ def cached(handler: Handler) -> None:
     if (etag and handler.headers.get('If-None-Match') == f'"{etag}"') or (
             'modified' in query and since is not None and since.timestamp() >= int(query['modified'])):
         return handler.send(304, b'', **headers)
-    handler.send_json(200, {'name': name, 'hits': hits, 'auth': handler.headers.get('Authorization'),
-                            'accept': handler.headers.get('Accept'), 'cookie': handler.headers.get('Cookie')},
-                      **headers)
+    handler.send_json(200, {'name': name, 'hits': hits, 'accept': handler.headers.get('Accept')}, **headers)
 
 
 class Server(ThreadingHTTPServer):
