@@ -119,9 +119,11 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     figures: dict[str, dict[str, float]] = {}
     print(f'coalescing: one resource read at once ({args.delay * 1000:g} ms per request at the server)')
     for coalesce in (False, True):
-        for label, run in ((f'{args.tasks} tasks', lambda: asyncio.run(_tasks(server.url, args.tasks, coalesce))),
-                           (f'{args.threads} threads', lambda: _threads(server.url, args.threads, coalesce))):
-            elapsed = run()
+        for label in (f'{args.tasks} tasks', f'{args.threads} threads'):
+            if 'tasks' in label:
+                elapsed = asyncio.run(_tasks(server.url, args.tasks, coalesce))
+            else:
+                elapsed = _threads(server.url, args.threads, coalesce)
             name = f'{label}, coalesce={coalesce}'
             figures[name] = {'requests': server.count(), 'seconds': elapsed}
             print(f'  {name:32} {figures[name]["requests"]:6.0f} requests sent  {elapsed:7.3f} s')
