@@ -140,16 +140,14 @@ def _cached(client: Client, cache: caches.Cache, identity: caches.Identity, prep
         return caches.Answer(response.status_code, list(response.headers.items()),
                              None if streamed else response.content, bool(response.history), response)
 
+    outcome: caches.Hit | caches.Answer | None = None
     try:
         outcome = caches.run(cache, caches.flow(identity, _statuses(client, kwargs), revalidate), through)
-    except BaseException:
+    finally:  # close what the network answered and the caller does not get
         for response in sent:
-            response.close()
-        raise
+            if not isinstance(outcome, caches.Answer) or response is not outcome.response:
+                response.close()
     _count(cache, identity, outcome, sent)
-    for response in sent:
-        if isinstance(outcome, caches.Hit) or response is not outcome.response:
-            response.close()
     if isinstance(outcome, caches.Answer):
         result: requests.Response = outcome.response
         return result
@@ -211,8 +209,7 @@ def _copy(response: requests.Response) -> requests.Response:
     new.__dict__.update(response.__dict__)
     new.headers = CaseInsensitiveDict(response.headers)
     new.history = list(response.history)
-    if response.request is not None:
-        new.request = response.request.copy()
+    new.request = response.request.copy()
     return new
 
 
@@ -256,16 +253,14 @@ async def _acached(client: AsyncClient, cache: caches.Cache, identity: caches.Id
         return caches.Answer(response.status_code, response.headers.multi_items(),
                              None if streamed else response.content, bool(response.history), response)
 
+    outcome: caches.Hit | caches.Answer | None = None
     try:
         outcome = await caches.arun(cache, caches.flow(identity, _statuses(client, kwargs), revalidate), through)
-    except BaseException:
+    finally:  # close what the network answered and the caller does not get
         for response in sent:
-            await response.aclose()
-        raise
+            if not isinstance(outcome, caches.Answer) or response is not outcome.response:
+                await response.aclose()
     _count(cache, identity, outcome, sent)
-    for response in sent:
-        if isinstance(outcome, caches.Hit) or response is not outcome.response:
-            await response.aclose()
     if isinstance(outcome, caches.Answer):
         result: httpx.Response = outcome.response
         return result

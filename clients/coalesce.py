@@ -104,11 +104,10 @@ class Flights:
         try:
             result = await asyncio.shield(flight.task)
         except asyncio.CancelledError:
-            if not flight.task.done():  # this caller was cancelled, not the request
-                flight.waiting -= 1
-                if not flight.waiting:
-                    self._land(key)
-                    flight.task.cancel()
+            flight.waiting -= 1
+            if not flight.waiting:  # no one waits for it any more
+                self._land(key)
+                flight.task.cancel()
             raise
         return copy(result)
 

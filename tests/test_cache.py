@@ -180,11 +180,14 @@ async def test_stale_if_error_serves_the_stored_response_on_an_error_status(twin
 
 async def test_stale_if_error_serves_the_stored_response_when_the_server_is_gone(twin, fresh):
     api = twin.Resource(fresh.url, cache=True, retry=None, timeout=2)
-    key = name()
+    key, bare = name(), name()
     query = {'cc': 'max-age=0, stale-if-error=60', 'etag': 'v1'}
     await twin(api.get(f'cached/{key}', params=query))
+    await twin(api.get(f'cached/{bare}', params={'cc': 'max-age=0', 'etag': 'v1'}))
     fresh.stop()
     assert (await twin(api.get(f'cached/{key}', params=query)))['hits'] == 1
+    with pytest.raises((requests.ConnectionError, httpx.TransportError)):
+        await twin(api.get(f'cached/{bare}', params={'cc': 'max-age=0', 'etag': 'v1'}))
     with pytest.raises((requests.ConnectionError, httpx.TransportError)):
         await twin(api.get(f'cached/{name()}', params=query))
     await twin.close(api)
@@ -197,13 +200,30 @@ async def test_stale_while_revalidate_answers_at_once_and_revalidates_in_the_bac
     await twin(api.get(f'cached/{key}', params=query))
     began = time.monotonic()
     assert (await twin(api.get(f'cached/{key}', params=query)))['hits'] == 1
+    assert (await twin(api.get(f'cached/{key}', params=query)))['hits'] == 1  # one revalidation at a time
     assert time.monotonic() - began < 0.2  # not waiting for the server
     for _ in range(100):
         if len(validators(server, key)) == 2 and not api.cache._refreshing:
             break
         await asyncio.sleep(0.02)
     assert validators(server, key) == [(None, None), ('"v1"', None)]
-    assert api.cache.stats.stale == 1
+    assert api.cache.stats.stale == 2
+    await twin.close(api)
+
+
+async def test_a_failed_background_revalidation_is_logged(twin, fresh, caplog):
+    api = twin.Resource(fresh.url, cache=True, retry=None, timeout=1)
+    key = name()
+    query = {'cc': 'max-age=0, stale-while-revalidate=60', 'etag': 'v1'}
+    await twin(api.get(f'cached/{key}', params=query))
+    fresh.stop()
+    with caplog.at_level('INFO', logger='clients.caching'):
+        assert (await twin(api.get(f'cached/{key}', params=query)))['hits'] == 1
+        for _ in range(200):
+            if 'background revalidation of GET failed' in caplog.text:
+                break
+            await asyncio.sleep(0.02)
+    assert 'background revalidation of GET failed' in caplog.text
     await twin.close(api)
 
 
@@ -269,7 +289,9 @@ def test_settings_are_checked():
     with pytest.raises(TypeError, match='secret'):
         Cache(secret='')
     storage = caches.Memory()
-    assert clients.Client('http://localhost/', cache=storage).cache.storage is storage
+    client = clients.Client('http://localhost/', cache=storage, coalesce=True)
+    assert client.cache.storage is storage
+    assert client.coalesce is True
     assert repr(Cache()) == 'Cache(Memory)'
     assert Cache.of(False) is None
 
@@ -287,6 +309,18 @@ def test_memory_evicts_the_least_recently_used():
     assert storage.get_entries('c') == []
     storage.update_headers(uuid.uuid4(), hishel.Headers({}))
     storage.remove_entry(uuid.uuid4())
+    twins = [storage.create_entry(hishel.Request('GET', 'd'), hishel.Response(200, stream=iter([b'x'])), 'd')
+             for _ in range(2)]
+    for entry in twins:
+        list(entry.response.stream)
+    storage.remove_entry(twins[0].id)
+    assert [entry.id for entry in storage.get_entries('d')] == [twins[1].id]
+
+
+def test_basic_credentials_are_named_by_their_user_and_password():
+    one, same = requests.auth.HTTPBasicAuth('u', 'p'), requests.auth.HTTPBasicAuth('u', 'p')
+    assert caches.auth_identity(one) == caches.auth_identity(same)
+    assert caches.auth_identity(one) != caches.auth_identity(requests.auth.HTTPBasicAuth('u', 'q'))
 
 
 def test_sqlite_storage_is_private_to_its_owner_and_outlives_its_process(server, tmp_path):
@@ -361,6 +395,31 @@ def test_requests_whose_auth_cannot_be_named_are_not_cached(server):
     for _ in range(2):
         api.get(f'cached/{key}', params={'cc': 'max-age=60'})
     assert hits(server, key) == 2
+
+
+async def test_async_requests_whose_auth_cannot_be_named_are_not_cached(server):
+    class Unhashable(httpx.Auth):
+        __hash__ = None  # type: ignore[assignment]
+
+    api = clients.AsyncResource(server.url, cache=True, auth=Unhashable())
+    key = name()
+    for _ in range(2):
+        await api.get(f'cached/{key}', params={'cc': 'max-age=60'})
+    assert hits(server, key) == 2
+    await api.aclose()
+
+
+async def test_the_client_default_auth_named_explicitly_is_the_clients(server):
+    shared = Cache()
+    key = name()
+    query = {'cc': 'private, max-age=60'}
+    owner = clients.AsyncResource(server.url, cache=shared, auth=clients.Bearer('sekrit-1'))
+    await owner.get(f'cached/{key}', params=query, auth=httpx.USE_CLIENT_DEFAULT)
+    stranger = clients.AsyncResource(server.url, cache=shared, auth=clients.Bearer('sekrit-2'))
+    assert (await stranger.get(f'cached/{key}', params=query, auth=httpx.USE_CLIENT_DEFAULT))['hits'] == 2
+    assert (await owner.get(f'cached/{key}', params=query))['hits'] == 1
+    await owner.aclose()
+    await stranger.aclose()
 
 
 async def test_a_streamed_miss_is_passed_through_unstored(twin, server):
