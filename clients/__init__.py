@@ -11,6 +11,7 @@ from . import auth, jsonrpc, webhooks
 from .aio import AsyncClient, AsyncGraph, AsyncJsonRpc, AsyncProxy, AsyncRemote, AsyncResource
 from .auth import ApiKey, Bearer, HmacSigner, OAuth2, Signer
 from .base import Client, Graph, JsonRpc, Proxy, Remote, Resource
+from .cache import Cache
 from .errors import (
     AllHostsDown,
     BatchError,
@@ -63,6 +64,7 @@ __all__ = [
     'BatchError',
     'Bearer',
     'BodyTooLarge',
+    'Cache',
     'Client',
     'DecodeError',
     'Error',

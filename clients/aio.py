@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Self
 import httpx
 
 from . import (
+    caching,
     content,
     deadlines,
     downloads,
@@ -104,7 +105,7 @@ def timeout(value: Timeout) -> Any:
     return value
 
 
-class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: ignore[misc]
+class AsyncClient(caching.Settings, retry.Resilience, Navigable, httpx.AsyncClient):  # type: ignore[misc]
     """An `httpx.AsyncClient` that sends requests relative to a base URL.
 
     Args:
@@ -114,7 +115,7 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
         **kwargs: `httpx.AsyncClient` options (`auth`, `params`, `timeout`, `http2`, ...);
             redirects are followed by default, as in the sync clients (`follow_redirects`, or
             requests' `allow_redirects`, sets the default of requests that do not say);
-            `retry`, `rate`, `deadline` and `max_body` as in `Client`; `transport` may also name
+            `retry`, `rate`, `deadline`, `max_body`, `cache` and `coalesce` as in `Client`; `transport` may also name
             one: 'aiohttp', 'httpx' or 'auto' (the default: aiohttp when installed)
     """
 
@@ -123,6 +124,7 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
         self.retry = kwargs.pop('retry', retry.DEFAULT)
         self.deadline = kwargs.pop('deadline', deadlines.DEFAULT)
         self.rate = kwargs.pop('rate', None)
+        self.cache, self.coalesce = kwargs.pop('cache', None), kwargs.pop('coalesce', False)
         kwargs['timeout'] = timeout(kwargs.get('timeout', TIMEOUT))
         follow = redirects(kwargs)
         kwargs['follow_redirects'] = True if follow is None else follow
@@ -232,6 +234,9 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
         return await self._send(method, path, **kwargs)
 
     async def _send(self, method: str, path: object = '', **kwargs: Any) -> httpx.Response:
+        cache, flights = caching.options(self, kwargs)
+        if cache is not None or flights is not None:  # (what they send comes back here without them)
+            return await caching.asend(self, cache, flights, method, path, kwargs)
         seconds = self._deadline_of(kwargs)
         if seconds is None:
             return await self._retrying(retry.plan(self, method, kwargs), method, path, kwargs)

@@ -18,6 +18,7 @@ import urllib3
 from requests.structures import CaseInsensitiveDict
 
 from . import (
+    caching,
     connections,
     content,
     deadlines,
@@ -57,14 +58,14 @@ Authentication = tuple[str, str] | Callable[[requests.PreparedRequest], requests
 # Settings a derived client copies (the adapters' pools, cookies and policies are shared).
 _COPIED = {dict, list, collections.OrderedDict, CaseInsensitiveDict}
 SETTINGS = frozenset(requests.Session.__attrs__) | {'timeout', 'retry', 'rate', 'deadline', 'follow_redirects',
-                                                   'max_body'}
+                                                   'max_body', 'cache', 'coalesce'}
 
 
 def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
     return request
 
 
-class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[misc]
+class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  # type: ignore[misc]
     """A `requests.Session` that sends requests relative to a base URL.
 
     Args:
@@ -77,7 +78,9 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
             default of requests that do not say; True unless given), `deadline` (seconds a
             request may take in all: see `clients.deadlines`) and `max_body` (the largest
             decoded body a request that is not streamed reads, in bytes: 64 MiB by default,
-            None for no limit; also per request)
+            None for no limit; also per request), `cache` (a `clients.Cache`, or True for one
+            in memory; also per request) and `coalesce` (identical concurrent GETs send one
+            request: see `clients.coalesce`)
     """
 
     timeout: Timeout
@@ -206,6 +209,9 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
         return self._send(method, path, **kwargs)
 
     def _send(self, method: str, path: object = '', **kwargs: Any) -> requests.Response:
+        cache, flights = caching.options(self, kwargs)
+        if cache is not None or flights is not None:  # (what they send comes back here without them)
+            return caching.send(self, cache, flights, method, path, kwargs)
         seconds = self._deadline_of(kwargs)
         if seconds is None:
             return self._retrying(retry.plan(self, method, kwargs), method, path, kwargs)

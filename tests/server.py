@@ -470,6 +470,48 @@ def versioned(handler: Handler) -> None:
     return handler.send_json(200, state['value'], **headers)
 
 
+@route('/cached')
+def cached(handler: Handler) -> None:
+    """/cached/<name>?cc=...&etag=...&modified=...&expires=S&vary=...&fail=N&delay=S: a counted document.
+
+    Answers JSON {"name", "hits", "accept"} with the `Cache-Control` `cc`,
+    the `ETag` `"<etag>"`, `Last-Modified` (seconds since the epoch), `Expires` (in seconds) and
+    `Vary` given, after `delay` seconds;
+    304 to a request whose validators match; `fail` as the status of every request after the
+    first. `hits` counts requests for the name; `/cached/<name>/etag` with `?to=` changes its
+    tag. Each request is recorded in `server.requests`.
+    """
+    name = urlsplit(handler.path).path.split('/')[2]
+    query = handler.query
+    handler.body()
+    with handler.server.lock:
+        tags = handler.server.__dict__.setdefault('tags', {})
+        if handler.path.split('?')[0].endswith('/etag'):
+            tags[name] = query['to']
+            return handler.send_json(200, {})
+        etag = tags.get(name, query.get('etag'))
+    hits = handler.server.hit(f'cached/{name}')
+    time.sleep(float(query.get('delay', 0)))
+    headers = {}
+    if 'expires' in query:
+        headers['Expires'] = http_date(time.time() + int(query['expires']))
+    if 'cc' in query:
+        headers['Cache_Control'] = query['cc']
+    if etag:
+        headers['ETag'] = f'"{etag}"'
+    if 'modified' in query:
+        headers['Last_Modified'] = http_date(int(query['modified']))
+    if 'vary' in query:
+        headers['Vary'] = query['vary']
+    if 'fail' in query and hits > 1:
+        return handler.send_json(int(query['fail']), {'message': 'failing as asked'})
+    since = parse_date(handler.headers.get('If-Modified-Since'))
+    if (etag and handler.headers.get('If-None-Match') == f'"{etag}"') or (
+            'modified' in query and since is not None and since.timestamp() >= int(query['modified'])):
+        return handler.send(304, b'', **headers)
+    handler.send_json(200, {'name': name, 'hits': hits, 'accept': handler.headers.get('Accept')}, **headers)
+
+
 class Server(ReportsErrors, ThreadingHTTPServer):
     """The test server: counts TCP connections and records requests."""
 

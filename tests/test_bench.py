@@ -81,3 +81,14 @@ def test_without_nginx_the_python_server_is_used(monkeypatch, capsys):
         assert requests.get(server.url + 'x/1').json()['id'] == 1
         assert [len(serials) for serials in server.connections().values()] == [1]
     assert 'using the Python server in bench/server.py' in capsys.readouterr().out
+
+
+def test_cache_bench_runs(capsys):
+    from bench import cache
+
+    figures = cache.main(['--quick'])
+    assert figures['20 tasks, coalesce=True']['requests'] == 1
+    assert figures['20 tasks, coalesce=False']['requests'] == 20
+    assert figures['fresh (max-age=60 + ETag)']['requests'] == 1
+    assert figures['revalidated (max-age=0 + ETag)']['hit_rate'] == 0.9
+    assert 'saved' in capsys.readouterr().out

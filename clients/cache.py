@@ -1,0 +1,558 @@
+"""HTTP caching (RFC 9111, with RFC 5861's stale directives) for `cache=` on every client.
+
+The rules are hishel's pure state machine (`hishel.IdleClient` and the states after it):
+what is fresh, what must be revalidated, what may be stored, how a 304 refreshes a stored
+response. Around it, `flow` adds what a private cache of API clients needs and hishel
+leaves out: `stale-while-revalidate` and `stale-if-error`, a request's `no-store`, and
+these safety rules:
+
+- Entries are named by an HMAC (keyed by the cache's `secret`) of the URL and of every
+  credential the request carries: its credential headers (`Authorization`, `Cookie`,
+  `Proxy-Authorization`, an auth object's `credential_headers`), the cookies the jar sends
+  and its `auth`. A response is never served to a request with other or no credentials,
+  and no URL or secret is stored in clear (stored request headers hold digests).
+- Only a whole, unredirected, non-streamed answer under 500 (and not a retryable status
+  such as 429) is stored; an error, a cut or limited body, or a retry that gave up stores
+  nothing. `Set-Cookie` is never stored.
+- A hit sends nothing: it is never retried and never waits for the rate limit.
+
+A flow is a generator driven by `run` (sync) and `arun` (async): it yields `Load`, `Send`,
+`Store`, `Update` and `Remove` steps, and returns a `Hit` or the network's `Answer`.
+The storages are hishel's (`SqliteStorage`, `RedisStorage`, built by `sqlite` and `redis`,
+which own every file and connection they make) and `Memory`, the default.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import sqlite3
+import stat
+import threading
+import time
+import uuid
+import weakref
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from email.utils import formatdate
+from pathlib import Path
+from typing import Any
+
+import hishel
+from hishel._core._headers import parse_cache_control
+from hishel._core._spec import get_age, get_freshness_lifetime, vary_headers_match
+
+from . import urls
+
+LOG = logging.getLogger(__name__)
+
+# A private cache: `private` responses are stored; only GET and HEAD answers are.
+OPTIONS = hishel.CacheOptions(shared=False, supported_methods=['GET', 'HEAD'])
+# Request headers that make a request the caller's own conditional or partial one: it goes
+# to the server as it is, and its answer is not stored.
+CONDITIONAL = ('if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range')
+VALIDATORS = ('if-none-match', 'if-modified-since')
+# Stored bodies are decoded: the headers that described the bytes on the wire go.
+UNSTORED = frozenset({'content-encoding', 'content-length', 'transfer-encoding', 'set-cookie', 'set-cookie2'})
+# Statuses a retry policy retries by default: what one of them produced is never stored.
+RETRYABLE = frozenset({408, 425, 429})
+SAFE = frozenset({'GET', 'HEAD', 'OPTIONS', 'TRACE'})
+
+
+@dataclass
+class Stats:
+    """What a cache did: hits (fresh, revalidated or stale), misses, stores, revalidations."""
+
+    hits: int = 0
+    misses: int = 0
+    revalidated: int = 0
+    stale: int = 0
+    stored: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, **counts: int) -> None:
+        """Add to the counts named."""
+        with self.lock:
+            for name, count in counts.items():
+                setattr(self, name, getattr(self, name) + count)
+
+    @property
+    def hit_rate(self) -> float:
+        """The share of lookups answered from the cache (0 when there were none)."""
+        total = self.hits + self.misses
+        return self.hits / total if total else 0.0
+
+
+class Memory(hishel.BaseStorage):
+    """An in-process storage, the default: entries in a dict, the least recently used evicted first.
+
+    Args:
+        max_size: the most body bytes it holds
+    """
+
+    def __init__(self, max_size: int = 64 << 20) -> None:
+        super().__init__()
+        self.max_size = max_size
+        self.size = 0
+        self._entries: OrderedDict[uuid.UUID, tuple[str, hishel.Request, hishel.Response, bytes]] = OrderedDict()
+        self._keys: dict[str, list[uuid.UUID]] = {}
+        self._lock = threading.Lock()
+
+    def create_entry(self, request: hishel.Request, response: hishel.Response, key: str, *,
+                     ttl: float | None = None, tti: float | None = None) -> hishel.Entry:
+        """Return the entry of `response`; it is stored once its stream has been read to the end."""
+        entry = hishel.Entry(id=uuid.uuid4(), request=request, response=response)
+        return replace(entry, response=replace(response, stream=self._saving(entry, key, response.stream or ())))
+
+    def _saving(self, entry: hishel.Entry, key: str, stream: Any) -> Iterator[bytes]:
+        parts = []
+        for chunk in stream:
+            parts.append(chunk)
+            yield chunk
+        body = b''.join(parts)
+        if len(body) > self.max_size:
+            return
+        with self._lock:
+            self._entries[entry.id] = (key, entry.request, replace(entry.response, stream=None), body)
+            self._keys.setdefault(key, []).append(entry.id)
+            self.size += len(body)
+            while self.size > self.max_size:
+                self._drop(next(iter(self._entries)))
+
+    def get_entries(self, key: str) -> list[hishel.Entry]:
+        """Return the entries stored under `key`."""
+        with self._lock:
+            found = []
+            for id_ in self._keys.get(key, ()):
+                self._entries.move_to_end(id_)
+                _, request, response, body = self._entries[id_]
+                found.append(hishel.Entry(id=id_, request=request, response=replace(response, stream=iter((body,)))))
+            return found
+
+    def update_headers(self, id: uuid.UUID, headers: hishel.Headers) -> None:
+        """Replace the stored headers of an entry (nothing if it is gone)."""
+        with self._lock:
+            if id in self._entries:
+                key, request, response, body = self._entries[id]
+                self._entries[id] = (key, request, replace(response, headers=headers), body)
+
+    def remove_entry(self, id: uuid.UUID) -> None:
+        """Remove an entry (nothing if it is gone)."""
+        with self._lock:
+            if id in self._entries:
+                self._drop(id)
+
+    def _drop(self, id_: uuid.UUID) -> None:
+        key, _, _, body = self._entries.pop(id_)
+        self.size -= len(body)
+        self._keys[key].remove(id_)
+        if not self._keys[key]:
+            del self._keys[key]
+
+
+def sqlite(path: str | os.PathLike[str], **options: Any) -> hishel.SqliteStorage:
+    """Return hishel's SQLite storage in the database file `path`, readable by its owner only.
+
+    The one place the cache writes to disk: a missing directory is made (mode 0700) and the
+    file created with mode 0600, which SQLite gives its journal files too; a file that is a
+    symbolic link, not a regular file, or not the user's own is refused with `ValueError`,
+    and one readable by others is made private. `options` are `hishel.SqliteStorage`'s.
+    """
+    target = Path(path).absolute()
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(target, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        raise ValueError(f'cache database {str(target)!r} cannot be opened: {exc.strerror}') from exc
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode) or status.st_uid != os.getuid():
+            raise ValueError(f'cache database {str(target)!r} must be a regular file of the current user')
+        if status.st_mode & 0o077:
+            os.fchmod(descriptor, 0o600)
+    finally:
+        os.close(descriptor)
+    connection = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
+    return hishel.SqliteStorage(connection=connection, **options)
+
+
+def redis(client: Any, **options: Any) -> hishel.RedisStorage:
+    """Return hishel's Redis storage over a `redis.Redis` client or a `redis://` URL.
+
+    A URL gets a client with 2-second socket timeouts, so a Redis that went away is a cache
+    miss, never a hang. `options` are `hishel.RedisStorage`'s (`key_prefix`, `default_ttl`, ...).
+    """
+    if isinstance(client, str):
+        import redis as redis_module
+
+        client = redis_module.Redis.from_url(client, socket_timeout=2, socket_connect_timeout=2)
+    options.setdefault('key_prefix', 'clients-cache')
+    return hishel.RedisStorage(client, **options)
+
+
+class Cache:
+    """A private HTTP cache for `cache=` on any client, sync or async (see the module's rules).
+
+    Args:
+        storage: where entries live: a `hishel.BaseStorage` (`Memory()` by default; see
+            `sqlite` and `redis`)
+        secret: the key of the HMAC that names entries; processes sharing a storage share
+            its entries only when they share this (random per cache by default)
+    """
+
+    def __init__(self, storage: hishel.BaseStorage | None = None, *, secret: str | bytes | None = None) -> None:
+        if storage is not None and not isinstance(storage, hishel.BaseStorage):
+            raise TypeError(f'cache storage must be a hishel.BaseStorage, not {type(storage).__name__}')
+        if secret is not None and (not isinstance(secret, str | bytes) or not secret):
+            raise TypeError('cache secret must be a non-empty str or bytes')
+        self.storage = Memory() if storage is None else storage
+        self.secret = secret.encode() if isinstance(secret, str) else secret or secrets.token_bytes(32)
+        self.stats = Stats()
+        self._refreshing: set[str] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f'Cache({type(self.storage).__name__})'
+
+    @classmethod
+    def of(cls, value: Any) -> Cache | None:
+        """Return the cache a `cache=` setting names: None or False for none, True for one in memory."""
+        if value is None or value is False:
+            return None
+        if value is True:
+            return cls()
+        if isinstance(value, Cache):
+            return value
+        if isinstance(value, hishel.BaseStorage):
+            return cls(value)
+        raise TypeError(f'cache must be a clients.Cache, a hishel storage, True or None, not {type(value).__name__}')
+
+    def digest(self, *parts: bytes) -> str:
+        """Return the HMAC of `parts`, as hex."""
+        mac = hmac.new(self.secret, digestmod=hashlib.sha256)
+        for part in parts:
+            mac.update(len(part).to_bytes(8, 'big'))
+            mac.update(part)
+        return mac.hexdigest()
+
+    def _refresh(self, key: str) -> bool:
+        """Claim the background revalidation of `key`; False if one is under way."""
+        with self._lock:
+            if key in self._refreshing:
+                return False
+            self._refreshing.add(key)
+            return True
+
+    def _refreshed(self, key: str) -> None:
+        with self._lock:
+            self._refreshing.discard(key)
+
+
+_AUTH_TOKENS: weakref.WeakKeyDictionary[Any, bytes] = weakref.WeakKeyDictionary()
+
+
+def auth_identity(auth: Any) -> bytes | None:
+    """Return what names the credentials of an `auth` setting; None if it cannot be named.
+
+    Basic credentials are their user and password; any other auth object is itself (a
+    random token per object), as what it sends may change (a refreshed token, a signature).
+    """
+    if auth is None:
+        return b''
+    if isinstance(auth, tuple | list):
+        return repr(tuple(auth)).encode()
+    basic = [getattr(auth, name, None) for name in ('username', 'password')]
+    if all(isinstance(part, str | bytes) for part in basic):
+        return repr((type(auth).__name__, *basic)).encode()
+    try:
+        return _AUTH_TOKENS.setdefault(auth, secrets.token_bytes(16))
+    except TypeError:  # unhashable, or no weak reference: such a request is not cached
+        return None
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What a request is, for the cache and for coalescing: its key and the headers it sends."""
+
+    key: str  # names the URL and credentials: entries live under it
+    headers: tuple[tuple[str, str], ...]  # every header sent, credentials as digests, lower-case names
+    method: str
+
+    @property
+    def flight(self) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+        """What identical concurrent requests share."""
+        return self.method, self.key, self.headers
+
+    def request(self) -> hishel.Request:
+        """Return the request as hishel's rules see it (the URL is the key: it never leaves in clear)."""
+        headers: dict[str, list[str]] = {}
+        for name, value in self.headers:
+            headers.setdefault(name, []).append(value)
+        return hishel.Request(method=self.method, url=self.key, headers=hishel.Headers(headers))
+
+
+def identify(digest: Callable[..., str], method: str, url: str, headers: Iterable[tuple[str, str]], auth: Any,
+             credential_headers: Iterable[str] = ()) -> Identity | None:
+    """Return the identity of a request as it will be sent (before auth); None if it cannot be cached."""
+    names = {name.lower() for name in (*urls.CREDENTIAL_HEADERS, *credential_headers)}
+    identity = auth_identity(auth)
+    if identity is None:
+        return None
+    sent, secret = [], [identity]
+    for name, value in headers:
+        name = name.lower()
+        if name in names:
+            secret.append(f'{name}:{value}'.encode())
+            value = digest(b'header', name.encode(), value.encode())
+        sent.append((name, value))
+    key = digest(b'url', url.encode(), b'credentials', *sorted(secret))
+    return Identity(key, tuple(sorted(sent)), method.upper())
+
+
+# The steps a flow yields, and what it returns.
+@dataclass
+class Load:
+    """Return the stored entries of `key`."""
+
+    key: str
+
+
+@dataclass
+class Send:
+    """Send the request with these headers added; reply with its `Answer` (or throw its error)."""
+
+    headers: dict[str, str]
+
+
+@dataclass
+class Store:
+    """Store an answer's body under `key`."""
+
+    key: str
+    request: hishel.Request
+    response: hishel.Response
+    body: bytes
+
+
+@dataclass
+class Update:
+    """Replace the stored headers of the entries given."""
+
+    entries: list[hishel.Entry]
+
+
+@dataclass
+class Remove:
+    """Remove the entries with these ids."""
+
+    ids: list[uuid.UUID]
+
+
+@dataclass
+class Answer:
+    """A response from the network, as the flow sees it."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes | None  # None for a streamed body
+    redirected: bool
+    response: Any  # the shell's response
+
+    def rules(self) -> hishel.Response:
+        """Return the answer as hishel's rules see it."""
+        headers: dict[str, list[str]] = {}
+        for name, value in self.headers:
+            headers.setdefault(name.lower(), []).append(value)
+        return hishel.Response(status_code=self.status, headers=hishel.Headers(headers))
+
+
+@dataclass
+class Hit:
+    """A response from the cache."""
+
+    entry: hishel.Entry
+    refresh: bool = False  # stale while revalidated: revalidate in the background
+
+
+Flow = Generator[Load | Send | Store | Update | Remove, Any, Hit | Answer]
+
+
+def _stale_window(response: hishel.Response, extra: int | None) -> bool:
+    """Whether a stale `response` is within `extra` seconds past its freshness, and may be served."""
+    control = parse_cache_control(response.headers.get('cache-control'))
+    lifetime = get_freshness_lifetime(response, is_cache_shared=False)
+    if extra is None or lifetime is None or control.must_revalidate or control.no_cache:
+        return False
+    return get_age(response) < lifetime + extra
+
+
+def _may_serve_on_error(response: hishel.Response, request: hishel.Request) -> bool:
+    asked = parse_cache_control(request.headers.get('cache-control')).stale_if_error
+    given = parse_cache_control(response.headers.get('cache-control')).stale_if_error
+    return _stale_window(response, max((extra for extra in (asked, given) if extra is not None), default=None))
+
+
+def _aged(entry: hishel.Entry) -> hishel.Entry:
+    headers = {name: entry.response.headers.get_list(name) or [] for name in entry.response.headers}
+    headers['age'] = [str(get_age(entry.response))]
+    return replace(entry, response=replace(entry.response, headers=hishel.Headers(headers)))
+
+
+def storable(answer: Answer, request: hishel.Request, response: hishel.Response, statuses: Iterable[int]) -> bool:
+    """Whether the cache may keep `answer`: whole, unredirected, not an error or a retry's, and of use
+    (fresh for a while, or with a validator to revalidate it by)."""
+    lifetime = get_freshness_lifetime(response, is_cache_shared=False)
+    useful = bool(lifetime and lifetime > 0) or 'etag' in response.headers or 'last-modified' in response.headers
+    return (useful and answer.body is not None and not answer.redirected and answer.status < 500
+            and answer.status not in RETRYABLE and answer.status not in statuses
+            and not parse_cache_control(request.headers.get('cache-control')).no_store)
+
+
+def _stored(response: hishel.Response, now: float) -> hishel.Response:
+    """Return the headers kept with a stored body: no wire encodings or cookies, and a `Date`."""
+    headers = {name: response.headers.get_list(name) or [] for name in response.headers if name not in UNSTORED}
+    headers.setdefault('date', [formatdate(now, usegmt=True)])  # what its age is counted from
+    return replace(response, headers=hishel.Headers(headers), stream=None)
+
+
+def flow(identity: Identity, statuses: Iterable[int] = (), revalidate: bool = False) -> Flow:
+    """The cache's answer to one request (see the module docstring); `revalidate` forces a check."""
+    request = identity.request()
+    if any(name in request.headers for name in CONDITIONAL):
+        mine: Answer = yield Send({})
+        return mine
+    looked_up = request
+    if revalidate:
+        looked_up = replace(request, headers=hishel.Headers({**_lists(request.headers), 'cache-control': ['no-cache']}))
+    state: Any = hishel.IdleClient(options=OPTIONS).next(looked_up, (yield Load(identity.key)))
+    answer: Answer | None = None
+    while True:
+        if isinstance(state, hishel.FromCache):
+            return Hit(state.entry)
+        if isinstance(state, hishel.NeedRevalidation):
+            stored = state.revalidating_entries[0]
+            control = parse_cache_control(stored.response.headers.get('cache-control'))
+            if not revalidate and _stale_window(stored.response, control.stale_while_revalidate):
+                return Hit(_aged(stored), refresh=True)
+            conditional = {name: state.request.headers[name] for name in VALIDATORS if name in state.request.headers}
+            try:
+                answer = yield Send(conditional)
+            except Exception:
+                if _may_serve_on_error(stored.response, request):
+                    return Hit(_aged(stored))
+                raise
+            if answer.status >= 500 and _may_serve_on_error(stored.response, request):
+                return Hit(_aged(stored))
+            if 200 <= answer.status < 300:  # a new response: it replaces the ones of its variant
+                yield Remove([entry.id for entry in state.revalidating_entries if vary_headers_match(request, entry)])
+            state = state.next(answer.rules())
+        elif isinstance(state, hishel.CacheMiss):
+            answer = yield Send({})
+            state = state.next(answer.rules())
+        elif isinstance(state, hishel.NeedToBeUpdated):
+            yield Update(state.updating_entries)
+            state = state.next()
+        elif isinstance(state, hishel.InvalidateEntries):
+            yield Remove(state.entry_ids)
+            state = state.next()
+        else:  # StoreAndUse or CouldNotBeStored: the answer is the network's
+            assert answer is not None
+            if isinstance(state, hishel.StoreAndUse) and storable(answer, request, state.response, statuses):
+                stored_request = hishel.Request(request.method, request.url, request.headers)
+                assert answer.body is not None
+                yield Store(identity.key, stored_request, _stored(state.response, time.time()), answer.body)
+            return answer
+
+
+def _lists(headers: hishel.Headers) -> dict[str, list[str]]:
+    return {name: headers.get_list(name) or [] for name in headers}
+
+
+def body(entry: hishel.Entry) -> bytes:
+    """Return the stored body of an entry (reading it from its storage)."""
+    stream: Any = entry.response.stream
+    return b''.join(stream or ())
+
+
+def headers_of(entry: hishel.Entry) -> list[tuple[str, str]]:
+    """Return the stored headers of an entry as (name, value) pairs."""
+    return [(name, value) for name in entry.response.headers for value in entry.response.headers.get_list(name) or ()]
+
+
+def run(cache: Cache, steps: Flow, send: Callable[[dict[str, str]], Answer]) -> Hit | Answer:
+    """Drive a flow in sync code: `send` sends the request with the headers given added."""
+    reply: Any = None
+    error: BaseException | None = None
+    try:
+        while True:
+            try:
+                step = steps.throw(error) if error is not None else steps.send(reply)
+            except StopIteration as stop:
+                outcome: Hit | Answer = stop.value
+                return outcome
+            reply, error = None, None
+            if isinstance(step, Load):
+                reply = cache.storage.get_entries(step.key)
+            elif isinstance(step, Send):
+                try:
+                    reply = send(step.headers)
+                except Exception as exc:
+                    error = exc
+            else:
+                _write(cache, step)
+    finally:
+        steps.close()
+
+
+async def arun(cache: Cache, steps: Flow, send: Callable[[dict[str, str]], Awaitable[Answer]]) -> Hit | Answer:
+    """Drive a flow in async code; a storage other than `Memory` is used from a worker thread."""
+    reply: Any = None
+    error: BaseException | None = None
+    direct = isinstance(cache.storage, Memory)
+    try:
+        while True:
+            try:
+                step = steps.throw(error) if error is not None else steps.send(reply)
+            except StopIteration as stop:
+                outcome: Hit | Answer = stop.value
+                if isinstance(outcome, Hit) and not direct:  # read the stored body off the loop
+                    data = await asyncio.to_thread(body, outcome.entry)
+                    outcome = Hit(replace(outcome.entry, response=replace(outcome.entry.response,
+                                                                          stream=iter((data,)))))
+                return outcome
+            reply, error = None, None
+            if isinstance(step, Load):
+                load = cache.storage.get_entries
+                reply = load(step.key) if direct else await asyncio.to_thread(load, step.key)
+            elif isinstance(step, Send):
+                try:
+                    reply = await send(step.headers)
+                except Exception as exc:
+                    error = exc
+            elif direct:
+                _write(cache, step)
+            else:
+                await asyncio.to_thread(_write, cache, step)
+    finally:
+        steps.close()
+
+
+def _write(cache: Cache, step: Store | Update | Remove) -> None:
+    storage = cache.storage
+    if isinstance(step, Store):
+        entry = storage.create_entry(step.request, replace(step.response, stream=iter((step.body,))), step.key)
+        for _ in entry.response.stream or ():  # type: ignore[union-attr]  # (a sync storage's stream)
+            pass
+        cache.stats.add(stored=1)
+    elif isinstance(step, Update):
+        for entry in step.entries:
+            storage.update_headers(entry.id, entry.response.headers)
+    else:
+        for id_ in step.ids:
+            storage.remove_entry(id_)
