@@ -148,7 +148,7 @@ class Balancer:
             stats.clock = self.retry.clock
 
     def __repr__(self) -> str:
-        return f'{type(self).__name__}({" ".join(self.urls)}... {self.trailing})'
+        return f'{type(self).__name__}({urls.redact(" ".join(self.urls))}... {self.trailing})'
 
     def _bases(self) -> list[str]:
         return list(self.urls)

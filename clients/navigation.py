@@ -60,7 +60,7 @@ class Navigable:
     _root: bool
 
     def __repr__(self) -> str:
-        return f'{type(self).__name__}({self.url}... {self.trailing})'
+        return f'{type(self).__name__}({urls.redact(self.url)}... {self.trailing})'
 
     def __truediv__(self, path: object) -> Self:
         """Return a derived client at `path` (a navigation key, see `urls.key`) under this one,

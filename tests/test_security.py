@@ -296,3 +296,17 @@ async def test_a_cookie_jar_given_is_used_as_it_is(twin, server):
     api = twin.Resource(server.url, cookies=jar)
     assert (await twin(api.echo.get()))['headers']['cookie'] == 'mine=v'
     await twin.close(api)
+
+
+async def test_a_clients_repr_shows_no_secret(twin):
+    """`repr` of every client, proxies and forwarders included, redacts the userinfo of its URLs."""
+    from clients import forward
+
+    api = twin.Resource(f'http://user:{SECRET}@api.test/')
+    proxy = twin.Proxy(f'http://user:{SECRET}@a.test/', 'http://b.test/')
+    app = forward.asgi(api) if twin.name == 'async' else forward.wsgi(api)
+    shown = [repr(api), repr(api.items), repr(api.client), repr(proxy), repr(app)]
+    assert all('user:***@' in text for text in shown[:3])
+    assert not [text for text in shown if SECRET in text]
+    await twin.close(api)
+    await twin.close(proxy)
