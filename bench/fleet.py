@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import clients
@@ -80,10 +81,7 @@ def worker(options: dict[str, Any]) -> None:
     limit = _limit(options)
     print('ready', flush=True)
     sys.stdin.readline()
-    if options['shell'] == 'sync':
-        records = _sync(options, limit)
-    else:
-        records = asyncio.run(_async(options, limit))
+    records = _sync(options, limit) if options['shell'] == 'sync' else asyncio.run(_async(options, limit))
     print(json.dumps(records), flush=True)
 
 
@@ -125,7 +123,8 @@ class Run:
 def fleet(processes: int, options: dict[str, Any]) -> Iterator[list[subprocess.Popen[str]]]:
     """Start `processes` workers with `options` and wait until each is ready; stop them after."""
     command = [sys.executable, '-m', 'bench.fleet', '--worker', json.dumps(options)]
-    started = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    root = Path(__file__).resolve().parent.parent
+    started = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=root)
                for _ in range(processes)]
     try:
         for process in started:
@@ -201,16 +200,17 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         figures['shared'] = shared.rate(args.burst)
         alone = run(args.processes, dict(options, redis=None))
         figures['alone'] = alone.rate(args.burst * args.processes)
+        over = shared.excess(args.rate, args.burst)
         print(f'  shared through Redis: {figures["shared"]:8.1f} requests/s in all '
-              f'({figures["shared"] / args.rate:.2f} x the limit), {shared.excess(args.rate, args.burst)} over the bucket')
+              f'({figures["shared"] / args.rate:.2f} x the limit), {over} over the bucket')
         print(f'  each process alone:   {figures["alone"]:8.1f} requests/s in all '
               f'({figures["alone"] / args.rate:.2f} x the limit)')
         if args.outage:
             with fleet(args.processes, dict(options, retry=0.3)) as started:
                 began = go(started)
                 time.sleep(0.5)
-                redis.stop()
                 down = time.time()
+                redis.stop()
                 time.sleep(1.0)
                 redis.start()
                 back = time.time()

@@ -15,6 +15,7 @@ through one background thread, so a request never waits on them.
 
 from __future__ import annotations
 
+import abc
 import collections
 import logging
 import queue
@@ -45,46 +46,53 @@ class Circuit:
     reason: str = ''
 
 
-class Store:
+class Store(abc.ABC):
     """The state shared by every process that names the same keys; subclass to keep it elsewhere.
 
     Each method raises `Unavailable` when the store cannot answer.
     """
 
+    @abc.abstractmethod
     def take(self, key: str, rate: float | None, burst: int) -> float:
         """Take a slot of the token bucket `key` (`rate` per second, `burst` at once); return the wait.
 
         Without a `rate` only the pause set by `hold` is waited for.
         """
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def hold(self, key: str, seconds: float) -> None:
         """Send nothing under `key` for `seconds` from now (a server said its budget is spent)."""
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def health(self, keys: Sequence[str]) -> list[Circuit | None]:
         """Return the shared health of the hosts `keys`; None for a host with a write of ours in flight."""
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def claim(self, key: str, ttl: float) -> int:
         """Try to take the one probe of a half-open circuit, held for at most `ttl` seconds.
 
         Returns `PROBE` (the caller probes), `CLOSED` (the circuit closed meanwhile: send) or
         `REFUSED` (open, or another process probes).
         """
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def failed(self, key: str, reason: str, threshold: int, cooldown: float, cooldown_max: float) -> None:
         """Record a failure of the host `key`; open its circuit as `hosts.Stats.failed` does."""
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def succeeded(self, key: str) -> None:
         """Record an answer below 500 from the host `key`: its circuit closes."""
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def release(self, key: str) -> None:
         """Free the probe of the host `key`, which ended without a verdict."""
-        raise NotImplementedError
+        ...
 
 
 REFUSED, PROBE, CLOSED = 0, 1, 2
@@ -244,11 +252,10 @@ class RedisStore(Store):
                 LOG.warning('%r is unreachable (%s: %s): each process limits and judges hosts on its own '
                             'until it is back', self, type(exc).__name__, urls.redact(str(exc)))
             raise Unavailable(f'{self!r} is unreachable') from exc
-        if self._down:
-            with self._lock:
-                back, self._down = self._down, False
-            if back:
-                LOG.info('%r is reachable again: limits and host health are shared again', self)
+        with self._lock:
+            back, self._down = self._down, False
+        if back:
+            LOG.info('%r is reachable again: limits and host health are shared again', self)
         return result
 
     def _write(self, key: str, name: str, *args: Any) -> None:

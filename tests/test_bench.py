@@ -81,3 +81,14 @@ def test_without_nginx_the_python_server_is_used(monkeypatch, capsys):
         assert requests.get(server.url + 'x/1').json()['id'] == 1
         assert [len(serials) for serials in server.connections().values()] == [1]
     assert 'using the Python server in bench/server.py' in capsys.readouterr().out
+
+
+def test_fleet_bench_runs(capsys):
+    from bench import fleet
+
+    figures = fleet.main(['--quick', '--outage'])
+    assert set(figures) == {'shared', 'alone', 'outage', 'after', 'succeeded'}
+    assert figures['succeeded'] == 1
+    out = capsys.readouterr().out
+    assert 'shared through Redis' in out
+    assert 'x the limit' in out
