@@ -160,6 +160,8 @@ def test_a_store_never_shows_its_password_and_pickles_as_its_url(redis_server, p
     assert copy.store.url == redis_server.url
     assert shared.reserve(0.0) == pytest.approx(0, abs=0.05)
     assert copy.reserve(0.0) == pytest.approx(0.5, abs=0.05)  # the same bucket
+    shared.store.close()
+    copy.store.close()
 
 
 REAL = clients.Retry(clock=clients.retry.Clock())  # sleeps for real (the default clock's are recorded in tests)
@@ -205,16 +207,16 @@ async def test_an_async_shared_limit_never_blocks_the_loop(server, fleet):
 
 class Quick(Stats):
     threshold = 1
-    cooldown = 0.3
+    cooldown = 1.0
     cooldown_max = 5.0
 
 
-def proxies(twin, store_list, *hosts):
+def proxies(twin, store_list, *hosts, cooldown=Quick.cooldown):
     made = []
     for each in store_list:
         proxy = twin.Proxy(*hosts, store=each)
         for stats in proxy.urls.values():  # as `Proxy.Stats = Quick` in a subclass would
-            stats.threshold, stats.cooldown, stats.cooldown_max = Quick.threshold, Quick.cooldown, Quick.cooldown_max
+            stats.threshold, stats.cooldown, stats.cooldown_max = Quick.threshold, cooldown, Quick.cooldown_max
         made.append(proxy)
     return made
 
@@ -247,7 +249,7 @@ async def test_one_probe_per_cooldown_across_the_fleet(twin, server, other, flee
     while not first.urls[server.url]['requests']:
         assert (await twin(first.get('healthy', params=ok))).status_code == 200  # a 503 is retried elsewhere
     assert fleet[0].flush()
-    for cooldown in (0.3, 0.6):
+    for cooldown in (Quick.cooldown, 2 * Quick.cooldown):
         for worker in workers:  # the circuit is open for all: nothing goes to `server`
             assert (await twin(worker.get('healthy', params=ok))).status_code == 200
         assert sum(worker.urls[server.url]['requests'] for worker in workers) == 1 + len(probes)
@@ -258,13 +260,13 @@ async def test_one_probe_per_cooldown_across_the_fleet(twin, server, other, flee
             assert each.flush()
         probes.append(sum(worker.urls[server.url]['requests'] for worker in workers) - 1 - len(probes))
     assert probes == [1, 1]  # the probe failed: open again, for twice as long
-    assert workers[1].urls[server.url].wait == pytest.approx(1.2)
+    assert workers[1].urls[server.url].wait == pytest.approx(4 * Quick.cooldown)
     for worker in workers:
         await twin.close(worker)
 
 
 def test_a_probe_that_ends_without_verdict_frees_it_for_the_fleet(server, fleet):
-    first, second = proxies(SYNC, fleet[:2], server.url)
+    first, second = proxies(SYNC, fleet[:2], server.url, cooldown=0.3)
     first.answered(server.url, 503)
     assert fleet[0].flush()
     time.sleep(0.35)
@@ -297,7 +299,7 @@ def test_a_custom_choice_naming_a_host_whose_probe_is_taken_finds_every_host_dow
 
 
 def test_a_circuit_closed_meanwhile_admits_without_a_probe(server, fleet):
-    first, second = proxies(SYNC, fleet[:2], server.url, dead())
+    first, second = proxies(SYNC, fleet[:2], server.url, dead(), cooldown=0.3)
     first.answered(server.url, 503)
     assert fleet[0].flush()
     second._refresh()
