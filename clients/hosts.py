@@ -204,7 +204,7 @@ class Balancer:
         super().__init__(next(iter(table)), **kwargs)  # type: ignore[call-arg]
         for url, stats in table.items():
             stats.clock = self.retry.clock
-            stats.store, stats.key = shared, urls_key(url)
+            stats.store, stats.key = shared, store_key(url)
         self.urls = table
 
     def __repr__(self) -> str:
@@ -390,7 +390,7 @@ def hosts(addresses: tuple[str, ...], stats: type[Stats]) -> dict[str, Stats]:
     return {urls.base(url): stats() for url in addresses}
 
 
-def urls_key(url: str) -> str:
+def store_key(url: str) -> str:
     """Return a host's name in a store: its base URL without secrets."""
     return urls.redact(url)
 
