@@ -218,7 +218,7 @@ class RedisStore(Store):
             url, socket_timeout=timeout, socket_connect_timeout=timeout,
             retry=redis.retry.Retry(redis.backoff.NoBackoff(), 0),
         )
-        self._errors = (redis.RedisError, OSError)
+        self._errors = (redis.RedisError, OSError, ValueError)  # (ValueError: a connection closed meanwhile)
         self._scripts = {name: self.client.register_script(text) for name, text in (
             ('take', _TAKE), ('hold', _HOLD), ('health', _HEALTH), ('claim', _CLAIM),
             ('failed', _FAILED), ('succeeded', _SUCCEEDED), ('release', _RELEASE))}
@@ -236,7 +236,11 @@ class RedisStore(Store):
         return _store, (self.url, self.prefix, self.timeout, self.retry)
 
     def close(self) -> None:
-        """Close the connections to Redis (a later call opens new ones)."""
+        """Finish the queued writes (waiting `timeout` seconds at most), then close the connections to Redis.
+
+        A later call opens new ones.
+        """
+        self.flush(self.timeout)
         self.client.close()
 
     def _run(self, name: str, keys: Sequence[str], *args: Any) -> Any:
