@@ -253,7 +253,7 @@ class AsyncClient(caching.Settings, retry.Resilience, Navigable, httpx.AsyncClie
 
     async def _retrying(self, plan: retry.Plan, method: str, path: object, kwargs: dict[str, Any]) -> httpx.Response:
         while True:
-            await plan.clock.asleep(plan.start())
+            await plan.clock.asleep(await _reserve(plan))
             try:
                 response = await self._attempt(plan, method, path, **kwargs)
             except (httpx.TransportError, AllHostsDown) as exc:
@@ -367,6 +367,16 @@ class AsyncClient(caching.Settings, retry.Resilience, Navigable, httpx.AsyncClie
             for transport in owner._mounts.values():
                 if transport is not None:
                     await transport.aclose()
+
+
+async def _reserve(plan: retry.Plan) -> float:
+    """Count an attempt and take its rate-limit slot; a shared limit's round trip runs in a thread."""
+    now, limit = plan.begin(), plan.limit
+    if limit is None:
+        return 0.0
+    if limit.store is None:
+        return limit.reserve(now)
+    return await asyncio.to_thread(limit.reserve, now)
 
 
 def _incomplete(response: httpx.Response, exc: Exception) -> HttpxIncompleteBody:
@@ -650,7 +660,10 @@ class AsyncProxy(hosts.Balancer, AsyncClient):  # type: ignore[misc]
 
     async def _attempt(self, plan: retry.Plan, method: str, path: object = '', base: str | None = None,
                        **kwargs: Any) -> httpx.Response:
-        host = self._route(plan)  # (the host is the base)
+        if self._store() is None:
+            host = self._route(plan)  # (the host is the base)
+        else:  # the shared circuits are read (and a probe claimed) in a thread: the loop never waits on the store
+            host = await asyncio.to_thread(self._route, plan)
         with self.counting(host, plan) as stats:
             response = await super()._attempt(plan, method, path, host, **kwargs)
             self.answered(host, response.status_code, plan)

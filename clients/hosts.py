@@ -9,7 +9,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
-from . import urls
+from . import stores, urls
 from .errors import TRANSPORT_ERRORS, AllHostsDown, HTTPError
 from .retry import CLOCK, Clock, Plan, Retry
 
@@ -28,6 +28,11 @@ class Stats(collections.Counter[str]):
     Every count goes through `add`, as in 1.3. Time is monotonic seconds read from `clock`,
     which a proxy sets to its `retry.clock`; the methods' `now=` keyword passes a reading of
     that clock instead.
+
+    With a `store` (a proxy's `store=`) the circuit is shared by every process whose proxy
+    names the same host: the proxy copies the shared circuit in (`mirror`) before it chooses,
+    failures and recoveries are written back, and the probe of a half-open circuit is
+    claimed across the fleet (`admit`). The counts stay the process's own.
     """
 
     threshold = 3
@@ -44,6 +49,10 @@ class Stats(collections.Counter[str]):
         self.probing = False
         self.last_failure = ''
         self.failed_at: float | None = None  # when the last failure was recorded
+        self.store: stores.Store | None = None
+        self.key = ''  # the host's name in the store
+        self.version = 0  # changes with each write to the store, so a read from before it is not copied in
+        self.claims = 0  # probes claimed in the store by `admit`, not yet begun
 
     def add(self, **counts: int) -> None:
         """Add to the counts atomically."""
@@ -85,6 +94,9 @@ class Stats(collections.Counter[str]):
         now = self._time(now)
         self.add(requests=1, connections=1)
         with self.lock:
+            if self.claims:
+                self.claims -= 1
+                return True
             probe = self.state(now=now) == 'half-open' and not self.probing
             self.probing = self.probing or probe
             return probe
@@ -95,10 +107,13 @@ class Stats(collections.Counter[str]):
         if probe:
             with self.lock:
                 self.probing = False
+                self._write('release')
 
     def succeeded(self) -> None:
         """Record an answer below 500: the circuit closes (a recent failure stays recent)."""
         with self.lock:
+            if self.streak or self.opened is not None or self.probing:
+                self._write('succeeded')
             self.streak = 0
             self.opened = None
             self.wait = self.cooldown
@@ -117,6 +132,47 @@ class Stats(collections.Counter[str]):
             elif self.opened is None and self.streak >= self.threshold:
                 self.opened, self.wait = now, self.cooldown
             self.probing = False
+            self._write('failed', reason, self.threshold, self.cooldown, self.cooldown_max)
+
+    def _write(self, name: str, *args: Any) -> None:
+        """Send a change to the store, if any (called under the lock)."""
+        if self.store is not None:
+            self.version += 1
+            getattr(self.store, name)(self.key, *args)
+
+    def admit(self, *, now: float | None = None) -> bool:
+        """Return whether a request chosen for this host may go to it.
+
+        Only a shared half-open circuit refuses: its one probe is claimed in the store, and a
+        process that does not get it sends elsewhere. An unreachable store leaves the choice
+        to this process's own circuit.
+        """
+        if self.store is None or self.state(now=now) != 'half-open':
+            return True
+        try:
+            claimed = self.store.claim(self.key, self.cooldown_max)
+        except stores.Unavailable:
+            return True
+        with self.lock:
+            if claimed == stores.CLOSED:
+                self.streak, self.opened, self.wait = 0, None, self.cooldown
+            else:
+                self.probing = True
+                self.claims += claimed == stores.PROBE
+        return claimed != stores.REFUSED
+
+    def mirror(self, circuit: stores.Circuit, version: int, *, now: float | None = None) -> None:
+        """Copy in the shared circuit read from the store, unless this process wrote since (`version`)."""
+        now = self._time(now)
+        with self.lock:
+            if version != self.version:
+                return
+            self.streak = circuit.streak
+            self.opened = None if circuit.opened is None else now - circuit.opened
+            self.wait = self.cooldown if circuit.wait is None else circuit.wait
+            self.failed_at = None if circuit.failed is None else now - circuit.failed
+            self.last_failure = circuit.reason
+            self.probing = circuit.probing
 
 
 HostStats = Stats  # the name `Stats` is also a class attribute of Balancer
@@ -132,6 +188,8 @@ class Balancer:
 
     Args:
         *urls: base URLs of the hosts
+        store: share the hosts' circuits with every process whose proxy names the same hosts:
+            a `clients.stores.Store`, or a Redis URL for a `clients.stores.RedisStore`
         **kwargs: options of the client class it is mixed into
     """
 
@@ -140,12 +198,14 @@ class Balancer:
     trailing: str
     retry: Retry
 
-    def __init__(self, *urls: str, **kwargs: Any) -> None:
+    def __init__(self, *urls: str, store: Any = None, **kwargs: Any) -> None:
         table = hosts(urls, self.Stats)
         self.urls = table  # (before the client's settings: cookies are bound to every host)
+        shared = stores.of(store)
         super().__init__(next(iter(table)), **kwargs)  # type: ignore[call-arg]
-        for stats in table.values():
+        for url, stats in table.items():
             stats.clock = self.retry.clock
+            stats.store, stats.key = shared, store_key(url)
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}({urls.redact(" ".join(self.urls))}... {self.trailing})'
@@ -203,7 +263,35 @@ class Balancer:
         """Whether a retry of this request can go to a healthy host it has not tried."""
         return bool(self._untried(plan))
 
+    def _store(self) -> stores.Store | None:
+        return next(iter(self.urls.values())).store
+
+    def _refresh(self) -> None:
+        """Copy in the hosts' shared circuits (one round trip), when the proxy has a store."""
+        store = self._store()
+        if store is None:
+            return
+        table = list(self.urls.values())
+        versions = [stats.version for stats in table]
+        try:
+            circuits = store.health([stats.key for stats in table])
+        except stores.Unavailable:
+            return
+        now = self._now()
+        for stats, version, circuit in zip(table, versions, circuits, strict=True):
+            if circuit is not None:
+                stats.mirror(circuit, version, now=now)
+
     def _route(self, plan: Plan) -> str:
+        """Return the host of a request's next attempt, one that `admit`s it (see `_pick`)."""
+        self._refresh()
+        for _ in range(len(self.urls)):
+            host = self._pick(plan)
+            if self.urls[host].admit(now=self._now()):
+                return host
+        raise self._down(plan)  # a custom choice that keeps naming hosts whose probe is taken
+
+    def _pick(self, plan: Plan) -> str:
         """Return the host of a request's next attempt: `choice`, then untried healthy hosts."""
         untried = self._untried(plan) if plan.hosts else []
         if untried:
@@ -300,6 +388,11 @@ def hosts(addresses: tuple[str, ...], stats: type[Stats]) -> dict[str, Stats]:
     if not addresses:
         raise ValueError('a proxy needs at least one base URL')
     return {urls.base(url): stats() for url in addresses}
+
+
+def store_key(url: str) -> str:
+    """Return a host's name in a store: its base URL without secrets."""
+    return urls.redact(url)
 
 
 def derive(table: Mapping[str, Stats], path: object) -> dict[str, Stats]:

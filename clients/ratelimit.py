@@ -3,6 +3,9 @@
 `RateLimit.reserve` hands out slots without blocking: each caller gets the time it must wait
 (tokens may go negative), so one lock serves threads and tasks alike and the shells do the
 sleeping. Time is passed in, so tests use a fake clock.
+
+With a `store` (see `clients.stores`) the bucket and the servers' pauses are shared by every
+process naming the same `key`; while the store is unreachable the local bucket limits alone.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from . import fields
+from . import fields, stores
 
 # Statuses whose `Retry-After` header says when to come back (RFC 9110 10.2.3, RFC 6585).
 RETRY_AFTER_STATUSES = frozenset({413, 429, 503})
@@ -113,10 +116,13 @@ class RateLimit:
         headers: wait before the next request when the server's rate-limit headers (or a
             `Retry-After` on 429/503) say its budget is spent
         wait_max: the longest such wait, in seconds
+        store: share the bucket and the waits with every process naming the same `key`: a
+            `clients.stores.Store`, or a Redis URL for a `clients.stores.RedisStore`
+        key: the name of the shared limit in the store (one per quota, say per API token)
     """
 
     def __init__(self, rate: float | None = None, burst: int | None = None, headers: bool = False,
-                 wait_max: float = 60.0) -> None:
+                 wait_max: float = 60.0, *, store: Any = None, key: str | None = None) -> None:
         if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int | float) or not rate > 0):
             raise ValueError(f'rate must be a number of requests per second > 0, not {rate!r}')
         if burst is None:
@@ -125,6 +131,11 @@ class RateLimit:
             raise ValueError(f'burst must be an int >= 1, not {burst!r}')
         if isinstance(wait_max, bool) or not isinstance(wait_max, int | float) or not 0 <= wait_max < float('inf'):
             raise ValueError(f'wait_max must be a finite number of seconds >= 0, not {wait_max!r}')
+        self.store = stores.of(store)
+        if self.store is not None and (not isinstance(key, str) or not key):
+            raise ValueError(f'a RateLimit with a store needs key=, the name every process sharing the quota gives, '
+                             f'not {key!r}')
+        self.key = key
         self.rate = None if rate is None else float(rate)
         self.burst = burst
         self.headers = bool(headers)
@@ -135,7 +146,8 @@ class RateLimit:
         self.blocked = 0.0  # monotonic time before which nothing is sent
 
     def __repr__(self) -> str:
-        return f'RateLimit(rate={self.rate!r}, burst={self.burst!r}, headers={self.headers!r})'
+        shared = '' if self.store is None else f', store={self.store!r}, key={self.key!r}'
+        return f'RateLimit(rate={self.rate!r}, burst={self.burst!r}, headers={self.headers!r}{shared})'
 
     def __getstate__(self) -> dict[str, Any]:
         return {name: value for name, value in self.__dict__.items() if name != 'lock'}
@@ -156,8 +168,17 @@ class RateLimit:
         """Take a slot for a request about to start at monotonic time `now`; return the wait.
 
         The slot is the first time, no earlier than a server's hold, at which the bucket
-        has a token; tokens taken ahead of time make the next callers wait their turn.
+        has a token; tokens taken ahead of time make the next callers wait their turn. With a
+        store, the slot is taken from the shared bucket (one round trip, in Redis' time).
         """
+        if self.store is not None and (self.rate is not None or self.headers):
+            try:
+                wait = self.store.take(str(self.key), self.rate, self.burst)
+            except stores.Unavailable:
+                pass
+            else:
+                with self.lock:
+                    return max(wait, self.blocked - now)
         with self.lock:
             start = max(now, self.blocked)
             if self.rate is not None:
@@ -176,5 +197,8 @@ class RateLimit:
             return
         wait = spent(status, headers, wall)
         if wait is not None:
+            wait = min(wait, self.wait_max)
             with self.lock:
-                self.blocked = max(self.blocked, now + min(wait, self.wait_max))
+                self.blocked = max(self.blocked, now + wait)
+            if self.store is not None:
+                self.store.hold(str(self.key), wait)

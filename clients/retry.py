@@ -366,12 +366,17 @@ class Plan:
         self.hosts: dict[str, str] = {}  # host -> its failure, for proxies
         self.reason = ''
 
-    def start(self) -> float:
-        """Count an attempt about to start; return the seconds to wait first (rate limit)."""
+    def begin(self) -> float:
+        """Count an attempt about to start; return the clock's reading (see `start`)."""
         now = self.clock.now()
         if not self.attempts:
             self.began = now
         self.attempts += 1
+        return now
+
+    def start(self) -> float:
+        """Count an attempt about to start; return the seconds to wait first (rate limit)."""
+        now = self.begin()
         return self.limit.reserve(now) if self.limit is not None else 0.0
 
     def _decide(self, **outcome: Any) -> Decision:

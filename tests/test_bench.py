@@ -92,3 +92,14 @@ def test_cache_bench_runs(capsys):
     assert figures['fresh (max-age=60 + ETag)']['requests'] == 1
     assert figures['revalidated (max-age=0 + ETag)']['hit_rate'] == 0.9
     assert 'saved' in capsys.readouterr().out
+
+
+def test_fleet_bench_runs(capsys):
+    from bench import fleet
+
+    figures = fleet.main(['--quick', '--outage'])
+    assert set(figures) == {'shared', 'alone', 'outage', 'after', 'succeeded'}
+    assert figures['succeeded'] == 1
+    out = capsys.readouterr().out
+    assert 'shared through Redis' in out
+    assert 'x the limit' in out
