@@ -35,9 +35,9 @@ from . import (
     urls,
     webhooks,
 )
+from .auth import Auth, Replay, renewable, signing
 from .errors import (
     AllHostsDown,
-    HTTPError,
     HttpxBodyTooLarge,
     HttpxDeadlineExceeded,
     HttpxDecodeError,
@@ -202,12 +202,33 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
         view.headers, view.params = {}, {}  # (httpx's setter puts its default headers back)
         view._auth = None
         view._cookies = transports.Cookies()
-        response = await view._send('POST', target, content=body, headers=headers, follow_redirects=False, **kwargs)
+        response = await view.request('POST', target, content=body, headers=headers, follow_redirects=False,
+                                      response=True, **kwargs)
         return await self._checked(response, redirects=True)
 
     async def request(self, method: str, path: object = '', **kwargs: Any) -> httpx.Response:  # type: ignore[override]
-        """Send a request to `path` (relative, `/`-rooted or absolute) and return the response."""
-        return await self._send(method, path, **kwargs)
+        """Send a request to `path` (relative, `/`-rooted or absolute) and return the response.
+
+        Every request the client sends comes here, as in `Client.request` (`response=True`
+        asks an `AsyncResource` for the response itself).
+        """
+        kwargs.pop('response', None)
+        return await self._exchange(method, path, **kwargs)
+
+    async def _exchange(self, method: str, path: object = '', **kwargs: Any) -> httpx.Response:
+        """The send seam: every request, from `request`, becomes its last response here (see `Client._exchange`)."""
+        credential = renewable(kwargs.get('auth', self._auth))
+        if credential is None:
+            return await self._send(method, path, **kwargs)
+        again = Replay(kwargs)
+        response = await self._send(method, path, **kwargs)
+        refused = again.refused(credential, response)
+        if refused is None:
+            return response
+        await response.aclose()
+        await credential.arenew_refused(refused)
+        replay: httpx.Response = await self.request(method, path, response=True, **again.kwargs(credential))
+        return replay
 
     async def _send(self, method: str, path: object = '', **kwargs: Any) -> httpx.Response:
         seconds = self._deadline_of(kwargs)
@@ -233,22 +254,14 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
                 await plan.clock.asleep(plan.failed(exc))
                 continue
             delay = plan.answered(response.status_code, response.headers)
-            if delay is None:
-                return response
-            try:
-                if delay == math.inf:
-                    try:
-                        await self._checked(response, streamed=bool(kwargs.get('stream')))
-                    except HTTPError as exc:
-                        plan.give_up(exc)
-                        raise
-            finally:
-                await response.aclose()
+            if delay is None or delay == math.inf:
+                return plan.last(response)
+            await response.aclose()
             await plan.clock.asleep(delay)
 
     async def _attempt(self, plan: retry.Plan, method: str, path: object = '', base: str | None = None,
                        **kwargs: Any) -> httpx.Response:
-        """Send one attempt of a request (to `path` under `base`, by default the client's URL)."""
+        """Send one attempt of a request (to `path` under `base`, by default the client's URL), under `_exchange`."""
         if self._owner is not None and self._owner.is_closed:
             raise RuntimeError('Cannot send a request, as the root client has been closed.')
         url = self._url(path, base)
@@ -266,6 +279,8 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
             for name in urls.credentials(self.headers, kwargs.get('headers')):
                 del request.headers[name]
             options.setdefault('auth', None)
+        if 'auth' in options or isinstance(self._auth, Auth):
+            options['auth'] = signing(options.get('auth', self._auth))
         response = await self.send(request, stream=True, **options)
         if not stream:
             try:
@@ -279,7 +294,7 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
         self, method: str, path: object = '', **kwargs: Any
     ) -> AsyncIterator[httpx.Response]:
         """Async context manager: send a streamed request and close the response on exit."""
-        response = await self._send(method, path, stream=True, **kwargs)
+        response = await self.request(method, path, stream=True, response=True, **kwargs)
         try:
             yield response
         finally:
@@ -302,7 +317,7 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
                 response.request.method, str(response.url), response.status_code,
                 response.reason_phrase, body, response.headers.get('Content-Type'),
             )
-            raise HttpxHTTPError(message, response)
+            raise retry.retried(HttpxHTTPError(message, response), response)
         return response
 
     async def _content(self, response: httpx.Response) -> Any:
@@ -317,7 +332,7 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
         try:
             step = flow.send(reply)
             while isinstance(step, flows.Call):
-                response = await self._send(step.method, step.path, **step.kwargs)
+                response = await self.request(step.method, step.path, response=True, **step.kwargs)
                 step = flow.send(flows.Reply(await self._content(response), response.headers, str(response.url)))
             return step.value
         except StopIteration as stop:
@@ -396,9 +411,14 @@ class AsyncResource(Navigation, AsyncClient):  # type: ignore[misc]
     # How `pages` and `each` find the next page, unless given a strategy.
     pagination: paging.Strategy = paging.Link()
 
-    async def request(self, method: str, path: object = '', **kwargs: Any) -> Any:  # type: ignore[override]
-        """Send a request and return its decoded content; error statuses raise `HTTPError`."""
-        return await self._content(await self._send(method, path, **kwargs))
+    async def request(self, method: str, path: object = '', *, response: bool = False,  # type: ignore[override]
+                      **kwargs: Any) -> Any:
+        """Send a request and return its decoded content; error statuses raise `HTTPError`.
+
+        With `response=True`, return the response itself, unchecked (see `Resource.request`).
+        """
+        sent = await self._exchange(method, path, **kwargs)
+        return sent if response else await self._content(sent)
 
     if TYPE_CHECKING:
         @property
@@ -420,7 +440,7 @@ class AsyncResource(Navigation, AsyncClient):  # type: ignore[misc]
 
     async def exists(self, path: object = '') -> bool:
         """Return whether a HEAD request to `path` succeeds (status below 400)."""
-        response = await self._send('HEAD', path, follow_redirects=False)
+        response: httpx.Response = await self.request('HEAD', path, follow_redirects=False, response=True)
         return response.status_code < 400
 
     def __contains__(self, key: object) -> bool:
@@ -460,7 +480,8 @@ class AsyncResource(Navigation, AsyncClient):  # type: ignore[misc]
                     if response is not None:
                         await response.aclose()
                     try:
-                        response = await self._send(step.method, step.path, stream=True, **step.kwargs)
+                        response = await self.request(step.method, step.path, stream=True, response=True,
+                                                      **step.kwargs)
                     except httpx.TransportError as exc:
                         reply = streams.Dropped(exc)
                     else:
@@ -517,7 +538,7 @@ class AsyncResource(Navigation, AsyncClient):  # type: ignore[misc]
 
     async def create(self, path: object = '', json: Any = None, **kwargs: Any) -> str | None:
         """POST and return the `Location` header of the created resource."""
-        response = await self._checked(await self._send('POST', path, json=json, **kwargs))
+        response = await self._checked(await self.request('POST', path, json=json, response=True, **kwargs))
         location: str | None = response.headers.get('Location')
         return location
 
@@ -558,7 +579,7 @@ class AsyncRemote(Navigation, AsyncClient):  # type: ignore[misc]
 
     async def __call__(self, path: object = '', **json: Any) -> Any:
         """POST the defaults merged with `json` and return `check` of the decoded result."""
-        response = await self._send('POST', path, json=rpc.merge(self.json, json))
+        response = await self.request('POST', path, json=rpc.merge(self.json, json), response=True)
         return self.check(await self._content(response))
 
     @staticmethod
@@ -580,7 +601,7 @@ class AsyncGraph(AsyncRemote):
     async def execute(self, query: str, operation_name: str | None = None, **variables: Any) -> Any:
         """Execute a GraphQL query and return `check` of the response: its `data`; `errors` raise `AsyncGraph.Error`."""
         payload = rpc.merge(self.json, graphql.body(query, operation_name, variables))
-        response = await self._send('POST', json=payload, headers={'Accept': graphql.ACCEPT})
+        response = await self.request('POST', '', json=payload, headers={'Accept': graphql.ACCEPT}, response=True)
         where = urls.where('POST', response.url)
         result = graphql.result(response.status_code, response.headers.get('Content-Type'), response.content, where,
                                 self._kind(response))
@@ -593,7 +614,7 @@ class AsyncJsonRpc(jsonrpc.Methods, AsyncRemote):  # type: ignore[misc]
     """An `AsyncRemote` speaking JSON-RPC 2.0: `await rpc.subtract(42, 23)` returns `result`."""
 
     async def _rpc(self, payload: Any) -> tuple[Any, str]:
-        response = await self._send('POST', json=payload)
+        response = await self.request('POST', '', json=payload, response=True)
         where = urls.where('POST', response.url)
         value = jsonrpc.read(response.status_code, response.headers.get('Content-Type'), response.content, where,
                              self._kind(response))

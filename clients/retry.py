@@ -15,7 +15,7 @@ import random
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import requests
@@ -34,6 +34,8 @@ STATUSES = frozenset({429, 502, 503, 504})
 IDEMPOTENCY_KEY = 'idempotency-key'
 
 LOG = logging.getLogger(__name__)
+
+_Response = TypeVar('_Response', bound=Any)  # a requests.Response or an httpx.Response
 
 CONNECT = 'connect'  # nothing was sent: safe to retry any method
 READ = 'read'  # the request may have been sent: retry only idempotent requests
@@ -357,6 +359,7 @@ class Plan:
         self.began = 0.0
         self.hosts: dict[str, str] = {}  # host -> its failure, for proxies
         self.reason = ''
+        self.gave_up = False  # whether retries ended on a retryable status
 
     def start(self) -> float:
         """Count an attempt about to start; return the seconds to wait first (rate limit)."""
@@ -394,9 +397,10 @@ class Plan:
     def answered(self, status: int, headers: Mapping[str, str]) -> float | None:
         """Return the seconds to wait before retrying after an answer, or None to return it.
 
-        A retryable status on which retries ended returns `math.inf`: the shell then raises
-        its HTTP error for the response (see `give_up`). A status that was never retried
-        (a POST's, say, even after a connect error was) is returned as it is.
+        A retryable status on which retries ended returns `math.inf`: the shell then returns
+        that last response (see `last`), and a `Resource` raises its HTTP error with the
+        attempts (see `retried`). A status that was never retried (a POST's, say, even after a
+        connect error was) is returned as it is.
         """
         if self.limit is not None:
             self.limit.observe(status, headers, self.clock.now(), self.clock.time())
@@ -407,11 +411,28 @@ class Plan:
         if decision.retry:
             self._retrying(f'status {status}', decision.delay)
             return decision.delay
-        return math.inf if self.attempts > 1 and self.safe else None
+        if self.attempts > 1 and self.safe:
+            self.gave_up = True
+            return math.inf
+        return None
 
-    def give_up(self, error: BaseException) -> BaseException:
-        """Record the attempts on the HTTP error raised for the last answer."""
-        return annotate(error, self.attempts, self.reason)
+    def last(self, response: _Response) -> _Response:
+        """Return the response a request ends with, carrying `attempts` (and, when retries ended
+        on its status, why: for the HTTP error a `Resource` raises, see `retried`)."""
+        response.attempts = self.attempts
+        response._retries_ended = self.reason if self.gave_up else None
+        return response
+
+
+def retried(error: BaseException, response: Any) -> BaseException:
+    """Record on the HTTP error raised for `response` its attempts, and in its message when
+    retries ended on its status (see `Plan.last`)."""
+    attempts = getattr(response, 'attempts', 1)
+    reason = getattr(response, '_retries_ended', None)
+    if reason is None:
+        error.attempts = attempts  # type: ignore[attr-defined]
+        return error
+    return annotate(error, attempts, reason)
 
 
 def plan(client: Any, method: str, kwargs: dict[str, Any], remaining: Callable[[], float] | None = None) -> Plan:

@@ -45,7 +45,7 @@ NOT_FOUND = re.compile(
     r'\n api\.items\[99\] GET http://127\.0\.0\.1:\d+/items/99 returned 404 Not Found: no item 99\n'
 )
 PROXY = re.compile(
-    r"\n proxy\.get\('unavailable'\) HTTPError after 2 attempts: 503"
+    r"\n proxy\.get\('unavailable'\) 503 after 2 attempts"
     r'\n proxy\.urls \(per-host Stats\) /a/ failures=1, /b/ failures=1'
     r"\n proxy\.get\('items'\) 200 from http://127\.0\.0\.1:\d+/[ab]/items\n"
 )

@@ -53,15 +53,33 @@ async def test_failed_statuses_are_retried_with_backoff(twin, server, clock):
 
 @pytest.mark.parametrize('status', [429, 502, 503, 504])
 async def test_last_status_is_raised_with_the_attempts(twin, server, clock, status):
-    for cls in (twin.Resource, twin.Client):  # even a plain client raises once retries ran out
-        client = cls(server.url, retry=Retry(backoff=1, jitter=0, clock=clock))
-        with pytest.raises(twin.HTTPError) as info:
-            await twin(client.get('flaky', params=flaky(5, status=str(status))))
-        error = info.value
-        assert (error.status_code, error.attempts) == (status, 3)
-        assert str(error).endswith('failure 3 (after 3 attempts: attempts exhausted)')
-        assert error.response.status_code == status
-        await twin.close(client)
+    resource = twin.Resource(server.url, retry=Retry(backoff=1, jitter=0, clock=clock))
+    with pytest.raises(twin.HTTPError) as info:
+        await twin(resource.get('flaky', params=flaky(5, status=str(status))))
+    error = info.value
+    assert (error.status_code, error.attempts) == (status, 3)
+    assert str(error).endswith('failure 3 (after 3 attempts: attempts exhausted)')
+    assert error.response.status_code == status
+    assert error.response.attempts == 3
+    await twin.close(resource)
+
+
+@pytest.mark.parametrize('kind', ['Client', 'Proxy'])
+@pytest.mark.parametrize('stream', [False, True])
+@pytest.mark.parametrize('status', [429, 503])
+async def test_a_plain_client_returns_the_last_response_with_its_attempts(twin, server, clock, kind, stream, status):
+    """A plain client is a Session: it never raises for a status, also once its retries ran out."""
+    client = getattr(twin, kind)(server.url, retry=Retry(backoff=1, jitter=0, clock=clock))
+    response = await twin(client.get('flaky', params=flaky(5, status=str(status)), stream=stream))
+    assert (response.status_code, response.attempts) == (status, 3)
+    body = await twin(response.aread()) if twin.name == 'async' else response.content
+    assert b'failure 3' in body  # the last answer, still readable when streamed
+    assert clock.sleeps == [1, 2]
+    await twin.close(client)
+    client = twin.Client(server.url, retry=Retry(backoff=1, jitter=0, clock=clock))
+    ok = await twin(client.get('flaky', params=flaky(1)))
+    assert (ok.status_code, ok.attempts) == (200, 2)
+    await twin.close(client)
 
 
 async def test_other_statuses_are_not_retried(twin, server, clock):
