@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Self
 import httpx
 
 from . import (
+    agent,
     content,
     deadlines,
     downloads,
@@ -126,8 +127,11 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
         if kwargs.get('transport') is None or isinstance(kwargs['transport'], str):
             kwargs['transport'] = transports.build(kwargs.get('transport'), **kwargs)
         super().__init__(headers=headers, **kwargs)
-        if 'accept-encoding' not in {name.lower() for name in dict(headers or ())}:  # what _chunks undoes
+        given = {name.lower() for name in dict(headers or ())}
+        if 'accept-encoding' not in given:  # what _chunks undoes
             self.headers['Accept-Encoding'] = content.ACCEPT_ENCODING
+        if 'user-agent' not in given:
+            self.headers['User-Agent'] = agent.asynchronous()
         transports.reclaim(self._transport, *self._mounts.values())
         self._cookies = transports.Cookies(self._cookies.jar)  # the same jar, extracted faster
         if isinstance(cookies, httpx.Cookies | http.cookiejar.CookieJar):

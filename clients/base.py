@@ -18,6 +18,7 @@ import urllib3
 from requests.structures import CaseInsensitiveDict
 
 from . import (
+    agent,
     connections,
     content,
     deadlines,
@@ -89,6 +90,7 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
         for prefix in ('https://', 'http://'):
             self.mount(prefix, connections.Adapter())
         self.headers['Accept-Encoding'] = content.ACCEPT_ENCODING
+        self.headers['User-Agent'] = agent.sync()
         self.trailing = trailing
         self.timeout = TIMEOUT
         self._root = True
