@@ -268,7 +268,7 @@ class AsyncClient(retry.Resilience, Navigable, httpx.AsyncClient):  # type: igno
         """Send one attempt of a request (to `path` under `base`, by default the client's URL), under `_exchange`."""
         if self._owner is not None and self._owner.is_closed:
             raise RuntimeError('Cannot send a request, as the root client has been closed.')
-        url = self._url(path, base)
+        url = plan.url = self._url(path, base)
         stream = kwargs.pop('stream', False)
         limit = content.max_body(kwargs.pop('max_body', self.max_body))
         options = {name: kwargs.pop(name) for name in _SEND_OPTIONS if name in kwargs}

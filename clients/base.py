@@ -231,7 +231,7 @@ class Client(retry.Resilience, Navigable, requests.Session):  # type: ignore[mis
     def _attempt(self, plan: retry.Plan, method: str, path: object = '', base: str | None = None,
                  **kwargs: Any) -> requests.Response:
         """Send one attempt of a request (to `path` under `base`, by default the client's URL), under `_exchange`."""
-        url = self._url(path, base)
+        url = plan.url = self._url(path, base)
         kwargs.setdefault('timeout', self.timeout)
         if 'content' in kwargs:  # httpx's name for a raw body
             kwargs['data'] = kwargs.pop('content')
