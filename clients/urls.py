@@ -34,7 +34,8 @@ _UNRESERVED = frozenset('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 # A key that needs no checks: segments of unreserved characters, none starting with a dot.
 _PLAIN_KEY = re.compile(r'[A-Za-z0-9_~-][A-Za-z0-9._~-]*(?:/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*/?')
 _USERINFO = re.compile(r'(?i)\b([a-z][a-z0-9+.-]*://)([^/?#@\s\'"]*)@')
-_PARAM = re.compile(r'([?&;])([^=&#\s\'"?;]+)=([^&#\s\'"<>)]*)')
+# (a value ends before a `:` that ends a URL in a message, `GET <url>: refused`, so redacting is idempotent)
+_PARAM = re.compile(r'([?&;])([^=&#\s\'"?;]+)=((?:[^&#\s\'"<>):]|:(?!\s|$))*)')
 
 
 def absolute(url: str, what: str = 'URL') -> str:

@@ -371,9 +371,9 @@ async def test_transport_errors_say_what_failed_in_one_line(twin, clock, case):
     kinds = {'refused': connect_error(twin), 'hung up': read_error(twin)}
     client = twin.Client(f'http://127.0.0.1:{port}/', retry=Retry(clock=clock))
     with pytest.raises(kinds[case]) as info:
-        await twin(client.get('x', params={'access_token': 'hunter2', 'q': 1}))
+        await twin(client.get('x', params={'access_token': 'hunter2', 'page': 1}))
     error = info.value
-    assert str(error) == (f'GET http://127.0.0.1:{port}/x?access_token=***&q=1: {cause} '
+    assert str(error) == (f'GET http://127.0.0.1:{port}/x?access_token=***&page=1: {cause} '
                           '(after 3 attempts: attempts exhausted)')
     assert type(error.__cause__) is type(error)  # the library's error, as it was
     assert 'hunter2' not in described(error.__cause__)
