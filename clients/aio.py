@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Self
 import httpx
 
 from . import (
+    agent,
     caching,
     content,
     deadlines,
@@ -36,11 +37,10 @@ from . import (
     urls,
     webhooks,
 )
-from .auth import checked
+from .auth import Auth, Replay, checked, renewable, signing
 from .cookies import Layered, Pairs, bound
 from .errors import (
     AllHostsDown,
-    HTTPError,
     HttpxBodyTooLarge,
     HttpxDeadlineExceeded,
     HttpxDecodeError,
@@ -133,8 +133,11 @@ class AsyncClient(caching.Settings, retry.Resilience, Navigable, httpx.AsyncClie
         if kwargs.get('transport') is None or isinstance(kwargs['transport'], str):
             kwargs['transport'] = transports.build(kwargs.get('transport'), **kwargs)
         super().__init__(headers=headers, **kwargs)
-        if 'accept-encoding' not in {name.lower() for name in dict(headers or ())}:  # what _chunks undoes
+        given = {name.lower() for name in dict(headers or ())}
+        if 'accept-encoding' not in given:  # what _chunks undoes
             self.headers['Accept-Encoding'] = content.ACCEPT_ENCODING
+        if 'user-agent' not in given:
+            self.headers['User-Agent'] = agent.asynchronous()
         transports.reclaim(self._transport, *self._mounts.values())
         self._cookies = transports.Cookies(self._cookies.jar)  # the same jar, extracted faster
         if isinstance(cookies, httpx.Cookies | http.cookiejar.CookieJar):
@@ -226,12 +229,33 @@ class AsyncClient(caching.Settings, retry.Resilience, Navigable, httpx.AsyncClie
         view.headers, view.params = {}, {}  # (httpx's setter puts its default headers back)
         view._auth = None
         view._cookies = transports.Cookies()
-        response = await view._send('POST', target, content=body, headers=headers, follow_redirects=False, **kwargs)
+        response = await view.request('POST', target, content=body, headers=headers, follow_redirects=False,
+                                      response=True, **kwargs)
         return await self._checked(response, redirects=True)
 
     async def request(self, method: str, path: object = '', **kwargs: Any) -> httpx.Response:  # type: ignore[override]
-        """Send a request to `path` (relative, `/`-rooted or absolute) and return the response."""
-        return await self._send(method, path, **kwargs)
+        """Send a request to `path` (relative, `/`-rooted or absolute) and return the response.
+
+        Every request the client sends comes here, as in `Client.request` (`response=True`
+        asks an `AsyncResource` for the response itself).
+        """
+        kwargs.pop('response', None)
+        return await self._exchange(method, path, **kwargs)
+
+    async def _exchange(self, method: str, path: object = '', **kwargs: Any) -> httpx.Response:
+        """The send seam: every request, from `request`, becomes its last response here (see `Client._exchange`)."""
+        credential = renewable(kwargs.get('auth', self._auth))
+        if credential is None:
+            return await self._send(method, path, **kwargs)
+        again = Replay(kwargs)
+        response = await self._send(method, path, **kwargs)
+        refused = again.refused(credential, response)
+        if refused is None:
+            return response
+        await response.aclose()
+        await credential.arenew_refused(refused)
+        replay: httpx.Response = await self.request(method, path, response=True, **again.kwargs(credential))
+        return replay
 
     async def _send(self, method: str, path: object = '', **kwargs: Any) -> httpx.Response:
         cache, flights = caching.options(self, kwargs)
@@ -260,25 +284,17 @@ class AsyncClient(caching.Settings, retry.Resilience, Navigable, httpx.AsyncClie
                 await plan.clock.asleep(plan.failed(exc))
                 continue
             delay = plan.answered(response.status_code, response.headers)
-            if delay is None:
-                return response
-            try:
-                if delay == math.inf:
-                    try:
-                        await self._checked(response, streamed=bool(kwargs.get('stream')))
-                    except HTTPError as exc:
-                        plan.give_up(exc)
-                        raise
-            finally:
-                await response.aclose()
+            if delay is None or delay == math.inf:
+                return plan.last(response)
+            await response.aclose()
             await plan.clock.asleep(delay)
 
     async def _attempt(self, plan: retry.Plan, method: str, path: object = '', base: str | None = None,
                        **kwargs: Any) -> httpx.Response:
-        """Send one attempt of a request (to `path` under `base`, by default the client's URL)."""
+        """Send one attempt of a request (to `path` under `base`, by default the client's URL), under `_exchange`."""
         if self._owner is not None and self._owner.is_closed:
             raise RuntimeError('Cannot send a request, as the root client has been closed.')
-        url = self._url(path, base)
+        url = plan.url = self._url(path, base)
         stream = kwargs.pop('stream', False)
         limit = content.max_body(kwargs.pop('max_body', self.max_body))
         options = {name: kwargs.pop(name) for name in _SEND_OPTIONS if name in kwargs}
@@ -293,6 +309,8 @@ class AsyncClient(caching.Settings, retry.Resilience, Navigable, httpx.AsyncClie
             for name in urls.credentials(self.headers, kwargs.get('headers')):
                 del request.headers[name]
             options.setdefault('auth', None)
+        if 'auth' in options or isinstance(self._auth, Auth):
+            options['auth'] = signing(options.get('auth', self._auth))
         response = await self.send(request, stream=True, **options)
         if not stream:
             try:
@@ -306,7 +324,7 @@ class AsyncClient(caching.Settings, retry.Resilience, Navigable, httpx.AsyncClie
         self, method: str, path: object = '', **kwargs: Any
     ) -> AsyncIterator[httpx.Response]:
         """Async context manager: send a streamed request and close the response on exit."""
-        response = await self._send(method, path, stream=True, **kwargs)
+        response = await self.request(method, path, stream=True, response=True, **kwargs)
         try:
             yield response
         finally:
@@ -329,7 +347,7 @@ class AsyncClient(caching.Settings, retry.Resilience, Navigable, httpx.AsyncClie
                 response.request.method, str(response.url), response.status_code,
                 response.reason_phrase, body, response.headers.get('Content-Type'),
             )
-            raise HttpxHTTPError(message, response)
+            raise retry.retried(HttpxHTTPError(message, response), response)
         return response
 
     async def _content(self, response: httpx.Response) -> Any:
@@ -344,7 +362,7 @@ class AsyncClient(caching.Settings, retry.Resilience, Navigable, httpx.AsyncClie
         try:
             step = flow.send(reply)
             while isinstance(step, flows.Call):
-                response = await self._send(step.method, step.path, **step.kwargs)
+                response = await self.request(step.method, step.path, response=True, **step.kwargs)
                 step = flow.send(flows.Reply(await self._content(response), response.headers, str(response.url)))
             return step.value
         except StopIteration as stop:
@@ -433,9 +451,14 @@ class AsyncResource(Navigation, AsyncClient):  # type: ignore[misc]
     # How `pages` and `each` find the next page, unless given a strategy.
     pagination: paging.Strategy = paging.Link()
 
-    async def request(self, method: str, path: object = '', **kwargs: Any) -> Any:  # type: ignore[override]
-        """Send a request and return its decoded content; error statuses raise `HTTPError`."""
-        return await self._content(await self._send(method, path, **kwargs))
+    async def request(self, method: str, path: object = '', *, response: bool = False,  # type: ignore[override]
+                      **kwargs: Any) -> Any:
+        """Send a request and return its decoded content; error statuses raise `HTTPError`.
+
+        With `response=True`, return the response itself, unchecked (see `Resource.request`).
+        """
+        sent = await self._exchange(method, path, **kwargs)
+        return sent if response else await self._content(sent)
 
     if TYPE_CHECKING:
         @property
@@ -457,7 +480,7 @@ class AsyncResource(Navigation, AsyncClient):  # type: ignore[misc]
 
     async def exists(self, path: object = '') -> bool:
         """Return whether a HEAD request to `path` succeeds (status below 400)."""
-        response = await self._send('HEAD', path, follow_redirects=False)
+        response: httpx.Response = await self.request('HEAD', path, follow_redirects=False, response=True)
         return response.status_code < 400
 
     def __contains__(self, key: object) -> bool:
@@ -499,7 +522,8 @@ class AsyncResource(Navigation, AsyncClient):  # type: ignore[misc]
                     if response is not None:
                         await response.aclose()
                     try:
-                        response = await self._send(step.method, step.path, stream=True, **step.kwargs)
+                        response = await self.request(step.method, step.path, stream=True, response=True,
+                                                      **step.kwargs)
                     except httpx.TransportError as exc:
                         reply = streams.Dropped(exc)
                     else:
@@ -556,7 +580,7 @@ class AsyncResource(Navigation, AsyncClient):  # type: ignore[misc]
 
     async def create(self, path: object = '', json: Any = None, **kwargs: Any) -> str | None:
         """POST and return the `Location` header of the created resource."""
-        response = await self._checked(await self._send('POST', path, json=json, **kwargs))
+        response = await self._checked(await self.request('POST', path, json=json, response=True, **kwargs))
         location: str | None = response.headers.get('Location')
         return location
 
@@ -597,7 +621,7 @@ class AsyncRemote(Navigation, AsyncClient):  # type: ignore[misc]
 
     async def __call__(self, path: object = '', **json: Any) -> Any:
         """POST the defaults merged with `json` and return `check` of the decoded result."""
-        response = await self._send('POST', path, json=rpc.merge(self.json, json))
+        response = await self.request('POST', path, json=rpc.merge(self.json, json), response=True)
         return self.check(await self._content(response))
 
     @staticmethod
@@ -619,7 +643,7 @@ class AsyncGraph(AsyncRemote):
     async def execute(self, query: str, operation_name: str | None = None, **variables: Any) -> Any:
         """Execute a GraphQL query and return `check` of the response: its `data`; `errors` raise `AsyncGraph.Error`."""
         payload = rpc.merge(self.json, graphql.body(query, operation_name, variables))
-        response = await self._send('POST', json=payload, headers={'Accept': graphql.ACCEPT})
+        response = await self.request('POST', '', json=payload, headers={'Accept': graphql.ACCEPT}, response=True)
         where = urls.where('POST', response.url)
         result = graphql.result(response.status_code, response.headers.get('Content-Type'), response.content, where,
                                 self._kind(response))
@@ -632,7 +656,7 @@ class AsyncJsonRpc(jsonrpc.Methods, AsyncRemote):  # type: ignore[misc]
     """An `AsyncRemote` speaking JSON-RPC 2.0: `await rpc.subtract(42, 23)` returns `result`."""
 
     async def _rpc(self, payload: Any) -> tuple[Any, str]:
-        response = await self._send('POST', json=payload)
+        response = await self.request('POST', '', json=payload, response=True)
         where = urls.where('POST', response.url)
         value = jsonrpc.read(response.status_code, response.headers.get('Content-Type'), response.content, where,
                              self._kind(response))

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import httpx
 import requests
 
-from . import oauth, urls
+from . import oauth, retry, urls
 from .errors import TokenError
 
 
@@ -70,6 +70,11 @@ class Auth(requests.auth.AuthBase, httpx.Auth):
     """Base of the auth helpers: `sign` returns the URL and headers to use for a request."""
 
     credential_headers: tuple[str, ...] = ()
+
+    def once(self) -> Auth:
+        """Return this auth as a client sends one request with it: the clients replay requests
+        themselves (see `OAuth2.renewed`), so that each replay goes through their `request`."""
+        return self
 
     def sign(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> tuple[str, dict[str, str]]:
         """Return the request's URL and the headers to set on it."""
@@ -244,22 +249,15 @@ class OAuth2(Auth):
         self.state.accept(token, self.clock())
         return token
 
-    def current(self) -> tuple[str, int]:
-        """Return the Authorization header and its generation, fetching a token if needed."""
+    def current(self) -> str:
+        """Return the Authorization header, fetching a token if needed (sync)."""
         with self.lock:
             if not self.state.valid(self.clock()):
-                self.fetch()
-            return self.state.header, self.state.generation
-
-    def renew(self, generation: int) -> str:
-        """Return a fresh header after a 401, refreshing only if no one else already did."""
-        with self.lock:
-            if self.state.generation == generation:
                 self.fetch()
             return self.state.header
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        header, generation = self.current()
+        header = self.current()
         request.headers['Authorization'] = header
         body: Any = request.body
         position = body.tell() if hasattr(body, 'tell') else None
@@ -277,7 +275,8 @@ class OAuth2(Auth):
                 return response  # a consumed stream cannot be sent again
             response.content  # noqa: B018 (read the body so the connection is released)
             response.close()
-            fresh.headers['Authorization'] = self.renew(generation)  # may raise: nothing is left open
+            self.renew_refused(header)  # may raise: nothing is left open
+            fresh.headers['Authorization'] = self.state.header
             fresh.hooks['response'] = [hook for hook in fresh.hooks['response'] if hook is not replay]
             again = response.connection.send(fresh, **kwargs)
             again.history.append(response)
@@ -306,18 +305,98 @@ class OAuth2(Auth):
         return token
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        async with self._async_lock():
-            if not self.state.valid(self.clock()):
-                await self.afetch()
-            header, generation = self.state.header, self.state.generation
+        header = await self.acurrent()
         request.headers['Authorization'] = header
         response = yield request
         if response.status_code == 401 and urls.origin(str(response.url)) == urls.origin(str(request.url)):
-            async with self._async_lock():
-                if self.state.generation == generation:
-                    await self.afetch()
-                request.headers['Authorization'] = self.state.header
+            await self.arenew_refused(header)
+            request.headers['Authorization'] = self.state.header
             yield request
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         raise TypeError('OAuth2 serves requests-based clients and httpx.AsyncClient, not a sync httpx.Client')
+
+    # for clients, which replay a request through their `request` (see `Client._exchange`)
+
+    def once(self) -> Auth:
+        """Return an auth that sets the current token on one request and never replays it."""
+        return _Token(self)
+
+    @staticmethod
+    def refused(response: Any) -> str | None:
+        """Return the `Authorization` a 401 `response` refused at the origin it was sent to, if any:
+        the request is then worth sending again with a renewed token (see `renew_refused`)."""
+        sent = response.request.headers.get('Authorization')
+        first = response.history[0].request if response.history else response.request
+        if response.status_code != 401 or not sent or urls.origin(str(response.url)) != urls.origin(str(first.url)):
+            return None
+        return str(sent)
+
+    def renew_refused(self, header: str) -> None:
+        """Renew the token after a 401 refused `header`, unless another request already did (sync)."""
+        with self.lock:
+            if self.state.header == header:
+                self.fetch()
+
+    async def arenew_refused(self, header: str) -> None:
+        """Renew the token after a 401 refused `header`, unless another request already did (async)."""
+        async with self._async_lock():
+            if self.state.header == header:
+                await self.afetch()
+
+    async def acurrent(self) -> str:
+        """Return the Authorization header, fetching a token if needed (async)."""
+        async with self._async_lock():
+            if not self.state.valid(self.clock()):
+                await self.afetch()
+            return self.state.header
+
+
+class _Token(Auth):
+    """An `OAuth2`'s current token on one request; a 401 is left to the client that sent it."""
+
+    def __init__(self, credential: OAuth2) -> None:
+        self.credential = credential
+        self.credential_headers = credential.credential_headers
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers['Authorization'] = self.credential.current()
+        return request
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        request.headers['Authorization'] = await self.credential.acurrent()
+        yield request
+
+    sync_auth_flow = OAuth2.sync_auth_flow
+
+
+def renewable(value: Any) -> OAuth2 | None:
+    """Return the auth of a request if it may renew its credential and want the request sent again."""
+    return value if isinstance(value, OAuth2) else None
+
+
+def signing(value: Any) -> Any:
+    """Return the auth to sign one attempt of a request with (see `Auth.once`)."""
+    return value.once() if isinstance(value, Auth) else value
+
+
+class Replay:
+    """What sending a request again takes: its options, and where its file body started."""
+
+    def __init__(self, kwargs: Mapping[str, Any]) -> None:
+        self.options = dict(kwargs)
+        self.body = kwargs.get('data', kwargs.get('content'))
+        self.position = self.body.tell() if hasattr(self.body, 'seek') and hasattr(self.body, 'tell') else None
+
+    def refused(self, credential: OAuth2, response: Any) -> str | None:
+        """Return the header `response` refused if the request can be sent again (its body is
+        not an iterator or a stream already consumed), else None."""
+        if self.position is None and not retry.replayable(self.options):
+            return None
+        return credential.refused(response)
+
+    def kwargs(self, credential: OAuth2) -> dict[str, Any]:
+        """Rewind a file body and return the options of the replay, signed by `credential.once()`."""
+        if self.position is not None:
+            self.body.seek(self.position)
+        return dict(self.options, auth=credential.once())

@@ -18,6 +18,7 @@ import urllib3
 from requests.structures import CaseInsensitiveDict
 
 from . import (
+    agent,
     caching,
     connections,
     content,
@@ -35,11 +36,10 @@ from . import (
     urls,
     webhooks,
 )
-from .auth import checked
+from .auth import Replay, checked, renewable, signing
 from .cookies import Pairs, RequestsLayered, bound
 from .errors import (
     TRANSPORT_ERRORS,
-    HTTPError,
     RequestsBodyTooLarge,
     RequestsDeadlineExceeded,
     RequestsDecodeError,
@@ -97,6 +97,7 @@ class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  
         for prefix in ('https://', 'http://'):
             self.mount(prefix, connections.Adapter())
         self.headers['Accept-Encoding'] = content.ACCEPT_ENCODING
+        self.headers['User-Agent'] = agent.sync()
         self.trailing = trailing
         self.timeout = TIMEOUT
         self._root = True
@@ -201,12 +202,38 @@ class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  
         view = self._derive()
         view.headers, view.auth, view.params = requests.utils.default_headers(), None, {}  # type: ignore[assignment]
         view.cookies = requests.cookies.RequestsCookieJar()
-        response = view._send('POST', target, data=body, headers=headers, allow_redirects=False, **kwargs)
+        response = view.request('POST', target, data=body, headers=headers, allow_redirects=False, response=True,
+                                **kwargs)
         return self._checked(response, redirects=True)
 
     def request(self, method: str, path: object = '', **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        """Send a request to `path` (relative, `/`-rooted or absolute) and return the response."""
-        return self._send(method, path, **kwargs)
+        """Send a request to `path` (relative, `/`-rooted or absolute) and return the response.
+
+        Every request the client sends comes here, those of multi-step flows too: override it
+        to log or sign them all. (`response=True`, which flows pass, asks a `Resource` for the
+        response instead of its content; a plain client always returns the response.)
+        """
+        kwargs.pop('response', None)
+        return self._exchange(method, path, **kwargs)
+
+    def _exchange(self, method: str, path: object = '', **kwargs: Any) -> requests.Response:
+        """The send seam: every request, from `request`, becomes its last response here.
+
+        Deadlines, retries and the rate limit attach here (`_send`), each attempt below in
+        `_attempt`; an auth that renewed its credential after the answer (OAuth2 after a 401)
+        has the request sent again through `request`, so an override sees the replay too.
+        """
+        credential = renewable(kwargs.get('auth') or self.auth)
+        if credential is None:
+            return self._send(method, path, **kwargs)
+        again = Replay(kwargs)
+        response = self._send(method, path, **kwargs)
+        refused = again.refused(credential, response)
+        if refused is None:
+            return response
+        response.close()
+        credential.renew_refused(refused)
+        return self.request(method, path, response=True, **again.kwargs(credential))
 
     def _send(self, method: str, path: object = '', **kwargs: Any) -> requests.Response:
         cache, flights = caching.options(self, kwargs)
@@ -238,21 +265,15 @@ class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  
                 if watch is not None:
                     watch.release()
             delay = plan.answered(response.status_code, response.headers)
-            if delay is None:
-                return response
-            with contextlib.closing(response):
-                if delay == math.inf:
-                    try:
-                        self._checked(response, streamed=_streamed(self, kwargs))
-                    except HTTPError as exc:
-                        plan.give_up(exc)
-                        raise
+            if delay is None or delay == math.inf:
+                return plan.last(response)
+            response.close()
             plan.clock.sleep(delay)
 
     def _attempt(self, plan: retry.Plan, method: str, path: object = '', base: str | None = None,
                  **kwargs: Any) -> requests.Response:
-        """Send one attempt of a request (to `path` under `base`, by default the client's URL)."""
-        url = self._url(path, base)
+        """Send one attempt of a request (to `path` under `base`, by default the client's URL), under `_exchange`."""
+        url = plan.url = self._url(path, base)
         kwargs.setdefault('timeout', self.timeout)
         if 'content' in kwargs:  # httpx's name for a raw body
             kwargs['data'] = kwargs.pop('content')
@@ -263,6 +284,7 @@ class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  
             kwargs['headers'] = dict(kwargs.get('headers') or {}, **dict.fromkeys(names))
             if self.auth is not None and kwargs.get('auth') is None:
                 kwargs['auth'] = _no_auth
+        kwargs['auth'] = signing(kwargs.get('auth') or self.auth)
         stream = kwargs.pop('stream', None)
         limit = content.max_body(kwargs.pop('max_body', self.max_body))
         response = super().request(method, url, stream=True, **kwargs)
@@ -284,7 +306,7 @@ class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  
 
         (`stream` is the `requests.Session` attribute that sets the default of `stream=`.)
         """
-        response = self._send(method, path, stream=True, **kwargs)
+        response = self.request(method, path, stream=True, response=True, **kwargs)
         try:
             yield response
         finally:
@@ -298,7 +320,7 @@ class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  
                 str(response.request.method), str(response.url), response.status_code,
                 response.reason or '', body, response.headers.get('Content-Type'),
             )
-            raise RequestsHTTPError(message, response)
+            raise retry.retried(RequestsHTTPError(message, response), response)
         return response
 
     def _content(self, response: requests.Response) -> Any:
@@ -313,7 +335,7 @@ class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  
         try:
             step = flow.send(reply)
             while isinstance(step, flows.Call):
-                response = self._send(step.method, step.path, **step.kwargs)
+                response = self.request(step.method, step.path, response=True, **step.kwargs)
                 step = flow.send(flows.Reply(self._content(response), response.headers, str(response.url)))
             return step.value
         except StopIteration as stop:
@@ -376,9 +398,15 @@ class Resource(Navigation, Client):  # type: ignore[misc]
     # How `pages` and `each` find the next page, unless given a strategy.
     pagination: paging.Strategy = paging.Link()
 
-    def request(self, method: str, path: object = '', **kwargs: Any) -> Any:  # type: ignore[override]
-        """Send a request and return its decoded content; error statuses raise `HTTPError`."""
-        return self._content(self._send(method, path, **kwargs))
+    def request(self, method: str, path: object = '', *, response: bool = False,  # type: ignore[override]
+                **kwargs: Any) -> Any:
+        """Send a request and return its decoded content; error statuses raise `HTTPError`.
+
+        With `response=True`, return the response itself, unchecked, as a plain client does:
+        the flows (`iter`, `pages`, `update`, ...) ask for it so, through this method.
+        """
+        sent = self._exchange(method, path, **kwargs)
+        return sent if response else self._content(sent)
 
     if TYPE_CHECKING:
         @property
@@ -402,7 +430,7 @@ class Resource(Navigation, Client):  # type: ignore[misc]
 
     def exists(self, path: object = '') -> bool:
         """Return whether a HEAD request to `path` succeeds (status below 400)."""
-        return bool(self._send('HEAD', path, allow_redirects=False).ok)
+        return bool(self.request('HEAD', path, allow_redirects=False, response=True).ok)
 
     def __contains__(self, key: object) -> bool:
         """`key in resource`: whether a HEAD request to `key` succeeds."""
@@ -451,7 +479,7 @@ class Resource(Navigation, Client):  # type: ignore[misc]
                     if response is not None:
                         response.close()
                     try:
-                        response = self._send(step.method, step.path, stream=True, **step.kwargs)
+                        response = self.request(step.method, step.path, stream=True, response=True, **step.kwargs)
                     except _DROPS as exc:
                         reply = streams.Dropped(exc)
                     else:
@@ -521,7 +549,7 @@ class Resource(Navigation, Client):  # type: ignore[misc]
 
     def create(self, path: object = '', json: Any = None, **kwargs: Any) -> str | None:
         """POST and return the `Location` header of the created resource."""
-        response = self._checked(self._send('POST', path, json=json, **kwargs))
+        response = self._checked(self.request('POST', path, json=json, response=True, **kwargs))
         return response.headers.get('Location')
 
     def update(self, path: object = '', callback: Callable[..., Any] | None = None, **json: Any) -> Any:
@@ -574,7 +602,7 @@ class Remote(Navigation, Client):  # type: ignore[misc]
 
     def __call__(self, path: object = '', **json: Any) -> Any:
         """POST the defaults merged with `json` and return `check` of the decoded result."""
-        return self.check(self._content(self._send('POST', path, json=rpc.merge(self.json, json))))
+        return self.check(self._content(self.request('POST', path, json=rpc.merge(self.json, json), response=True)))
 
     @staticmethod
     def check(result: Any) -> Any:
@@ -603,7 +631,7 @@ class Graph(Remote):
         status comes with `application/graphql-response+json`.
         """
         payload = rpc.merge(self.json, graphql.body(query, operation_name, variables))
-        response = self._send('POST', json=payload, headers={'Accept': graphql.ACCEPT})
+        response = self.request('POST', '', json=payload, headers={'Accept': graphql.ACCEPT}, response=True)
         where = urls.where('POST', response.url)
         result = graphql.result(response.status_code, response.headers.get('Content-Type'), response.content, where,
                                 self._kind(response))
@@ -621,7 +649,7 @@ class JsonRpc(jsonrpc.Methods, Remote):  # type: ignore[misc]
     """
 
     def _rpc(self, payload: Any) -> tuple[Any, str]:
-        response = self._send('POST', json=payload)
+        response = self.request('POST', '', json=payload, response=True)
         where = urls.where('POST', response.url)
         value = jsonrpc.read(response.status_code, response.headers.get('Content-Type'), response.content, where,
                              self._kind(response))

@@ -39,7 +39,7 @@ import urllib3.connection
 import urllib3.connectionpool
 import urllib3.util
 
-from . import __version__, content, downloads, fields, urls
+from . import __version__, agent, content, downloads, fields, urls
 from .base import Resource
 from .errors import Error, HTTPError, IncompleteBody, InvalidURL
 
@@ -109,7 +109,7 @@ TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token: methods, h
 EDGES = re.compile(r'^[\s.]+|[\s.]+\Z')  # what a file name may not start or end with
 FRAMING = frozenset({'content-length', 'transfer-encoding'})  # a body needs one of them
 ACCEPT = 'application/json, */*;q=0.5'
-USER_AGENT = f'clients/{__version__}'
+USER_AGENT = agent.sync()
 
 COLORS = {
     'key': '\x1b[1;34m',

@@ -197,8 +197,8 @@ class ASGIForwarder(Forwarder):
         query = scope.get('query_string', b'').decode('latin-1')
         url = plan.path + ('?' + query if query else '')
         try:
-            response = await view._send(method, url, headers=plan.headers, content=content, stream=True,
-                                        follow_redirects=False)
+            response = await view.request(method, url, headers=plan.headers, content=content, stream=True,
+                                          follow_redirects=False, response=True)
         except ClientDisconnect:
             return None
         except (httpx.TransportError, LookupError) as exc:
@@ -307,8 +307,8 @@ class WSGIForwarder(Forwarder):
         query = environ.get('QUERY_STRING', '')
         url = plan.path + ('?' + query if query else '')
         try:
-            response = view._send(method, url, headers=dict(plan.headers or ()), data=_wsgi_body(environ),
-                                  stream=True, follow_redirects=False)
+            response = view.request(method, url, headers=dict(plan.headers or ()), data=_wsgi_body(environ),
+                                    stream=True, follow_redirects=False, response=True)
         except ClientDisconnect as exc:
             return _wsgi_answer(start_response, Plan(method, status=400, detail=str(exc)))
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.InvalidHeader, LookupError) as exc:

@@ -9,13 +9,17 @@ the shells only sleep and send. Time comes from the policy's `clock`, so tests u
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import math
+import os
 import random
+import socket
+import ssl
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import httpx
 import requests
@@ -23,7 +27,7 @@ import urllib3
 
 from . import deadlines, urls
 from .content import MAX_BODY, max_body
-from .errors import AllHostsDown
+from .errors import AllHostsDown, Error
 from .ratelimit import RETRY_AFTER_STATUSES, RateLimit, retry_after
 
 # Methods that mean the same when sent twice (RFC 9110, 9.2.2).
@@ -34,6 +38,8 @@ STATUSES = frozenset({429, 502, 503, 504})
 IDEMPOTENCY_KEY = 'idempotency-key'
 
 LOG = logging.getLogger(__name__)
+
+_Response = TypeVar('_Response', bound=Any)  # a requests.Response or an httpx.Response
 
 CONNECT = 'connect'  # nothing was sent: safe to retry any method
 READ = 'read'  # the request may have been sent: retry only idempotent requests
@@ -206,6 +212,82 @@ def failure(error: BaseException) -> str | None:
     return READ if isinstance(error, ConnectionError | TimeoutError) else None  # not a missing file
 
 
+# Timeouts by phase, from the most specific class down (requests' and httpx's names differ).
+_TIMEOUTS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
+    ((httpx.ConnectTimeout, requests.exceptions.ConnectTimeout), 'connect timed out'),
+    ((httpx.ReadTimeout, requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError), 'read timed out'),
+    (httpx.WriteTimeout, 'write timed out'),
+    (httpx.PoolTimeout, 'no pooled connection came free in time'),
+)
+# What a server that hangs up before answering is called by http.client, httpx's transport and aiohttp.
+_HANG_UPS = ('remote end closed connection without response', 'server disconnected')
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """Yield `error` and every error inside it, outermost first: wrapped in its arguments
+    (requests wraps urllib3's), as its `reason` (urllib3's MaxRetryError) or as its cause."""
+    seen: set[int] = set()
+    pending = [error]
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        inner = [arg for arg in current.args if isinstance(arg, BaseException)]
+        reason = getattr(current, 'reason', None)
+        inner += [reason] if isinstance(reason, BaseException) else []
+        inner += [found for found in (current.__cause__, current.__context__) if found is not None]
+        pending.extend(inner)
+
+
+def cause(error: BaseException) -> str:
+    """Return what went wrong in a transport error, in a few words the same for every library and
+    transport: `connection refused`, `host name not resolved`, `read timed out`, ..."""
+    for kinds, words in _TIMEOUTS:
+        if isinstance(error, kinds):
+            return words
+    chain = list(_chain(error))
+    for found in chain:
+        if isinstance(found, socket.gaierror):
+            return 'host name not resolved' + (f' ({found.strerror})' if found.strerror else '')
+        if isinstance(found, ssl.SSLError):
+            detail = getattr(found, 'verify_message', None) or getattr(found, 'reason', None) or found.strerror
+            kind = 'TLS certificate not accepted' if isinstance(found, ssl.SSLCertVerificationError) else 'TLS failed'
+            return f'{kind}: {detail or found}'
+        if isinstance(found, OSError) and isinstance(found.errno, int) and found.errno > 0:
+            return os.strerror(found.errno).lower()
+    if any(str(found).lower().startswith(_HANG_UPS) for found in chain):
+        return 'the server closed the connection without an answer'
+    if any(isinstance(found, TimeoutError | requests.exceptions.Timeout | httpx.TimeoutException) for found in chain):
+        return 'timed out'
+    told = (found.args[0] for found in chain if found.args and isinstance(found.args[0], str) and found.args[0]
+            and not _wrapper(found))
+    return next(told, None) or type(error).__name__
+
+
+def _wrapper(error: BaseException) -> bool:
+    """Whether `error` holds another in its arguments or `reason` (urllib3's errors do), whose text says more."""
+    return any(isinstance(arg, BaseException) for arg in (*error.args, getattr(error, 'reason', None)))
+
+
+def restated(error: BaseException, method: str, url: str | None) -> BaseException:
+    """Return a transport error of the library as clients states one: the same class (and its
+    `request`), its text `METHOD URL: cause` (secrets redacted), the original as its cause.
+
+    Errors of clients' own, and errors that are no failure to reach a host, are returned as they are.
+    """
+    request = getattr(error, 'request', None) if isinstance(error, requests.RequestException) \
+        else getattr(error, '_request', None)
+    sent = getattr(request, 'url', None) or url
+    if isinstance(error, Error) or failure(error) is None or sent is None:
+        return error
+    stated = copy.copy(error)
+    stated.args = (f'{urls.where(method, str(sent))}: {cause(error)}',)
+    stated.__cause__, stated.__suppress_context__ = error, True
+    return stated
+
+
 def idempotent(method: str, methods: frozenset[str], *headers: Any) -> bool:
     """Return whether a request may be retried after it may have been sent."""
     return method.upper() in methods or any(
@@ -365,6 +447,8 @@ class Plan:
         self.began = 0.0
         self.hosts: dict[str, str] = {}  # host -> its failure, for proxies
         self.reason = ''
+        self.url: str | None = None  # the URL of the last attempt, for an error that does not carry it
+        self.gave_up = False  # whether retries ended on a retryable status
 
     def begin(self) -> float:
         """Count an attempt about to start; return the clock's reading (see `start`)."""
@@ -402,14 +486,18 @@ class Plan:
         replacement = self.exhausted(self, error) if self.exhausted is not None else None
         if replacement is not None:
             raise annotate(replacement, self.attempts) from error
-        raise annotate(error, self.attempts, reason)
+        stated = restated(error, self.method, self.url)
+        if stated is error:
+            raise annotate(error, self.attempts, reason)
+        raise annotate(stated, self.attempts, reason) from error
 
     def answered(self, status: int, headers: Mapping[str, str]) -> float | None:
         """Return the seconds to wait before retrying after an answer, or None to return it.
 
-        A retryable status on which retries ended returns `math.inf`: the shell then raises
-        its HTTP error for the response (see `give_up`). A status that was never retried
-        (a POST's, say, even after a connect error was) is returned as it is.
+        A retryable status on which retries ended returns `math.inf`: the shell then returns
+        that last response (see `last`), and a `Resource` raises its HTTP error with the
+        attempts (see `retried`). A status that was never retried (a POST's, say, even after a
+        connect error was) is returned as it is.
         """
         if self.limit is not None:
             self.limit.observe(status, headers, self.clock.now(), self.clock.time())
@@ -420,11 +508,28 @@ class Plan:
         if decision.retry:
             self._retrying(f'status {status}', decision.delay)
             return decision.delay
-        return math.inf if self.attempts > 1 and self.safe else None
+        if self.attempts > 1 and self.safe:
+            self.gave_up = True
+            return math.inf
+        return None
 
-    def give_up(self, error: BaseException) -> BaseException:
-        """Record the attempts on the HTTP error raised for the last answer."""
-        return annotate(error, self.attempts, self.reason)
+    def last(self, response: _Response) -> _Response:
+        """Return the response a request ends with, carrying `attempts` (and, when retries ended
+        on its status, why: for the HTTP error a `Resource` raises, see `retried`)."""
+        response.attempts = self.attempts
+        response._retries_ended = self.reason if self.gave_up else None
+        return response
+
+
+def retried(error: BaseException, response: Any) -> BaseException:
+    """Record on the HTTP error raised for `response` its attempts, and in its message when
+    retries ended on its status (see `Plan.last`)."""
+    attempts = getattr(response, 'attempts', 1)
+    reason = getattr(response, '_retries_ended', None)
+    if reason is None:
+        error.attempts = attempts  # type: ignore[attr-defined]
+        return error
+    return annotate(error, attempts, reason)
 
 
 def plan(client: Any, method: str, kwargs: dict[str, Any], remaining: Callable[[], float] | None = None) -> Plan:

@@ -38,7 +38,8 @@ _USERINFO = re.compile(r'(?i)\b([a-z][a-z0-9+.-]*://)([^/?#@\s\'"]*)@')
 # What a cookie's value may not hold: what ends it in a `Cookie` header (`;`, `,`, a line
 # break) and what a header cannot carry as it is (other control and non-ASCII characters).
 _COOKIE_BREAK = re.compile(r'[^\x20-\x2b\x2d-\x3a\x3c-\x7e]')
-_PARAM = re.compile(r'([?&;])([^=&#\s\'"?;]+)=([^&#\s\'"<>)]*)')
+# (a value ends before a `:` that ends a URL in a message, `GET <url>: refused`, so redacting is idempotent)
+_PARAM = re.compile(r'([?&;])([^=&#\s\'"?;]+)=((?:[^&#\s\'"<>):]|:(?!\s|$))*)')
 
 
 def absolute(url: str, what: str = 'URL') -> str:
@@ -66,7 +67,7 @@ def base(url: str) -> str:
     """Return `url` checked as an absolute http(s) base URL, ending with `/`."""
     parts = urlsplit(absolute(url, 'base URL'))
     if parts.query or parts.fragment:
-        raise InvalidURL(f'base URL must not have a query or fragment (pass params= instead): {url!r}')
+        raise InvalidURL(f'base URL must not have a query or fragment (pass params= instead): {redact(repr(url))}')
     return url.rstrip('/') + '/'
 
 

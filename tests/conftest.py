@@ -261,6 +261,12 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture(autouse=True)
+def secret_params(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Names an `ApiKey(query=...)` registers as secret are this test's only (the set is process-wide)."""
+    monkeypatch.setattr(clients.urls, 'SECRET_PARAMS', set(clients.urls.SECRET_PARAMS))
+
+
+@pytest.fixture(autouse=True)
 def instant_retries(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Retries with the default clock do not really wait in tests; the waits are recorded."""
     waits: list[float] = []

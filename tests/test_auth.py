@@ -9,7 +9,9 @@ import re
 import threading
 import urllib.parse
 
+import httpx
 import pytest
+import requests
 
 import clients
 from clients import auth, oauth
@@ -395,6 +397,34 @@ def test_replay_of_a_consumed_stream_returns_the_401(fresh):
     assert api.protected.post(data=file) == {'token': 't2'}
     api.close()
 
+
+
+def test_oauth2_replays_a_401_itself_for_a_plain_requests_session(fresh, other):
+    """Outside the clients (which replay through their `request`), OAuth2 replays in a response hook."""
+    state = auth_server.oauth_state(fresh)
+    url = fresh.url + 'oauth/protected'
+    with requests.Session() as session:
+        session.auth = oauth2(fresh)
+        assert session.get(url).json() == {'token': 't1'}
+        state['current'] = 'revoked'
+        assert session.post(url, data=io.BytesIO(b'seekable')).json() == {'token': 't2'}
+        state['current'] = 'revoked'
+        assert session.post(url, data=iter([b'once'])).status_code == 401  # a consumed stream is not sent again
+        assert session.post(url, data=b'bytes').json() == {'token': 't3'}
+        assert session.get(fresh.url + 'redirect', params={'to': other.url + 'status/401'}).status_code == 401
+    assert state['issued'] == 3  # none for the other origin's 401
+
+
+async def test_oauth2_replays_a_401_itself_for_a_plain_httpx_client(fresh, other):
+    state = auth_server.oauth_state(fresh)
+    url = fresh.url + 'oauth/protected'
+    async with httpx.AsyncClient(auth=oauth2(fresh), follow_redirects=True) as client:
+        assert (await client.get(url)).json() == {'token': 't1'}
+        state['current'] = 'revoked'
+        assert (await client.post(url, content=b'bytes')).json() == {'token': 't2'}
+        response = await client.get(fresh.url + 'redirect', params={'to': other.url + 'status/401'})
+        assert response.status_code == 401
+    assert state['issued'] == 2
 
 
 # OAuth 2.0 against authlib's authorization server

@@ -185,7 +185,7 @@ def test_navigates_like_a_resource_and_prints_plain_json_when_piped(server: Serv
     assert done.stdout.startswith('{\n  "method": "GET",\n')  # indented
     echoed = json.loads(done.stdout)
     assert (echoed['path'], echoed['query']) == ('/echo/user/repos', {'visibility': 'public'})
-    assert echoed['headers']['user-agent'] == f'clients/{__version__}'
+    assert echoed['headers']['user-agent'] == f'clients/{__version__} (python-requests/{requests.__version__})'
 
 
 @pytest.mark.parametrize(
@@ -457,7 +457,7 @@ def test_head_prints_nothing_and_verbose_shows_both_heads(server: Server) -> Non
     assert (result.code, result.out) == (0, '')
     lines = result.err.splitlines()
     assert lines[0] == '> HEAD /echo HTTP/1.1'
-    assert f'> User-Agent: clients/{__version__}' in lines
+    assert f'> User-Agent: clients/{__version__} (python-requests/{requests.__version__})' in lines
     assert '< 200 OK' in lines
     assert '< Content-Type: application/json' in lines
 

@@ -247,3 +247,24 @@ async def test_redirects_settings_are_checked(twin, options):
         await twin(api.get('x', **options))
     assert twin.sent() == []
     await twin.close(api)
+
+
+@pytest.mark.parametrize('kind', ['Client', 'Resource', 'Remote', 'Graph', 'JsonRpc', 'Proxy'])
+async def test_every_client_sends_one_user_agent_naming_its_library(twin, server, kind):
+    """`clients/<version> (<library>/<version>)`: requests' for sync, httpx's for async (either transport)."""
+    library = f'python-httpx/{httpx.__version__}' if twin.name == 'async' else f'python-requests/{requests.__version__}'
+    expected = f'clients/{clients.__version__} ({library})'
+    api = getattr(twin, kind)(server.url)
+    response = await twin(api.request('GET', 'echo', response=True))  # (the response from every class)
+    assert response.json()['headers']['user-agent'] == expected
+    await twin.close(api)
+
+
+async def test_the_user_agent_is_overridden_as_any_header(twin, server):
+    for headers in ({'User-Agent': 'mine/1'}, {'user-agent': 'mine/1'}):
+        api = twin.Resource(server.url, headers=headers)
+        assert (await twin(api.get('echo')))['headers']['user-agent'] == 'mine/1'
+        api.headers['User-Agent'] = 'mine/2'
+        assert (await twin(api.get('echo')))['headers']['user-agent'] == 'mine/2'
+        assert (await twin(api.get('echo', headers={'User-Agent': 'mine/3'})))['headers']['user-agent'] == 'mine/3'
+        await twin.close(api)

@@ -2,10 +2,13 @@
 
 import asyncio
 import concurrent.futures
+import contextlib
 import email.utils
+import errno
 import io
 import pickle
 import socket
+import ssl
 import threading
 import time
 import uuid
@@ -13,9 +16,10 @@ import uuid
 import httpx
 import pytest
 import requests
+import urllib3
 
 import clients
-from clients import RateLimit, Retry
+from clients import RateLimit, Retry, retry
 from tests.conftest import FakeClock
 
 
@@ -53,15 +57,33 @@ async def test_failed_statuses_are_retried_with_backoff(twin, server, clock):
 
 @pytest.mark.parametrize('status', [429, 502, 503, 504])
 async def test_last_status_is_raised_with_the_attempts(twin, server, clock, status):
-    for cls in (twin.Resource, twin.Client):  # even a plain client raises once retries ran out
-        client = cls(server.url, retry=Retry(backoff=1, jitter=0, clock=clock))
-        with pytest.raises(twin.HTTPError) as info:
-            await twin(client.get('flaky', params=flaky(5, status=str(status))))
-        error = info.value
-        assert (error.status_code, error.attempts) == (status, 3)
-        assert str(error).endswith('failure 3 (after 3 attempts: attempts exhausted)')
-        assert error.response.status_code == status
-        await twin.close(client)
+    resource = twin.Resource(server.url, retry=Retry(backoff=1, jitter=0, clock=clock))
+    with pytest.raises(twin.HTTPError) as info:
+        await twin(resource.get('flaky', params=flaky(5, status=str(status))))
+    error = info.value
+    assert (error.status_code, error.attempts) == (status, 3)
+    assert str(error).endswith('failure 3 (after 3 attempts: attempts exhausted)')
+    assert error.response.status_code == status
+    assert error.response.attempts == 3
+    await twin.close(resource)
+
+
+@pytest.mark.parametrize('kind', ['Client', 'Proxy'])
+@pytest.mark.parametrize('stream', [False, True])
+@pytest.mark.parametrize('status', [429, 503])
+async def test_a_plain_client_returns_the_last_response_with_its_attempts(twin, server, clock, kind, stream, status):
+    """A plain client is a Session: it never raises for a status, also once its retries ran out."""
+    client = getattr(twin, kind)(server.url, retry=Retry(backoff=1, jitter=0, clock=clock))
+    response = await twin(client.get('flaky', params=flaky(5, status=str(status)), stream=stream))
+    assert (response.status_code, response.attempts) == (status, 3)
+    body = await twin(response.aread()) if twin.name == 'async' else response.content
+    assert b'failure 3' in body  # the last answer, still readable when streamed
+    assert clock.sleeps == [1, 2]
+    await twin.close(client)
+    client = twin.Client(server.url, retry=Retry(backoff=1, jitter=0, clock=clock))
+    ok = await twin(client.get('flaky', params=flaky(1)))
+    assert (ok.status_code, ok.attempts) == (200, 2)
+    await twin.close(client)
 
 
 async def test_other_statuses_are_not_retried(twin, server, clock):
@@ -320,3 +342,90 @@ async def test_remote_calls_retry_connect_errors_only(twin, server, clock):
     assert info.value.attempts == 3
     await twin.close(rpc)
     await twin.close(down)
+
+
+def hanging_up():
+    """A local server that reads each request and closes the connection without an answer."""
+    listener = socket.socket()
+    listener.bind(('127.0.0.1', 0))
+    listener.listen(16)
+
+    def serve():
+        with contextlib.suppress(OSError):
+            while True:
+                connection, _ = listener.accept()
+                with connection:
+                    connection.recv(1 << 16)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener
+
+
+@pytest.mark.parametrize('case', ['refused', 'hung up'])
+async def test_transport_errors_say_what_failed_in_one_line(twin, clock, case):
+    """`GET <url>: connection refused (after 3 attempts ...)`, in every shell and transport: the
+    library's class, the URL's secrets redacted, the library's own error as the cause."""
+    listener = hanging_up() if case == 'hung up' else None
+    port = listener.getsockname()[1] if listener else closed_port()
+    cause = 'connection refused' if case == 'refused' else 'the server closed the connection without an answer'
+    kinds = {'refused': connect_error(twin), 'hung up': read_error(twin)}
+    client = twin.Client(f'http://127.0.0.1:{port}/', retry=Retry(clock=clock))
+    with pytest.raises(kinds[case]) as info:
+        await twin(client.get('x', params={'access_token': 'hunter2', 'page': 1}))
+    error = info.value
+    assert str(error) == (f'GET http://127.0.0.1:{port}/x?access_token=***&page=1: {cause} '
+                          '(after 3 attempts: attempts exhausted)')
+    assert type(error.__cause__) is type(error)  # the library's error, as it was
+    assert 'hunter2' not in described(error.__cause__)
+    assert error.request is not None
+    await twin.close(client)
+    if listener:
+        listener.close()
+
+
+@pytest.mark.parametrize(('error', 'words'), [
+    (requests.ConnectionError(urllib3.exceptions.MaxRetryError(
+        None, '/x', urllib3.exceptions.ProtocolError('Connection aborted.', ConnectionRefusedError(111, 'x')))),
+     'connection refused'),
+    (httpx.ConnectError('All connection attempts failed'), 'All connection attempts failed'),
+    (httpx.ConnectTimeout('timed out'), 'connect timed out'),
+    (requests.exceptions.ConnectTimeout('x'), 'connect timed out'),
+    (requests.exceptions.ReadTimeout('x'), 'read timed out'),
+    (httpx.ReadTimeout('x'), 'read timed out'),
+    (httpx.WriteTimeout('x'), 'write timed out'),
+    (httpx.PoolTimeout('x'), 'no pooled connection came free in time'),
+    (httpx.ReadError(''), 'ReadError'),
+    (requests.ConnectionError(TimeoutError('slow')), 'timed out'),
+    (requests.ConnectionError(socket.gaierror(-2, 'Name or service not known')),
+     'host name not resolved (Name or service not known)'),
+    (httpx.ConnectError('x').with_traceback(None), 'x'),
+    (requests.ConnectionError(ssl.SSLCertVerificationError(1, 'certificate verify failed')),
+     'TLS certificate not accepted: certificate verify failed'),
+    (requests.ConnectionError(ssl.SSLError(1, 'wrong version number')), 'TLS failed: wrong version number'),
+    (requests.ConnectionError(ConnectionResetError(errno.ECONNRESET, 'reset')), 'connection reset by peer'),
+    (httpx.RemoteProtocolError('Server disconnected without sending a response.'),
+     'the server closed the connection without an answer'),
+])
+def test_the_cause_of_a_transport_error_in_a_few_words(error, words):
+    assert retry.cause(error) == words
+
+
+def test_a_cause_is_found_inside_the_chain():
+    refused = ConnectionRefusedError(errno.ECONNREFUSED, "Connect call failed ('127.0.0.1', 9)")
+    try:
+        try:
+            raise refused
+        except OSError as exc:
+            raise OSError('All connection attempts failed') from exc
+    except OSError as exc:
+        wrapped = httpx.ConnectError('All connection attempts failed')
+        wrapped.__cause__ = exc
+    wrapped.__context__ = wrapped  # (a loop in the chain is walked once)
+    assert retry.cause(wrapped) == 'connection refused'
+
+
+def test_errors_that_are_not_failures_to_reach_a_host_are_kept_as_they_are():
+    for error in (clients.errors.AllHostsDown('GET', {}), requests.TooManyRedirects('30'), httpx.ConnectError('x')):
+        assert retry.restated(error, 'GET', None) is error  # (the last one names no URL)
+    stated = retry.restated(httpx.ConnectError('x'), 'GET', 'http://h/?token=t')
+    assert str(stated) == 'GET http://h/?token=***: x'

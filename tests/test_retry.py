@@ -5,6 +5,7 @@ import email.utils
 import io
 import math
 import pickle
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -314,10 +315,13 @@ def test_plan_answers(clock):
     plan.start()
     assert plan.answered(429, {'Retry-After': email.utils.formatdate(clock.wall + 5, usegmt=True)}) == 5
     plan.start()
-    assert plan.answered(503, {}) == math.inf  # give up: the shell raises its HTTP error
+    assert plan.answered(503, {}) == math.inf  # give up: the shell returns the last response
+    response = plan.last(SimpleNamespace())
+    assert response.attempts == 3
     error = ValueError('GET x returned 503')
-    assert plan.give_up(error) is error
-    assert str(error) == 'GET x returned 503 (after 3 attempts: attempts exhausted)'
+    assert retry.retried(error, response) is error
+    assert (str(error), error.attempts) == ('GET x returned 503 (after 3 attempts: attempts exhausted)', 3)
+    assert retry.retried(ValueError(), SimpleNamespace(attempts=2, _retries_ended=None)).attempts == 2
     post = retry.plan(Client(policy), 'POST', {})
     post.start()
     assert post.answered(503, {}) is None  # not retried: the response is returned as it is

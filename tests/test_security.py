@@ -284,9 +284,13 @@ def _chain(error: BaseException) -> list[BaseException]:
     ("url='/v1/x?client_secret=abc'", "url='/v1/x?client_secret=***'"),
     ('http://h/x?page=2#frag', 'http://h/x?page=2#frag'),
     ('no url here: a=b', 'no url here: a=b'),
+    ('GET http://h/x?token=abc: connection refused', 'GET http://h/x?token=***: connection refused'),
+    ('GET http://h/x?token=a:b:c', 'GET http://h/x?token=***'),
+    ('GET http://h/x?token=a:b: refused', 'GET http://h/x?token=***: refused'),
 ])
 def test_redact(text, expected):
     assert urls.redact(text) == expected
+    assert urls.redact(expected) == expected  # redacting twice (a message built from redacted URLs) changes nothing
 
 
 async def test_a_cookie_jar_given_is_used_as_it_is(twin, server):
