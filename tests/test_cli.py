@@ -1028,7 +1028,9 @@ def test_demo_serve_runs_until_ctrl_c_as_a_process() -> None:
             assert json.loads(run(url, 'items', '1').stdout)['stock'] == 9  # the same store throughout
         finally:
             process.send_signal(signal.SIGINT)  # Ctrl-C
-            out, err = process.communicate(timeout=TIMEOUT)
+            process.wait(timeout=TIMEOUT)
+        # (read through the same file object as the first line: what it buffered belongs to the output)
+        out, err = process.stdout.read(), process.stderr.read()
     assert (process.returncode, err) == (0, '')
     assert out.endswith('\nStopped.\n')
     assert f'  clients {url} items 1\n' in out
