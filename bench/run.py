@@ -37,10 +37,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import httpx
 import requests
 
 import clients
+from clients import httpx
 
 NGINX_CONF = """\
 daemon off;

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import anyio
-import httpx
 import requests
 
 from . import fields, hops
 from .aio import AsyncClient
 from .base import Client
 from .errors import AllHostsDown
+from .library import httpx
 
 __all__ = ['ASGIForwarder', 'WSGIForwarder', 'asgi', 'wsgi']
 

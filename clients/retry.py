@@ -17,13 +17,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import requests
 import urllib3
 
 from . import deadlines, urls
 from .content import MAX_BODY, max_body
 from .errors import AllHostsDown
+from .library import httpx
 from .ratelimit import RETRY_AFTER_STATUSES, RateLimit, retry_after
 
 # Methods that mean the same when sent twice (RFC 9110, 9.2.2).

@@ -1,10 +1,10 @@
 """Client and AsyncClient: joining, verbs, derived views, settings and credentials (both shells)."""
 
-import httpx
 import pytest
 import requests
 
 import clients
+from clients import httpx
 from clients.navigation import REDIRECTS
 from tests.conftest import URL
 

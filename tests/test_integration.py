@@ -3,11 +3,11 @@
 import io
 import json
 
-import httpx
 import pytest
 import requests
 
 import clients
+from clients import httpx
 from tests.server import versioned_state
 
 PATTERN = bytes(range(256)) * 256

@@ -10,12 +10,11 @@ import threading
 import time
 import uuid
 
-import httpx
 import pytest
 import requests
 
 import clients
-from clients import RateLimit, Retry
+from clients import RateLimit, Retry, httpx
 from tests.conftest import FakeClock
 
 

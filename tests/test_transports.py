@@ -8,11 +8,10 @@ from collections.abc import Iterator
 from urllib.parse import quote
 
 import aiohttp
-import httpx
 import pytest
 
 import clients
-from clients import aio, transports
+from clients import aio, httpx, transports
 
 
 def test_choose(monkeypatch):
