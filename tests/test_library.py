@@ -140,12 +140,13 @@ def _requirements(text: str) -> set[str]:
     return {Requirement(line).name for line in text.split('\n') if line.strip()}
 
 
-def test_a_plain_install_brings_one_library():
+def test_a_plain_install_brings_one_library_and_the_fast_transport():
     config = configparser.ConfigParser()
     config.read(ROOT / 'setup.cfg')
     plain = _requirements(config['options']['install_requires'])
     extras = {name: _requirements(value) for name, value in config['options.extras_require'].items()}
     assert plain & BOTH == {'httpx2'}
+    assert 'aiohttp' in plain
     assert extras['httpx'] == {'httpx'}
     # only the test extra (which runs the suite over both) brings the other library
     assert [name for name, wanted in extras.items() if wanted & BOTH - {'httpx2'} and name != 'httpx'] == ['test']
