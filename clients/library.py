@@ -6,8 +6,8 @@ async classes, their errors, the transports and the auth helpers are all built o
 library's classes, so `isinstance(AsyncResource(url), httpx2.AsyncClient)` holds when httpx2
 is chosen, and `clients.httpx` is that library (for code that runs over either).
 
-Type checkers see httpx2. Over httpx alone, say so to them: `always_true = CLIENTS_HTTPX1`
-(mypy) or `defineConstant = { CLIENTS_HTTPX1 = true }` (pyright).
+mypy sees httpx2; to check code over httpx, set `always_true = CLIENTS_HTTPX1`. pyright needs
+telling either way: `defineConstant = { CLIENTS_HTTPX1 = false }` for httpx2, `true` for httpx.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     if not CLIENTS_HTTPX1:
         import httpcore2 as httpcore
         import httpx2 as httpx
-    else:  # (seen only when the first branch is not: the first import of a name is the one that counts)
+    else:  # (mypy keeps the first import of a name when it is not told which branch holds)
         import httpcore  # type: ignore[no-redef, unused-ignore]
         import httpx  # type: ignore[no-redef, unused-ignore]
 else:
