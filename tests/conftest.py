@@ -178,7 +178,7 @@ class Twin:
 
 
 # Async tests that use these run over both transports (`twin` tests always do: their mocks are
-# pytest-httpx's under httpx's transport and the wire mock's under aiohttp's; see README).
+# pytest-httpx's or httpx2-pytest's under httpx's transport and the wire mock's under aiohttp's).
 REAL_SERVERS = {'server', 'other', 'fresh', 'hostile'}
 
 
