@@ -36,12 +36,11 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 from wsgiref.util import is_hop_by_hop
 
-import httpx
 import requests
 import uvicorn
 
 import clients
-from clients import forward
+from clients import forward, httpx
 
 from . import streaming
 

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import httpx
 import requests
 
 import clients
+from clients import httpx
 
 
 class Handler(BaseHTTPRequestHandler):

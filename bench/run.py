@@ -37,10 +37,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import httpx
 import requests
 
 import clients
+from clients import httpx
 
 NGINX_CONF = """\
 daemon off;
@@ -335,7 +335,7 @@ def profile(url: str, count: int, concurrency: int) -> None:
     for name, seconds in sorted(by_package.items(), key=lambda item: -item[1])[:12]:
         print(f'  {name:28} {seconds / total:6.1%}')
     print('largest cumulative times in clients, httpx and the transport:')
-    stats.sort_stats('cumulative').print_stats(r'clients/|httpx/_client|httpx/_models|aiohttp/client\.py', 25)
+    stats.sort_stats('cumulative').print_stats(r'clients/|httpx2?/_client|httpx2?/_models|aiohttp/client\.py', 25)
 
 
 def package(path: str, name: str) -> str:
@@ -376,6 +376,8 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
         print(f'{server.name} on {server.url}: {args.rounds} interleaved round(s) of {args.requests} GET+JSON '
               f'per case, fan-out at concurrency {args.concurrency}; median req/s, ratio to the raw library, '
               'TCP connections opened per round, server CPU (of one core) while it ran')
+        print(f'async clients over {clients.library.NAME} {httpx.__version__} ("httpx" below); their default '
+              f"transport is {clients.transports.choose()!r}, and [httpx] is transport='httpx'")
         measure(server, cases, counts, args.rounds)
         figures = report(cases)
         if args.profile:

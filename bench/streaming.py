@@ -33,10 +33,10 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import httpx
 import requests
 
 import clients
+from clients import httpx
 
 PIECE = bytes(range(256)) * 4096  # 1 MiB
 

@@ -1,7 +1,7 @@
 """High-level HTTP clients: navigate resources, call RPC and GraphQL, spread load over hosts.
 
-Sync classes are `requests.Session` subclasses; async twins are `httpx.AsyncClient`
-subclasses.
+Sync classes are `requests.Session` subclasses; async twins subclass the `AsyncClient` of
+`clients.httpx`, which is httpx2 or httpx (see `clients.library`).
 """
 
 from collections.abc import Callable
@@ -34,6 +34,7 @@ from .errors import (
     TokenError,
     WebhookError,
 )
+from .library import httpx
 from .ratelimit import RateLimit
 from .retry import Retry
 from .webhooks import verify_webhook
@@ -94,6 +95,7 @@ __all__ = [
     'TokenError',
     'WebhookError',
     'auth',
+    'httpx',
     'jsonrpc',
     'singleton',
     'verify_webhook',

@@ -1,7 +1,8 @@
 """The `User-Agent` every client sends: `clients/<version> (<library>/<version>)`.
 
 The library is the one a shell is built over (`python-requests` for the sync classes and
-the command line, `python-httpx` for the async ones, over either transport). It is a
+the command line, `python-httpx2` or `python-httpx` for the async ones, the library they
+subclass (see `clients.library`), over either transport). It is a
 default header like any other: client headers, a request's headers or the CLI's `-H`
 replace it.
 """
@@ -10,8 +11,9 @@ from __future__ import annotations
 
 import functools
 
-import httpx
 import requests
+
+from . import library
 
 
 @functools.cache
@@ -28,5 +30,5 @@ def sync() -> str:
 
 
 def asynchronous() -> str:
-    """Return the `User-Agent` of the async clients: `clients/<version> (python-httpx/<version>)`."""
-    return user_agent('python-httpx', httpx.__version__)
+    """Return the `User-Agent` of the async clients: `clients/<version> (python-httpx2/<version>)` (or httpx)."""
+    return user_agent(f'python-{library.NAME}', library.httpx.__version__)

@@ -16,8 +16,6 @@ import re
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Self
 
-import httpx
-
 from . import (
     agent,
     caching,
@@ -48,6 +46,7 @@ from .errors import (
     HttpxHTTPError,
     HttpxIncompleteBody,
 )
+from .library import httpx
 from .navigation import TIMEOUT, Headers, Navigable, Navigation, redirects
 
 _SEND_OPTIONS = ('auth',)

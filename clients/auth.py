@@ -19,11 +19,11 @@ from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import requests
 
 from . import oauth, retry, urls
 from .errors import TokenError
+from .library import httpx
 
 
 def _header_value(value: str, what: str) -> str:

@@ -17,13 +17,13 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import requests
 import urllib3
 from requests.structures import CaseInsensitiveDict
 
 from . import cache as caches
 from .coalesce import Flights
+from .library import httpx
 from .retry import Retry
 
 if TYPE_CHECKING:

@@ -44,8 +44,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import requests
+
+from .library import httpx
 
 
 class Error(Exception):

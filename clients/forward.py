@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import anyio
-import httpx
 import requests
 import urllib3
 
@@ -33,6 +32,7 @@ from . import fields, hops, retry
 from .aio import AsyncClient
 from .base import Client
 from .errors import AllHostsDown
+from .library import httpx
 
 __all__ = ['ASGIForwarder', 'WSGIForwarder', 'asgi', 'wsgi']
 

@@ -21,13 +21,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
-import httpx
 import requests
 import urllib3
 
 from . import deadlines, urls
 from .content import MAX_BODY, max_body
 from .errors import AllHostsDown, Error
+from .library import httpx
 from .ratelimit import RETRY_AFTER_STATUSES, RateLimit, retry_after
 
 # Methods that mean the same when sent twice (RFC 9110, 9.2.2).

@@ -5,13 +5,16 @@ An httpx transport turns an `httpx.Request` into an `httpx.Response`; everything
 so both transports behave the same. `AiohttpTransport` sends over an `aiohttp` connection
 pool, which is many times faster than httpx's own for concurrent requests, and maps every
 aiohttp error to the httpx exception httpx's own transport raises in the same situation.
+"httpx" here is the library in use, httpx2 or httpx (`clients.library`).
 
-`choose` picks a transport by name: `'auto'` (the default, `DEFAULT`) is aiohttp when it is
-installed (`pip install 'clients[aio]'`) and HTTP/2 was not asked for, else httpx.
+`choose` picks a transport by name: `'auto'` (the default, `DEFAULT`) is aiohttp, which a
+plain `pip install clients` installs, unless HTTP/2 was asked for (or aiohttp is missing).
 
 `reclaim` mends the pools of httpx's own transports: httpcore 1.0.9 (the newest) loses a
 pool slot for good whenever a request is cancelled or times out just as the pool hands it a
-new connection, until every later request waits out its pool timeout.
+new connection, until every later request waits out its pool timeout. httpcore2 2.16 drops
+such unopened connections itself, but still keeps the slot of one opened for a request that
+then ended (tests/test_pool.py has both cases), so its pools are mended too.
 """
 
 from __future__ import annotations
@@ -25,8 +28,7 @@ import ssl
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import httpcore
-import httpx
+from .library import httpcore, httpx
 
 try:
     import aiohttp
@@ -59,7 +61,7 @@ def choose(name: str | None = None, http2: bool = False) -> str:
         return 'aiohttp' if aiohttp is not None and not http2 else 'httpx'
     if name == 'aiohttp':
         if aiohttp is None:
-            raise ImportError("transport='aiohttp' needs aiohttp: pip install 'clients[aio]'")
+            raise ImportError("transport='aiohttp' needs aiohttp: pip install aiohttp")
         if http2:
             raise ValueError("transport='aiohttp' speaks HTTP/1.1 only: use transport='httpx' with http2=True")
     return name

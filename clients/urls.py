@@ -9,11 +9,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
-import httpx
 import urllib3
 
 from . import fields
 from .errors import InvalidURL
+from .library import httpx
 
 # Headers that carry a client's credentials; they never leave their origin.
 CREDENTIAL_HEADERS = ('Authorization', 'Cookie', 'Proxy-Authorization')

@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 
 import clients
+from clients import httpx
 from tests.redis_server import RedisServer
 from tests.server import ERRORS, Hostile, Server
 from tests.wire_mock import WireMock, connector, sessions
@@ -99,8 +99,8 @@ async def wire(wire_server: WireMock, monkeypatch: pytest.MonkeyPatch) -> AsyncI
 class Twin:
     """One shell, sync or async, behind the same interface, so scenarios are written once.
 
-    Mocks are requests-mock's (sync), pytest-httpx's (async over httpx's transport) or the
-    wire mock (async over the aiohttp transport).
+    Mocks are requests-mock's (sync), pytest-httpx's or httpx2-pytest's (async over the httpx
+    transport of the library in use) or the wire mock (async over the aiohttp transport).
     """
 
     def __init__(self, name: str, request: pytest.FixtureRequest, transport: str = 'httpx') -> None:
@@ -122,7 +122,7 @@ class Twin:
     @property
     def mocker(self) -> Any:
         if self._mock is None:
-            fixture = 'httpx_mock' if self.name == 'async' else 'requests_mock'
+            fixture = f'{clients.library.NAME}_mock' if self.name == 'async' else 'requests_mock'
             self._mock = self.request.getfixturevalue(fixture)
         return self._mock
 
@@ -186,7 +186,7 @@ class Twin:
 
 
 # Async tests that use these run over both transports (`twin` tests always do: their mocks are
-# pytest-httpx's under httpx's transport and the wire mock's under aiohttp's; see README).
+# pytest-httpx's or httpx2-pytest's under httpx's transport and the wire mock's under aiohttp's).
 REAL_SERVERS = {'server', 'other', 'fresh', 'hostile'}
 
 

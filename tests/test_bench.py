@@ -3,6 +3,7 @@
 import pytest
 import requests
 
+import clients
 from bench import streaming
 
 
@@ -48,9 +49,10 @@ def test_forward_bench_runs(capsys):
     assert 'x raw' in out
 
 
-def test_suite_runs_in_quick_mode(capfd):
+def test_suite_runs_in_quick_mode(capfd, monkeypatch):
     from bench import run
 
+    monkeypatch.setattr(clients.transports, 'DEFAULT', 'auto')  # as outside the tests
     figures = run.main(['--quick'])
     assert set(figures) == {
         'requests.Session', 'Resource.get', 'Resource.items[str(i)]', 'requests.get per call', 'Client.get',
@@ -67,6 +69,8 @@ def test_suite_runs_in_quick_mode(capfd):
     out = capfd.readouterr().out
     assert 'python on http://127.0.0.1:' in out
     assert 'AsyncResource.items[] [aiohttp]' in out
+    assert f"over {clients.library.NAME} {clients.httpx.__version__} (" in out
+    assert "default transport is 'aiohttp', and [httpx] is transport='httpx'" in out
     assert 'ratio to the raw library' in out  # from bench.streaming, run in its own process
 
 

@@ -1,10 +1,10 @@
 """Client and AsyncClient: joining, verbs, derived views, settings and credentials (both shells)."""
 
-import httpx
 import pytest
 import requests
 
 import clients
+from clients import httpx
 from clients.navigation import REDIRECTS
 from tests.conftest import URL
 
@@ -251,8 +251,10 @@ async def test_redirects_settings_are_checked(twin, options):
 
 @pytest.mark.parametrize('kind', ['Client', 'Resource', 'Remote', 'Graph', 'JsonRpc', 'Proxy'])
 async def test_every_client_sends_one_user_agent_naming_its_library(twin, server, kind):
-    """`clients/<version> (<library>/<version>)`: requests' for sync, httpx's for async (either transport)."""
-    library = f'python-httpx/{httpx.__version__}' if twin.name == 'async' else f'python-requests/{requests.__version__}'
+    """`clients/<version> (<library>/<version>)`: requests' for sync, httpx2's or httpx's for async (either transport)."""
+    chosen = clients.library.NAME
+    library = (f'python-{chosen}/{httpx.__version__}' if twin.name == 'async'
+               else f'python-requests/{requests.__version__}')
     expected = f'clients/{clients.__version__} ({library})'
     api = getattr(twin, kind)(server.url)
     response = await twin(api.request('GET', 'echo', response=True))  # (the response from every class)

@@ -3,11 +3,11 @@
 import pickle
 import re
 
-import httpx
 import pytest
 import requests
 
 import clients
+from clients import httpx
 from clients.navigation import RETIRED, Navigable
 from tests.conftest import URL
 

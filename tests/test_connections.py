@@ -4,7 +4,6 @@ malformed heads and cut bodies refused, in both shells and over both async trans
 import http.client
 import os
 
-import httpx
 import pytest
 import requests
 import urllib3
@@ -12,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import clients
-from clients import connections
+from clients import connections, httpx
 from tests.server import Hostile
 
 CLOSE = Hostile.CLOSE

@@ -5,12 +5,11 @@ from __future__ import annotations
 import socket
 import time
 
-import httpx
 import pytest
 import requests
 
 import clients
-from clients import deadlines
+from clients import deadlines, httpx
 from clients.errors import DeadlineExceeded
 
 

@@ -6,12 +6,11 @@ import re
 import zlib
 
 import brotli
-import httpx
 import pytest
 import requests
 
 import clients
-from clients import content
+from clients import content, httpx
 from clients.content import zstd
 from tests.conftest import URL, each
 

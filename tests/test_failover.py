@@ -5,12 +5,11 @@ import concurrent.futures
 import io
 import uuid
 
-import httpx
 import pytest
 import requests
 
 import clients
-from clients import Retry
+from clients import Retry, httpx
 from tests.server import Server
 from tests.test_resilience import closed_port, flaky
 

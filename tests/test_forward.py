@@ -21,7 +21,6 @@ from typing import Any
 from urllib.parse import urlsplit
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
-import httpx
 import pytest
 import requests
 import uvicorn
@@ -31,7 +30,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 import clients
-from clients import forward
+from clients import forward, httpx
 from tests.forward_upstream import CLOSED, MOVED, PIECE, UPLOADS, MiB, pattern
 from tests.server import ReportsErrors
 

@@ -4,11 +4,10 @@ import asyncio
 import threading
 import time
 
-import httpx
 import pytest
 
 import clients
-from clients import AllHostsDown, HTTPError, Retry, errors, hosts, retry
+from clients import AllHostsDown, HTTPError, Retry, errors, hosts, httpx, retry
 from tests.conftest import FakeClock
 
 

@@ -4,12 +4,12 @@ import asyncio
 import socket
 import threading
 
-import httpx
 import pytest
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
 import clients
+from clients import httpx
 
 
 async def app(scope, receive, send):

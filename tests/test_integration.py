@@ -3,11 +3,11 @@
 import io
 import json
 
-import httpx
 import pytest
 import requests
 
 import clients
+from clients import httpx
 from tests.conftest import each
 from tests.server import versioned_state
 

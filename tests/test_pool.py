@@ -4,11 +4,11 @@ import asyncio
 import contextlib
 import random
 
-import httpcore
-import httpx
 import pytest
 
 import clients
+from clients import httpx
+from clients.library import httpcore
 
 LIMITS = httpx.Limits(max_connections=1)
 TIMEOUT = httpx.Timeout(5, pool=1)

@@ -13,13 +13,12 @@ import threading
 import time
 import uuid
 
-import httpx
 import pytest
 import requests
 import urllib3
 
 import clients
-from clients import RateLimit, Retry, retry
+from clients import RateLimit, Retry, httpx, retry
 from tests.conftest import FakeClock
 
 

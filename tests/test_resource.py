@@ -5,11 +5,11 @@ import io
 import json
 import pickle
 
-import httpx
 import pytest
 import requests
 
 import clients
+from clients import httpx
 from tests.conftest import URL
 
 

@@ -7,13 +7,12 @@ import math
 import pickle
 from types import SimpleNamespace
 
-import httpx
 import pytest
 import requests
 import urllib3
 
 import clients
-from clients import retry
+from clients import httpx, retry
 from clients.ratelimit import retry_after
 from clients.retry import CONNECT, READ, Decision, Retry, decide
 

@@ -11,14 +11,13 @@ import logging
 from typing import Any
 from urllib.parse import quote
 
-import httpx
 import pytest
 import requests
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import clients
-from clients import InvalidURL, urls
+from clients import InvalidURL, httpx, urls
 from tests.server import Server
 
 # Every header that carries one of the client's credentials below.

@@ -4,12 +4,11 @@ import itertools
 import json
 import ssl
 
-import httpx
 import pytest
 import requests
 
 import clients
-from clients import streams
+from clients import httpx, streams
 from clients.flows import Pause
 from clients.sse import Event
 from tests.conftest import URL, each

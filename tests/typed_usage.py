@@ -12,11 +12,10 @@ import pathlib
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from typing import Any, assert_type
 
-import httpx
 import requests
 
 import clients
-from clients import jsonrpc
+from clients import httpx, jsonrpc
 
 URL = 'http://127.0.0.1:8080/'
 

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-import httpx
 import trustme
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 import clients
+from clients import httpx
 from tests.server import Handler, Server
 
 
