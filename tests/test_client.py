@@ -251,7 +251,7 @@ async def test_redirects_settings_are_checked(twin, options):
 
 @pytest.mark.parametrize('kind', ['Client', 'Resource', 'Remote', 'Graph', 'JsonRpc', 'Proxy'])
 async def test_every_client_sends_one_user_agent_naming_its_library(twin, server, kind):
-    """`clients/<version> (<library>/<version>)`: requests' for sync, httpx2's or httpx's for async (either transport)."""
+    """`clients/<version> (<library>/<version>)`: requests' for sync, the httpx library's for async."""
     chosen = clients.library.NAME
     library = (f'python-{chosen}/{httpx.__version__}' if twin.name == 'async'
                else f'python-requests/{requests.__version__}')
