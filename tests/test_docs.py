@@ -22,6 +22,7 @@ import ast
 import asyncio
 import inspect
 import re
+import socket
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,7 +31,6 @@ from typing import Any
 
 import pytest
 
-import clients
 from clients import webhooks
 from tests.docs_server import DocsServer
 
@@ -115,6 +115,16 @@ def localize(code: str, origins: Origins, redis_url: Any) -> str:
     return REDIS.sub(lambda match: redis_url(), code)
 
 
+def local_only(getaddrinfo: Any) -> Any:
+    """Wrap `socket.getaddrinfo` so that only 127.0.0.1 resolves: an example that escaped `localize` fails."""
+    def resolve(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host not in ('127.0.0.1', b'127.0.0.1'):
+            raise OSError(f'an example tried to reach {host!r}: only local servers may be used')
+        return getaddrinfo(host, *args, **kwargs)
+
+    return resolve
+
+
 def run(example: Example, namespace: dict[str, Any], code: str) -> None:
     """Run an example's code so that tracebacks point at its lines in the page."""
     source = '\n' * (example.line - 1) + code
@@ -132,6 +142,7 @@ def test_examples_run(page: Path, origins: Origins, request: pytest.FixtureReque
     if not found:
         pytest.skip(f'{page.name} has no example to run')
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(socket, 'getaddrinfo', local_only(socket.getaddrinfo))
     namespace: dict[str, Any] = {'__name__': f'docs.{page.stem}', **placeholders(origins)}
 
     def redis_url() -> str:
@@ -150,7 +161,8 @@ def test_every_example_can_be_found() -> None:
         languages = {match[1] for match in FENCE.finditer(text)}
         assert languages <= LANGUAGES, (page, languages - LANGUAGES)
         assert text.count('```') == 2 * len(FENCE.findall(text)), page
-        assert text.count('<!-- not run') == sum(example.skipped is not None for example in examples(page)), page
+        marks = re.findall('^<!-- not run', text, re.MULTILINE)
+        assert len(marks) == sum(example.skipped is not None for example in examples(page)), page
 
 
 def test_few_examples_are_skipped() -> None:
@@ -158,6 +170,13 @@ def test_few_examples_are_skipped() -> None:
                if example.skipped is not None}
     assert all(skipped.values())
     assert len(skipped) <= 3, skipped
+
+
+def test_an_example_cannot_reach_another_host() -> None:
+    resolve = local_only(socket.getaddrinfo)
+    assert resolve('127.0.0.1', 80)
+    with pytest.raises(OSError, match='only local servers'):
+        resolve('example.com', 443)
 
 
 def test_examples_reach_only_local_servers(origins: Origins) -> None:

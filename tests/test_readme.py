@@ -8,6 +8,7 @@ import pytest
 
 ROOT = Path(__file__).parent.parent
 VENV = 'python3 -m venv .venv'
+DOCS = ".venv/bin/pip install -q -e '.[docs]' && "  # CI builds the documentation after the tests
 
 
 def quick_start() -> list[str]:
@@ -42,6 +43,14 @@ def test_ci_runs_the_quick_start_exactly() -> None:
     ci = (ROOT / '.ci' / 'run').read_text().splitlines()
     commands = quick_start()
     assert [line for line in ci if line in commands] == commands  # both, in that order, as written
-    # nothing else installs the package or runs the demo or the tests
-    others = [line for line in ci if line not in commands and not line.lstrip().startswith('#')]
+    # nothing else installs the package or runs the demo or the tests; the docs line only adds its extra
+    others = [line.removeprefix(DOCS) for line in ci if line not in commands and not line.lstrip().startswith('#')]
     assert not [line for line in others if re.search(r'pip install|pytest|clients\.demo|activate', line)]
+
+
+def test_ci_builds_the_documentation_strictly_after_the_tests() -> None:
+    ci = (ROOT / '.ci' / 'run').read_text().splitlines()
+    docs = [number for number, line in enumerate(ci) if line.startswith(DOCS)]
+    assert len(docs) == 1
+    assert docs[0] > ci.index(quick_start()[1])
+    assert '.venv/bin/mkdocs build --strict ' in ci[docs[0]]
