@@ -54,3 +54,8 @@ def test_ci_builds_the_documentation_strictly_after_the_tests() -> None:
     assert len(docs) == 1
     assert docs[0] > ci.index(quick_start()[1])
     assert '.venv/bin/mkdocs build --strict ' in ci[docs[0]]
+
+
+def test_the_documentation_gives_the_same_quick_start() -> None:
+    page = (ROOT / 'docs' / 'quickstart.md').read_text()
+    assert re.findall(r'```console\n(.+?)\n```', page, re.DOTALL) == quick_start()
