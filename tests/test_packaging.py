@@ -63,6 +63,8 @@ def test_sdist_holds_every_test_helper_and_what_the_tests_read(built: Built) -> 
     assert {'tests/__init__.py', 'tests/conftest.py', 'tests/server.py', 'tests/wire_mock.py'} <= wanted
     wanted |= {'clients/py.typed', 'LICENSE', 'README.md', 'CHANGELOG.md', 'setup.cfg', 'setup.py',
                'pyproject.toml', 'ruff.toml', '.ci/run'}
+    # tests/test_docs.py runs the examples of docs/
+    wanted |= {'mkdocs.yml'} | {path.relative_to(ROOT).as_posix() for path in (ROOT / 'docs').glob('*.md')}
     assert sorted(wanted - built.files) == []
 
 

@@ -8,6 +8,7 @@ import pytest
 
 ROOT = Path(__file__).parent.parent
 VENV = 'python3 -m venv .venv'
+DOCS = ".venv/bin/pip install -q -e '.[docs]' && "  # CI builds the documentation after the tests
 
 
 def quick_start() -> list[str]:
@@ -42,6 +43,23 @@ def test_ci_runs_the_quick_start_exactly() -> None:
     ci = (ROOT / '.ci' / 'run').read_text().splitlines()
     commands = quick_start()
     assert [line for line in ci if line in commands] == commands  # both, in that order, as written
-    # nothing else installs the package or runs the demo or the tests
-    others = [line for line in ci if line not in commands and not line.lstrip().startswith('#')]
+    # nothing else installs the package or runs the demo or the tests; the docs line only adds its extra, and the
+    # suite runs once more, as the test command runs it, over the other httpx library
+    again = 'CLIENTS_HTTPX=httpx ' + commands[1].rpartition(' && ')[2]
+    assert again in ci
+    others = [line.removeprefix(DOCS) for line in ci
+              if line not in (*commands, again) and not line.lstrip().startswith('#')]
     assert not [line for line in others if re.search(r'pip install|pytest|clients\.demo|activate', line)]
+
+
+def test_ci_builds_the_documentation_strictly_after_the_tests() -> None:
+    ci = (ROOT / '.ci' / 'run').read_text().splitlines()
+    docs = [number for number, line in enumerate(ci) if line.startswith(DOCS)]
+    assert len(docs) == 1
+    assert docs[0] > ci.index(quick_start()[1])
+    assert '.venv/bin/mkdocs build --strict ' in ci[docs[0]]
+
+
+def test_the_documentation_gives_the_same_quick_start() -> None:
+    page = (ROOT / 'docs' / 'quickstart.md').read_text()
+    assert re.findall(r'```console\n(.+?)\n```', page, re.DOTALL) == quick_start()
