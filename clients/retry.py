@@ -189,6 +189,8 @@ def unsent(policy: Retry) -> Retry:
 def failure(error: BaseException) -> str | None:
     """Return whether a transport error happened before anything was sent (`CONNECT`), maybe
     after (`READ`), or is not worth retrying (None)."""
+    while type(error.__cause__) is type(error):  # a restated error (see `restated`): judge the original
+        error = error.__cause__
     if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout | AllHostsDown):
         return CONNECT
     if isinstance(error, httpx.TransportError):

@@ -9,12 +9,11 @@ import re
 import threading
 import urllib.parse
 
-import httpx
 import pytest
 import requests
 
 import clients
-from clients import auth, oauth
+from clients import auth, httpx, oauth
 from tests import auth_server, authlib_server
 from tests.conftest import URL
 

@@ -9,13 +9,12 @@ import time
 import uuid
 
 import hishel
-import httpx
 import pytest
 import redis
 import requests
 
 import clients
-from clients import Cache, RateLimit
+from clients import Cache, RateLimit, httpx
 from clients import cache as caches
 
 

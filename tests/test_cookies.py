@@ -6,13 +6,12 @@ import http.cookiejar
 import pickle
 import re
 
-import httpx
 import pytest
 import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clients import cookies, urls
+from clients import cookies, httpx, urls
 
 
 def header(jar: http.cookiejar.CookieJar, url: str) -> str | None:

@@ -23,14 +23,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import h11
-import httpx
 import pytest
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 from werkzeug.serving import make_server
 
 import clients
-from clients import forward
+from clients import forward, httpx
 from tests.forward_upstream import MOVED
 from tests.test_forward import ASGIServer, WSGIThread
 

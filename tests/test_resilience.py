@@ -428,3 +428,14 @@ def test_errors_that_are_not_failures_to_reach_a_host_are_kept_as_they_are():
         assert retry.restated(error, 'GET', None) is error  # (the last one names no URL)
     stated = retry.restated(httpx.ConnectError('x'), 'GET', 'http://h/?token=t')
     assert str(stated) == 'GET http://h/?token=***: x'
+
+
+def test_a_restated_error_is_judged_as_the_original():
+    """A transport error restated in one line keeps its kind: a refused connection stays a connect failure."""
+    with requests.Session() as session, pytest.raises(requests.ConnectionError) as caught:
+        session.get('http://127.0.0.1:9/x', timeout=5)
+    refused = caught.value
+    stated = retry.restated(refused, 'GET', 'http://127.0.0.1:9/x')
+    assert type(stated) is type(refused)
+    assert str(stated) == 'GET http://127.0.0.1:9/x: connection refused'
+    assert retry.failure(stated) == retry.failure(refused) == retry.CONNECT
