@@ -45,6 +45,8 @@ SECRET_HEADERS = frozenset({'authorization', 'cookie', 'proxy-authorization', 's
 SECRET_FIELD = re.compile(r'(?:^|[_-])(?:token|secret|password|passwd|api_?key|assertion|code_verifier)$',
                           re.IGNORECASE)
 _FORM = 'application/x-www-form-urlencoded'
+# Shorter credentials are not searched for in the rest of a cassette (they would match everywhere).
+MIN_SECRET = 4
 
 
 def _yaml() -> Any:
@@ -130,16 +132,40 @@ class Interaction:
     chunks: list[bytes] = field(default_factory=list)
     played: bool = False
 
-    def redacted(self) -> dict[str, Any]:
-        """Return the interaction in vcrpy's format, its credentials redacted."""
+    def secrets(self) -> set[str]:
+        """Return the credentials this interaction carries: in secret headers, query parameters and fields."""
+        found: set[str] = set()
+        for name, value in (*self.headers, *self.response_headers):
+            if name.lower() == 'cookie':
+                found.update(part.partition('=')[2].strip() for part in value.split(';'))
+            elif name.lower() == 'set-cookie':
+                found.add(value.partition(';')[0].partition('=')[2].strip())
+            elif secret_header(name):
+                found.update((value.strip(), value.partition(' ')[2].strip()))
+        for name, value in parse_qsl(urlsplit(self.uri).query, keep_blank_values=True):
+            if urls.redact(f'?{name}=x') != f'?{name}=x':
+                found.add(value)
+        password = urlsplit(self.uri).password
+        if password:
+            found.add(password)
+        for headers, body in ((self.headers, self.body), _decoded(b''.join(self.chunks), self.response_headers)[::-1]):
+            found.update(_field_values(body, _header(headers, 'Content-Type')))
+        return {secret for secret in found if len(secret) >= MIN_SECRET}
+
+    def redacted(self, secrets: Iterable[str] = ()) -> dict[str, Any]:
+        """Return the interaction in vcrpy's format, its credentials (and `secrets`, wherever they are) redacted."""
+        secrets = sorted(set(secrets) | self.secrets(), key=len, reverse=True)
         body, headers = _decoded(b''.join(self.chunks), self.response_headers)
-        body = redact_body(body, _header(headers, 'Content-Type'))
+        body = _scrub(redact_body(body, _header(headers, 'Content-Type')), secrets)
+        headers = [(name, _scrub_text(value, secrets)) for name, value in headers]
         if _header(headers, 'Content-Length') is not None:
             headers = [(name, str(len(body)) if name.lower() == 'content-length' else value)
                        for name, value in headers]
-        request_body = redact_body(self.body, _header(self.headers, 'Content-Type'))
+        request_body = _scrub(redact_body(self.body, _header(self.headers, 'Content-Type')), secrets)
+        request_headers = [(name, _scrub_text(value, secrets)) for name, value in self.headers]
         return {
-            'request': {'method': self.method, 'uri': urls.redact(self.uri), 'headers': _grouped(self.headers),
+            'request': {'method': self.method, 'uri': _scrub_text(urls.redact(self.uri), secrets),
+                        'headers': _grouped(request_headers),
                         'body': _text(request_body) if request_body else None},
             'response': {'status': {'code': self.status, 'message': self.reason}, 'headers': _grouped(headers),
                          'body': {'string': _text(body)}},
@@ -162,6 +188,43 @@ class Interaction:
     def answer(self) -> Answer:
         """The recorded response, as a mock answer."""
         return Answer(self.status, tuple(self.response_headers), tuple(self.chunks))
+
+
+def _field_values(body: bytes, content_type: str | None) -> set[str]:
+    """Return the values of the secret fields of a JSON or form body."""
+    found: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str) and SECRET_FIELD.search(key) and isinstance(item, str):
+                    found.add(item)
+                else:
+                    walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    try:
+        if content.kind(content_type) == 'json':
+            walk(json.loads(body))
+        elif content.parse(content_type)[0] == _FORM:
+            found.update(value for name, value in parse_qsl(body.decode('ascii')) if SECRET_FIELD.search(name))
+    except ValueError:
+        pass
+    return found
+
+
+def _scrub(body: bytes, secrets: Iterable[str]) -> bytes:
+    for secret in secrets:
+        body = body.replace(secret.encode(), REDACTED.encode())
+    return body
+
+
+def _scrub_text(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    return text
 
 
 def _grouped(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
@@ -219,7 +282,9 @@ class Cassette:
         """Write the recorded interactions, redacted, to `path` (nothing when replaying)."""
         if not self.recording:
             return
-        text = _yaml().safe_dump({'interactions': [each.redacted() for each in self.interactions], 'version': 1},
+        secrets = set().union(*(each.secrets() for each in self.interactions))
+        text = _yaml().safe_dump({'interactions': [each.redacted(secrets) for each in self.interactions],
+                                  'version': 1},
                                  sort_keys=False, allow_unicode=True)
         directory = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(directory, mode=0o700, exist_ok=True)
