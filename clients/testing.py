@@ -105,7 +105,8 @@ def answer(status: int = 200, *, json: Any = None, text: str | None = None, cont
         raise ValueError(f'status must be an int from 100 to 599, not {status!r}')
     if isinstance(delay, bool) or not isinstance(delay, int | float) or not delay >= 0:
         raise ValueError(f'delay must be seconds >= 0, not {delay!r}')
-    kind, chunks = None, ()
+    kind: str | None = None
+    chunks: tuple[bytes, ...] = ()
     if json is not None:
         kind, chunks = 'application/json', (json_module.dumps(json).encode(),)
     elif text is not None:
@@ -410,9 +411,6 @@ class _Chunks(io.RawIOBase):
         self.left = b''
         self.done = done
 
-    def readable(self) -> bool:
-        return True
-
     def read1(self, size: int = -1) -> bytes:
         if not self.left:
             self.left = next(self.chunks, b'')
@@ -423,11 +421,6 @@ class _Chunks(io.RawIOBase):
         size = len(self.left) if size is None or size < 0 else size
         piece, self.left = self.left[:size], self.left[size:]
         return piece
-
-    def readinto(self, buffer: Any) -> int:
-        piece = self.read1(len(buffer))
-        buffer[:len(piece)] = piece
-        return len(piece)
 
     def read(self, size: int = -1) -> bytes:
         parts, want = [], (-1 if size is None else size)
@@ -465,7 +458,7 @@ def _read_timeout(timeout: Any) -> float | None:
     if isinstance(timeout, tuple):
         return timeout[1]  # type: ignore[no-any-return]
     if isinstance(timeout, urllib3.Timeout):
-        return timeout.read_timeout  # type: ignore[return-value]
+        return timeout.read_timeout
     return timeout  # type: ignore[no-any-return]
 
 
@@ -507,6 +500,10 @@ def _sync_error(kind: str, request: requests.PreparedRequest) -> Exception:
         urllib3.exceptions.ReadTimeoutError(None, url, 'clients.testing: read timed out'), request=request)  # type: ignore[arg-type]
 
 
+def _reason(status: int) -> str:
+    return http.client.responses.get(status, '')
+
+
 def sync_response(adapter: Any, request: requests.PreparedRequest, status: int, headers: Iterable[tuple[str, str]],
                   chunks: Iterable[bytes], cut: bool = False, reason: str | None = None,
                   done: Callable[[], None] | None = None) -> requests.Response:
@@ -514,7 +511,7 @@ def sync_response(adapter: Any, request: requests.PreparedRequest, status: int, 
     kept = [(name, value) for name, value in headers if name.lower() not in _FRAMING]
     raw = urllib3.HTTPResponse(
         body=_Chunks(chunks, cut, done), headers=urllib3.HTTPHeaderDict(kept), status=status,
-        version=11, version_string='HTTP/1.1', reason=http.client.responses.get(status, '') if reason is None else reason,
+        version=11, version_string='HTTP/1.1', reason=_reason(status) if reason is None else reason,
         preload_content=False, decode_content=False, original_response=_Head(kept),  # type: ignore[arg-type]
         request_method=request.method, request_url=request.url,
     )
@@ -540,9 +537,8 @@ class _Adapter(requests.adapters.BaseAdapter):
         found = self.mock._find(call)
         if found is None:
             assert self.mock.recorder is not None
-            return self.mock.recorder.sync(self, request, body,
-                                           dict(stream=stream, timeout=timeout, verify=verify, cert=cert,
-                                                proxies=proxies))
+            options = {'stream': stream, 'timeout': timeout, 'verify': verify, 'cert': cert, 'proxies': proxies}
+            return self.mock.recorder.sync(self, request, body, options)
         limit = _read_timeout(timeout)
         if found.delay:
             wait = found.delay if limit is None else min(found.delay, limit)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import os
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 import clients
-from clients.cassettes import Cassette, redact_body, redact_header
+from clients.cassettes import Cassette, Interaction, redact_body, redact_header
 from clients.testing import Mock, NoRoute
 from tests.server import Server
 
@@ -57,7 +58,8 @@ def _recorded(path: Path) -> str:
     for secret in SECRETS:
         assert secret not in text
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert text.startswith('interactions:') and text.rstrip().endswith('version: 1')
+    assert text.startswith('interactions:')
+    assert text.rstrip().endswith('version: 1')
     return text
 
 
@@ -70,7 +72,8 @@ def test_record_then_replay(fresh: Server, tmp_path: Path) -> None:
     sent = len(fresh.requests)
     fresh.stop()
     replayed = _sync(fresh.url, path)
-    assert replayed[1:] == recorded[1:] and replayed[0] == {'x': '1', 'api_key': '***'}  # as recorded: redacted
+    assert replayed[1:] == recorded[1:]
+    assert replayed[0] == {'x': '1', 'api_key': '***'}  # as recorded: redacted
     assert len(fresh.requests) == sent
 
 
@@ -106,7 +109,8 @@ def test_no_link_is_followed(tmp_path: Path) -> None:
         Cassette(link)
     cassette = Cassette(link, mode='record')
     cassette.save()
-    assert not link.is_symlink() and target.read_text() == 'interactions: []\nversion: 1\n'
+    assert not link.is_symlink()
+    assert target.read_text() == 'interactions: []\nversion: 1\n'
 
 
 @pytest.mark.parametrize(('text', 'message'), [
@@ -139,3 +143,31 @@ def test_redact_header() -> None:
     assert redact_header('Set-Cookie', 'sid=abc; Path=/; HttpOnly') == 'sid=***; Path=/; HttpOnly'
     assert redact_header('X-API-Key', 'k') == '***'
     assert redact_header('Content-Type', 'text/plain') == 'text/plain'
+
+
+def test_secrets_are_found_everywhere() -> None:
+    token = json.dumps({'access_token': 'tok-abcdef', 'items': [{'refresh_token': 'ref-abcdef'}], 'n': 1}).encode()
+    entry = Interaction('POST', 'http://api.test/token', [('Content-Type', 'application/x-www-form-urlencoded')],
+                        b'\xff', 200, 'OK',
+                        [('Set-Cookie', 'sid=cookie-abcdef; Path=/'), ('Content-Type', 'application/json'),
+                         ('Content-Encoding', 'gzip'), ('Content-Length', '3')],
+                        [gzip.compress(token)])
+    assert entry.secrets() == {'tok-abcdef', 'ref-abcdef', 'cookie-abcdef'}
+    other = Interaction('GET', 'http://api.test/me', [('X-Echo', 'saw tok-abcdef')], b'', 200, 'OK',
+                        [], [b'hello tok-abcdef'])
+    redacted = other.redacted(entry.secrets())
+    assert redacted['request']['headers'] == {'X-Echo': ['saw ***']}
+    assert redacted['response']['body'] == {'string': 'hello ***'}
+    written = entry.redacted()['response']
+    assert 'Content-Encoding' not in written['headers']  # undone, to be redacted
+    assert json.loads(written['body']['string'])['access_token'] == '***'
+    assert written['headers']['Content-Length'] == [str(len(written['body']['string']))]
+
+
+def test_a_failed_write_leaves_nothing(tmp_path: Path) -> None:
+    path = tmp_path / 'taken'
+    path.mkdir()
+    cassette = Cassette(path, mode='record')
+    with pytest.raises(OSError):
+        cassette.save()
+    assert os.listdir(tmp_path) == ['taken']

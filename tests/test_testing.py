@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import io
 import time
 from typing import Any
 
 import pytest
+import requests
+import urllib3
 
 import clients
 from clients.testing import FakeClock, Mock, NoRoute, answer
@@ -177,7 +180,8 @@ async def test_fake_clock_covers_every_wait(twin: Any, clients_mock: Mock, clien
     events.respond(events=[{'data': 'a', 'id': '1', 'retry': '7000'}]).respond(204)
     res = twin.Resource(URL)
     assert [event.data for event in await twin.list(res.iter('events', reconnect=True))] == ['a']
-    assert clients_clock.sleeps == [7.0] and events.calls[1].headers['last-event-id'] == '1'
+    assert clients_clock.sleeps == [7.0]
+    assert events.calls[1].headers['last-event-id'] == '1'
     clients_clock.sleeps.clear()
 
     clients_mock.get('http://a.test/x').respond(503)
@@ -218,3 +222,37 @@ def test_fake_clock_installs_once() -> None:
 def test_bad_answers(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises((TypeError, ValueError), match=message):
         answer(**kwargs)
+
+
+async def test_every_verb_and_matcher(twin: Any, clients_mock: Mock) -> None:
+    api = clients_mock.at(twin.Client(URL))
+    for method in ('PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'):
+        getattr(api, method.lower())('thing')
+    api.post('raw', content=b'exact')
+    client = twin.Client(URL)
+    for method in ('PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'):
+        assert (await twin(client.request(method, 'thing'))).status_code == 200
+    assert (await twin(client.post('raw', content=b'exact'))).content == b''
+    with pytest.raises(NoRoute):
+        await twin(client.post('raw', content=b'other'))
+    clients_mock.unmatched.clear()
+    assert [call.path for call in clients_mock.calls] == ['/v1/thing'] * 5 + ['/v1/raw'] * 2
+
+
+def test_sync_bodies_are_read_once(clients_mock: Mock) -> None:
+    route = clients_mock.post('upload')
+    client = clients.Client(URL)
+    client.post('upload', data=iter([b'a', 'b']))
+    client.post('upload', data=io.BytesIO(b'file'))
+    client.post('upload', data=io.StringIO('text'))
+    assert [call.content for call in route.calls] == [b'ab', b'file', b'text']
+
+
+def test_delay_in_real_time(clients_mock: Mock) -> None:
+    clients_mock.get('slow').respond(json=1, delay=0.05)
+    api = clients.Resource(URL, deadline=None, retry=None)
+    start = time.monotonic()
+    assert api.get('slow', timeout=urllib3.Timeout(read=5)) == 1
+    assert time.monotonic() - start >= 0.05
+    with pytest.raises(requests.Timeout):
+        api.get('slow', timeout=urllib3.Timeout(read=0.01))
