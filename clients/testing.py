@@ -34,7 +34,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
-from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import httpx
 import requests
@@ -166,14 +166,16 @@ class Route:
                  headers: Mapping[str, str] | None, json: Any, content: bytes | None, required: bool) -> None:
         self.method = None if method is None else method.upper()
         self.path, self.base = path, base
-        query = dict(parse_qsl(urlsplit(path).query, keep_blank_values=True))
+        # joined as a client joins it (`users:1` is a path); without a base, a path matches as a suffix
+        self.target = urls.join(base, path) if base is not None else path
+        self._parts = urlsplit(self.target) if urls.absolute_url(self.target) else None
+        self._suffix = unquote(self.target.partition('#')[0].partition('?')[0]).lstrip('/')
+        query = dict(parse_qsl(self.target.partition('#')[0].partition('?')[2], keep_blank_values=True))
         self.params = {**query, **{name: str(value) for name, value in (params or {}).items()}}
         self.headers = {name.lower(): value for name, value in (headers or {}).items()}
         self.json, self.content, self.required = json, content, required
         self.answers: list[Answer | Callable[[Call], Answer]] = []
         self.calls: list[Call] = []
-        target = urljoin(base, path) if base is not None else path
-        self._parts = urlsplit(target)
 
     def respond(self, status: int = 200, **kwargs: Any) -> Self:
         """Add an answer (the arguments of `answer`): answers are given in turn, the last repeats."""
@@ -196,15 +198,13 @@ class Route:
             return False
         sent = urlsplit(call.url)
         parts = self._parts
-        if parts.scheme:
+        if parts is not None:
             if (sent.scheme, sent.hostname, _port(sent)) != (parts.scheme, parts.hostname, _port(parts)):
                 return False
             if unquote(sent.path) != unquote(parts.path or '/'):
                 return False
-        elif parts.path:
-            path, want = unquote(sent.path), unquote(parts.path)
-            if path != '/' + want.lstrip('/') and not path.endswith('/' + want.lstrip('/')):
-                return False
+        elif self._suffix and not unquote(sent.path).endswith('/' + self._suffix):
+            return False
         params = call.params
         if any(params.get(name) is None or value not in params[name] for name, value in self.params.items()):
             return False
@@ -228,7 +228,7 @@ class Route:
         return step if isinstance(step, Answer) else step(call)
 
     def __repr__(self) -> str:
-        where = self.path if self.base is None else urljoin(self.base, self.path)
+        where = self.target
         match = ''.join(f' {name}={value!r}' for name, value in (
             ('params', self.params), ('headers', self.headers), ('content', self.content)) if value)
         if self.json is not _UNSET:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -256,3 +260,34 @@ def test_delay_in_real_time(clients_mock: Mock) -> None:
     assert time.monotonic() - start >= 0.05
     with pytest.raises(requests.Timeout):
         api.get('slow', timeout=urllib3.Timeout(read=0.01))
+
+
+def test_the_plugin(tmp_path: Path) -> None:
+    """The fixtures come with the package's pytest plugin; a route never called fails its test."""
+    (tmp_path / 'test_user.py').write_text(
+        'import clients\n'
+        'def test_used(clients_mock, clients_clock):\n'
+        '    clients_mock.get("users/3").respond(json={"id": 3})\n'
+        '    assert clients.Resource("http://api.test/").users[3] == {"id": 3}\n'
+        'def test_unused(clients_mock):\n'
+        '    clients_mock.get("users/4")\n'
+    )
+    root = Path(clients.__file__).parent.parent
+    result = subprocess.run(
+        [sys.executable, '-m', 'pytest', '-p', 'pytest_clients', '-q', '-p', 'no:cacheprovider', str(tmp_path)],
+        cwd=tmp_path, env={**os.environ, 'PYTHONPATH': str(root)}, capture_output=True, text=True, timeout=60,
+    )
+    assert '2 passed, 1 error' in result.stdout  # test_unused passes, then fails at teardown
+    assert 'a route was never called: GET users/4 (called 0 times)' in result.stdout
+
+
+@pytest.mark.parametrize('key', ['users:1', 'a:b/c', 'mailto:x'])
+async def test_paths_are_joined_as_clients_join_them(twin: Any, clients_mock: Mock, key: str) -> None:
+    """Text that looks like a scheme is a path, with a base and without one, as the clients read it."""
+    clients_mock.get(key).respond(json=1)
+    clients_mock.at(URL).get(key).respond(json=2)
+    res = twin.Resource(URL)
+    assert await twin(res[key]) == 1  # the first route that matches answers
+    assert [route.called for route in clients_mock.routes] == [1, 0]
+    clients_mock.routes.pop(0)
+    assert await twin(res[key]) == 2
