@@ -14,7 +14,9 @@ compressed, if they were). Credentials are redacted (`***`) before anything is w
 `Authorization`, `Cookie`, `Proxy-Authorization` and `Set-Cookie` values and every header
 whose name says it is secret, secret query parameters (`clients.urls.redact`'s rules), a
 URL's password, and secret fields (`access_token`, `client_secret`, `password`, ...) of JSON
-and form bodies. The file is written once, when the mock stops, to a new file of mode 0600
+and form bodies (a compressed one is stored decoded); and every value found in those places is
+replaced wherever else it appears in the cassette (a body that echoes a header, a token sent
+back as `Authorization`). The file is written once, when the mock stops, to a new file of mode 0600
 renamed into place; it is never read or written through a symbolic link.
 
 Modes: 'once' replays the file if it exists, else records it; 'record' records (replacing
