@@ -193,6 +193,11 @@ class HmacSigner(Signer):
         return {key: self.key_id, stamp: timestamp, once: nonce, sign: signature.hexdigest()}
 
 
+def _monotonic() -> float:
+    """The library's monotonic time (`clients.retry.CLOCK`, which `clients.testing.FakeClock` replaces)."""
+    return retry.CLOCK.now()
+
+
 class OAuth2(Auth):
     """OAuth 2.0 client credentials (or refresh token) with a cached, self-renewing token.
 
@@ -215,6 +220,7 @@ class OAuth2(Auth):
         options: keyword options for the token client (`verify`, `timeout`, ...)
         token_endpoint_auth_method: `'client_secret_basic'` (the default) or
             `'client_secret_post'` (id and secret in the form body, for servers that need it)
+        clock: monotonic seconds (default: `clients.retry.CLOCK`'s, which a fake clock replaces)
     """
 
     credential_headers = ('Authorization',)
@@ -222,13 +228,13 @@ class OAuth2(Auth):
     def __init__(
         self, token_url: str, client_id: str, client_secret: str | None = None, *, scope: str | None = None,
         refresh_token: str | None = None, leeway: float = 30.0, options: Mapping[str, Any] | None = None,
-        clock: Callable[[], float] = time.monotonic, token_endpoint_auth_method: str = 'client_secret_basic',
+        clock: Callable[[], float] | None = None, token_endpoint_auth_method: str = 'client_secret_basic',
     ) -> None:
         self.token_url = token_url
         self.state = oauth.TokenState(client_id, client_secret, scope, refresh_token, leeway,
                                       token_endpoint_auth_method)
         self.options = dict(options or {})
-        self.clock = clock
+        self.clock = clock or _monotonic
         self.lock = threading.Lock()
         self.async_locks: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
 

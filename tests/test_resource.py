@@ -71,13 +71,14 @@ async def test_status_error_plain_body(twin):
         await twin(twin.Resource(URL).post('x', {}))
 
 
-async def test_navigation(twin):
+async def test_navigation(twin, clients_mock):
     res = twin.Resource(URL)
-    twin.mock('GET', URL + 'user/repos?visibility=public', json=[{'name': 'clients'}])
-    twin.mock('GET', URL + 'items/3', json={'id': 3})
-    twin.mock('GET', URL + 'users:1', json={'id': 'users:1'})
-    twin.mock('GET', URL + 'a%5Cb', json={'id': 'a\\b'})
-    twin.mock('GET', URL + 'items', json=[])
+    api = clients_mock.at(res)
+    api.get('user/repos', params={'visibility': 'public'}).respond(json=[{'name': 'clients'}])
+    api.get('items/3').respond(json={'id': 3})
+    api.get('users:1').respond(json={'id': 'users:1'})
+    api.get('a%5Cb').respond(json={'id': 'a\\b'})
+    api.get('items').respond(json=[])
     assert await twin(res.user.repos(visibility='public')) == [{'name': 'clients'}]
     assert await twin(res.items[3]) == {'id': 3}
     assert await twin(res['users:1']) == {'id': 'users:1'}
@@ -85,7 +86,7 @@ async def test_navigation(twin):
     assert await twin(res.items()) == []
     assert isinstance(res.user.repos, twin.Resource)
     assert res.user.repos.url == URL + 'user/repos/'
-    assert [request.url for request in twin.sent()] == [
+    assert [call.url for call in clients_mock.calls] == [
         URL + 'user/repos?visibility=public', URL + 'items/3', URL + 'users:1', URL + 'a%5Cb', URL + 'items']
 
 
@@ -108,11 +109,12 @@ async def test_item_assignment_and_deletion(twin):
         assert [r.method for r in twin.sent()] == ['PUT', 'DELETE']
 
 
-async def test_membership(twin):
+async def test_membership(twin, clients_mock):
     res = twin.Resource(URL)
-    twin.mock('HEAD', URL + 'here', status=200)
-    twin.mock('HEAD', URL + 'gone', status=404)
-    twin.mock('HEAD', URL + 'moved', status=302, headers={'Location': URL + 'here'})
+    api = clients_mock.at(URL)
+    api.head('here').respond(200)
+    api.head('gone').respond(404)
+    api.head('moved').respond(302, headers={'Location': URL + 'here'})
     assert await twin(res.exists('here')) is True
     assert await twin(res.exists('gone')) is False
     assert await twin(res.exists('moved')) is True
@@ -169,13 +171,15 @@ async def test_client_upcast(twin):
     assert response.status_code == 404
 
 
-async def test_iter(twin):
+async def test_iter(twin, clients_mock):
     res = twin.Resource(URL)
-    twin.mock('GET', URL + 'events', body=b'{"a": 1}\n\n{"b": 2}\r\n{"c": 3}',
-              headers={'Content-Type': 'application/x-ndjson'})
-    twin.mock('GET', URL + 'log', body=b'one\ntwo\r\n\nthree', headers={'Content-Type': 'text/plain'})
-    twin.mock('GET', URL + 'blob', body=b'\x00' * 10, headers={'Content-Type': 'application/octet-stream'})
-    twin.mock('GET', URL + 'json', body=b'{"a": 1}\n{"b": 2}\n', headers={'Content-Type': 'application/json'})
+    api = clients_mock.at(URL)
+    # split across chunks where a line or a CRLF is cut, as a network may split them
+    api.get('events').respond(stream=[b'{"a": 1}\n\n{"b', b'": 2}\r', b'\n{"c": 3}'],
+                              headers={'Content-Type': 'application/x-ndjson'})
+    api.get('log').respond(text='one\ntwo\r\n\nthree')
+    api.get('blob').respond(content=b'\x00' * 10, headers={'Content-Type': 'application/octet-stream'})
+    api.get('json').respond(content=b'{"a": 1}\n{"b": 2}\n', headers={'Content-Type': 'application/json'})
     assert await twin.list(res.iter('events')) == [{'a': 1}, {'b': 2}, {'c': 3}]
     assert await twin.list(res.log.iter()) == ['one', 'two', '', 'three']
     assert b''.join(await twin.list(res.iter('blob'))) == b'\x00' * 10
@@ -183,18 +187,18 @@ async def test_iter(twin):
     assert await twin.list(res.events) == [{'a': 1}, {'b': 2}, {'c': 3}]
 
 
-async def test_iter_status_error(twin):
-    twin.mock('GET', URL + 'events', status=401, json={'message': 'log in first'})
+async def test_iter_status_error(twin, clients_mock):
+    clients_mock.get(URL + 'events').respond(401, json={'message': 'log in first'})
     with pytest.raises(clients.HTTPError, match='401 Unauthorized: log in first'):
         await twin.list(twin.Resource(URL).iter('events'))
 
 
-async def test_download(twin):
-    twin.mock('GET', URL + 'file', body=b'x' * 100_000)
+async def test_download(twin, clients_mock):
+    clients_mock.get(URL + 'file').respond(stream=[b'x' * 60_000, b'x' * 40_000])
     file = io.BytesIO()
     assert await twin(twin.Resource(URL).download(file, 'file')) is file
     assert file.getvalue() == b'x' * 100_000
-    twin.mock('GET', URL + 'missing', status=404, body=b'not here', headers={'Content-Type': 'text/plain'})
+    clients_mock.get(URL + 'missing').respond(404, text='not here')
     with pytest.raises(clients.HTTPError, match='404 Not Found: not here'):
         await twin(twin.Resource(URL).download(io.BytesIO(), 'missing'))
 
