@@ -25,8 +25,6 @@ which own every file and connection they make) and `Memory`, the default.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import logging
 import os
 import secrets
@@ -235,11 +233,7 @@ class Cache:
 
     def digest(self, *parts: bytes) -> str:
         """Return the HMAC of `parts`, as hex."""
-        mac = hmac.new(self.secret, digestmod=hashlib.sha256)
-        for part in parts:
-            mac.update(len(part).to_bytes(8, 'big'))
-            mac.update(part)
-        return mac.hexdigest()
+        return urls.digest(self.secret, *parts)
 
     def _refresh(self, key: str) -> bool:
         """Claim the background revalidation of `key`; False if one is under way."""

@@ -16,13 +16,13 @@ apply, and the server sees one request instead of many.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import secrets
 import threading
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+
+from . import urls
 
 _T = TypeVar('_T')
 
@@ -56,11 +56,7 @@ class Flights:
 
     def digest(self, *parts: bytes) -> str:
         """Return the HMAC of `parts`, as hex (credentials are named by it)."""
-        mac = hmac.new(self.secret, digestmod=hashlib.sha256)
-        for part in parts:
-            mac.update(len(part).to_bytes(8, 'big'))
-            mac.update(part)
-        return mac.hexdigest()
+        return urls.digest(self.secret, *parts)
 
     def join(self, key: Hashable, send: Callable[[], _T], copy: Callable[[_T], _T]) -> _T:
         """Return a copy of the answer of the request `key` in flight, sending it (`send`) if none is."""

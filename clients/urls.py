@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import http.cookiejar
 import re
 from collections.abc import Iterable, Mapping
@@ -234,6 +236,16 @@ def redact(text: str) -> str:
     if '=' in text:
         text = _PARAM.sub(_param, text)
     return text
+
+
+def digest(secret: bytes, *parts: bytes) -> str:
+    """Return the hex HMAC-SHA256, keyed with `secret`, of `parts` (each length-prefixed, so no
+    two sequences of parts give the same input): how credentials are named where they are kept."""
+    mac = hmac.new(secret, digestmod=hashlib.sha256)
+    for part in parts:
+        mac.update(len(part).to_bytes(8, 'big'))
+        mac.update(part)
+    return mac.hexdigest()
 
 
 def where(method: object, url: object) -> str:
