@@ -115,7 +115,8 @@ class AsyncClient(caching.Settings, retry.Resilience, Navigable, httpx.AsyncClie
             redirects are followed by default, as in the sync clients (`follow_redirects`, or
             requests' `allow_redirects`, sets the default of requests that do not say);
             `retry`, `rate`, `deadline`, `max_body`, `cache` and `coalesce` as in `Client`; `transport` may also name
-            one: 'aiohttp', 'httpx' or 'auto' (the default: aiohttp when installed)
+            one: 'aiohttp', 'httpx' or 'auto' (the default: aiohttp when installed); `limits` defaults to
+            `transports.LIMITS` (100 connections, every idle one kept), over either transport
     """
 
     def __init__(self, url: str, trailing: str = '', headers: Headers = (), **kwargs: Any) -> None:
@@ -129,6 +130,7 @@ class AsyncClient(caching.Settings, retry.Resilience, Navigable, httpx.AsyncClie
         kwargs['follow_redirects'] = True if follow is None else follow
         cookies = kwargs.pop('cookies', None)
         self.max_body = kwargs.pop('max_body', content.MAX_BODY)
+        kwargs.setdefault('limits', transports.LIMITS)
         if kwargs.get('transport') is None or isinstance(kwargs['transport'], str):
             kwargs['transport'] = transports.build(kwargs.get('transport'), **kwargs)
         super().__init__(headers=headers, **kwargs)

@@ -24,6 +24,7 @@ from . import (
     content,
     deadlines,
     downloads,
+    environment,
     fields,
     flows,
     graphql,
@@ -205,6 +206,21 @@ class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  
         response = view.request('POST', target, data=body, headers=headers, allow_redirects=False, response=True,
                                 **kwargs)
         return self._checked(response, redirects=True)
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        """Return requests' merge of these settings with the environment's, read once per change of it."""
+        no_proxy = None if proxies is None else proxies.get('no_proxy')
+        if not (self.trust_env and isinstance(no_proxy, str | None) and environment.cacheable()):
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        found, bundle = environment.settings(url, no_proxy)
+        if proxies is not None:
+            for scheme, proxy in found.items():
+                proxies.setdefault(scheme, proxy)
+        if verify is True or verify is None:
+            verify = bundle or verify
+        merge: Any = requests.sessions.merge_setting
+        return {'proxies': merge(proxies, self.proxies), 'stream': merge(stream, self.stream),
+                'verify': merge(verify, self.verify), 'cert': merge(cert, self.cert)}
 
     def request(self, method: str, path: object = '', **kwargs: Any) -> requests.Response:  # type: ignore[override]
         """Send a request to `path` (relative, `/`-rooted or absolute) and return the response.

@@ -45,6 +45,9 @@ _READ_BUFFER = 1 << 18
 _CONTROL = re.compile('[\x00-\x08\x0a-\x1f\x7f]')  # not allowed in a reason phrase (RFC 9112, 4)
 _SWITCHED = 'the server switched protocols (101) for a request that did not ask to'
 _LARGE_BODY = 1 << 20
+# The async clients' default pool: every connection a fan-out opens is kept for the next one,
+# as raw aiohttp keeps them (httpx's own default keeps 20 of its 100 and reopens the rest).
+LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
 
 
 def choose(name: str | None = None, http2: bool = False) -> str:
@@ -183,6 +186,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         cert: a client certificate, as in httpx
         trust_env: whether `SSL_CERT_FILE` / `SSL_CERT_DIR` are read, as in httpx
         limits: `httpx.Limits`: total connections, idle connections kept, keep-alive expiry
+            (`LIMITS`: 100 connections, every idle one kept)
     """
 
     def __init__(
@@ -190,7 +194,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         verify: ssl.SSLContext | str | bool = True,
         cert: Any = None,
         trust_env: bool = True,
-        limits: httpx.Limits = httpx.Limits(max_connections=100, max_keepalive_connections=20),  # noqa: B008
+        limits: httpx.Limits = LIMITS,
     ) -> None:
         if isinstance(verify, bool) and cert is None:
             env = (os.environ.get('SSL_CERT_FILE'), os.environ.get('SSL_CERT_DIR')) if trust_env else (None, None)

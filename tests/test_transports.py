@@ -171,6 +171,15 @@ async def test_idle_connections_are_capped_by_limits(fresh):
     assert fresh.connections == 5
 
 
+async def test_the_default_pool_keeps_every_connection_a_fan_out_opens(fresh):
+    # httpx's own default keeps 20 idle connections: each later round would reopen 5
+    async with clients.AsyncResource(fresh.url) as api:
+        for _ in range(3):
+            await asyncio.gather(*(api.slow.get(params={'delay': '0.3'}) for _ in range(25)))
+    assert fresh.connections == 25
+    assert transports.LIMITS.max_connections == transports.LIMITS.max_keepalive_connections == 100
+
+
 async def test_the_family_shares_one_pool(server, async_transport):
     api = clients.AsyncResource(server.url)
     child = api.echo / 'child'
