@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json as json_module
+import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -258,6 +259,19 @@ class FakeClock(clients.retry.Clock):
 def clock() -> FakeClock:
     """A fake clock, for `clients.Retry(clock=clock)`."""
     return FakeClock()
+
+
+@pytest.fixture
+def runpy_ready(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let `runpy` run a module of `clients` in-process.
+
+    pytest rewrites the asserts of every module of a distribution that ships a plugin (ours
+    does: `pytest_clients`), and its import hook has no `get_code`, which `runpy` needs.
+    """
+    from _pytest.assertion.rewrite import AssertionRewritingHook
+
+    monkeypatch.setattr(sys, 'meta_path', [found for found in sys.meta_path
+                                           if not isinstance(found, AssertionRewritingHook)])
 
 
 @pytest.fixture(autouse=True)

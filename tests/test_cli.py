@@ -987,6 +987,7 @@ def test_importing_dunder_main_runs_nothing(monkeypatch: pytest.MonkeyPatch,
     assert capsys.readouterr().out == ''
 
 
+@pytest.mark.usefixtures('runpy_ready')
 def test_python_dash_m_clients_in_process(server: Server, monkeypatch: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(sys, 'argv', ['clients', f'{server.url}status/418'])

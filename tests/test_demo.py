@@ -111,6 +111,7 @@ def test_main_writes_to_the_given_function(capsys: pytest.CaptureFixture[str]) -
     check_tour('\n'.join(lines) + '\n')
 
 
+@pytest.mark.usefixtures('runpy_ready')
 def test_run_as_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     # runpy warns when the module is already imported; run a fresh copy as __main__
     monkeypatch.delitem(sys.modules, 'clients.demo')
