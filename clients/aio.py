@@ -288,7 +288,7 @@ class AsyncClient(caching.Settings, retry.Resilience, Navigable, httpx.AsyncClie
 
     async def _retrying(self, plan: retry.Plan, method: str, path: object, kwargs: dict[str, Any]) -> httpx.Response:
         while True:
-            await plan.clock.asleep(await _reserve(plan))
+            await plan.clock.asleep(telemetry.waited(await _reserve(plan)))
             try:
                 response = await self._attempt(plan, method, path, **kwargs)
             except (httpx.TransportError, AllHostsDown) as exc:

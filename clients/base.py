@@ -271,7 +271,7 @@ class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  
     def _retrying(self, plan: retry.Plan, method: str, path: object, kwargs: dict[str, Any],
                   watch: deadlines.Watch | None = None) -> requests.Response:
         while True:
-            plan.clock.sleep(plan.start())
+            plan.clock.sleep(telemetry.waited(plan.start()))
             try:
                 response = self._attempt(plan, method, path, **kwargs)
             except TRANSPORT_ERRORS as exc:

@@ -8,8 +8,8 @@ propagator (W3C `traceparent` by default). The SDK, exporters and propagators ar
 without the API every hook here is skipped, and with the API but no SDK its spans are no-ops.
 
 Metrics: `http.client.request.duration` and `http.client.active_requests` of the same
-conventions, and `clients.retries`, `clients.rate_limit.wait`, `clients.circuit.changes`
-and `clients.cache.lookups` for what the library adds. Nothing recorded carries a secret:
+conventions, and `clients.retries`, `clients.rate_limit.wait` and `clients.cache.lookups`
+for what the library adds. Nothing recorded carries a secret:
 URLs pass through `urls.redact`, and no header or body is recorded.
 """
 
@@ -53,8 +53,6 @@ class _Instruments:
             'clients.retries', unit='{retry}', description='Requests sent again after a failure or a status.')
         self.waits = meter.create_histogram(
             'clients.rate_limit.wait', unit='s', description='Time requests waited for the rate limit.')
-        self.circuit = meter.create_counter(
-            'clients.circuit.changes', unit='{change}', description='Changes of a host circuit breaker state.')
         self.cache = meter.create_counter(
             'clients.cache.lookups', unit='{lookup}', description='HTTP cache lookups, by result.')
 
@@ -169,25 +167,21 @@ class Hop:
         self.span.end()
 
 
-def retried(method: str, reason: str) -> None:
-    """Count a retry of a request (`reason`: what it answered or raised, named without a secret)."""
+def retried(method: str, url: str | None) -> None:
+    """Count a retry of a request to `url` (the attempt that failed; None before any was sent)."""
     if INSTRUMENTS is not None:
-        INSTRUMENTS.retries.add(1, {'http.request.method': method.upper(), 'clients.retry.reason': reason})
+        found = {'http.request.method': method.upper()} if url is None else attributes(method, url)
+        INSTRUMENTS.retries.add(1, {name: value for name, value in found.items() if name in _MEASURED})
 
 
-def waited(seconds: float) -> None:
-    """Record the time a request waited for its rate limit."""
+def waited(seconds: float) -> float:
+    """Record the time a request waits for its rate limit; return it."""
     if INSTRUMENTS is not None and seconds > 0:
         INSTRUMENTS.waits.record(seconds)
-
-
-def circuit(host: str, state: str) -> None:
-    """Count a host's circuit breaker entering `state`."""
-    if INSTRUMENTS is not None:
-        INSTRUMENTS.circuit.add(1, {'server.address': urls.redact(host), 'clients.circuit.state': state})
+    return seconds
 
 
 def cache(result: str) -> None:
-    """Count an HTTP cache lookup by its result (`hit`, `miss`, `revalidated`, ...)."""
+    """Count an HTTP cache lookup by its result: `hit` or `miss`."""
     if INSTRUMENTS is not None:
         INSTRUMENTS.cache.add(1, {'clients.cache.result': result})

@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import clients
-from clients import Retry, telemetry
+from clients import RateLimit, Retry, telemetry
 from tests import auth_server
 from tests.test_resilience import closed_port, flaky
 
@@ -39,15 +39,16 @@ def spans(providers):
     return EXPORTER.get_finished_spans
 
 
-def points(name, port):
-    """The data points of metric `name` for requests to the server on `port`."""
+def points(name, port=None):
+    """The data points of metric `name` (for requests to the server on `port`, if given)."""
     found = []
     data = READER.get_metrics_data()
     for resource in data.resource_metrics:
         for scope in resource.scope_metrics:
             for metric in scope.metrics:
                 if metric.name == name:
-                    found += [point for point in metric.data.data_points if point.attributes.get('server.port') == port]
+                    found += [point for point in metric.data.data_points
+                          if port is None or point.attributes.get('server.port') == port]
     return found
 
 
@@ -230,8 +231,37 @@ async def test_without_the_api_nothing_is_traced_or_sent(twin, fresh, spans, wit
     echoed = await twin(api.echo.get(params={'key': uuid.uuid4().hex}))
     assert 'traceparent' not in echoed['headers']
     assert spans() == ()
-    without_api.retried('GET', 'status 503')
-    without_api.waited(1.0)
-    without_api.circuit('h', 'open')
+    without_api.retried('GET', None)
+    assert without_api.waited(1.0) == 1.0
     without_api.cache('hit')
+    await twin.close(api)
+
+
+async def test_retries_rate_limit_waits_and_cache_lookups_are_counted(twin, fresh, spans, clock):
+    api = twin.Resource(fresh.url, retry=Retry(backoff=1, jitter=0, clock=clock), cache=True)
+    await twin(api.get('flaky', params=flaky(2)))
+    (retries,) = points('clients.retries', port(fresh))
+    assert (retries.value, retries.attributes['http.request.method']) == (2, 'GET')
+    before = {point.attributes['clients.cache.result']: point.value for point in points('clients.cache.lookups')}
+    name = uuid.uuid4().hex
+    assert (await twin(api.get(f'cached/{name}', params={'cc': 'max-age=60'})))['hits'] == 1
+    assert (await twin(api.get(f'cached/{name}', params={'cc': 'max-age=60'})))['hits'] == 1
+    after = {point.attributes['clients.cache.result']: point.value for point in points('clients.cache.lookups')}
+    assert (after['hit'] - before.get('hit', 0), after['miss'] - before.get('miss', 0)) == (1, 1)
+    await twin.close(api)
+
+
+def _waited():
+    (histogram,) = points('clients.rate_limit.wait') or [None]
+    return (0, 0.0) if histogram is None else (histogram.count, histogram.sum)
+
+
+async def test_rate_limit_waits_are_measured(twin, fresh, spans):
+    api = twin.Resource(fresh.url, rate=RateLimit(50, burst=1))
+    count, total = _waited()
+    for _ in range(3):
+        await twin(api.get('echo'))
+    now_count, now_total = _waited()
+    assert now_count - count >= 1
+    assert now_total - total > 0
     await twin.close(api)
