@@ -141,15 +141,12 @@ class Hop:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> None:
-        if error is not None and not self.done:
-            self._end(error_type(error), urls.redact(f'{type(error).__name__}: {error}'))
-        elif not self.done:
-            self._end(None, None)
+        if not self.done:  # (an error after the head came, say in a redirect hop, is not this hop's)
+            self._end(*((None, None) if error is None else
+                        (error_type(error), urls.redact(f'{type(error).__name__}: {error}'))))
 
     def answered(self, status: int) -> None:
         """Record the status of the response head: 4xx and 5xx are errors of a client span."""
-        if self.done:
-            return
         self.span.set_attribute('http.response.status_code', status)
         self._end(str(status) if status >= 400 else None, None, status)
 

@@ -6,7 +6,7 @@ import sys
 import uuid
 
 import pytest
-from opentelemetry import metrics, trace
+from opentelemetry import trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
@@ -20,23 +20,26 @@ from tests.test_resilience import closed_port, flaky
 
 EXPORTER = InMemorySpanExporter()
 READER = InMemoryMetricReader()
-
-
-@pytest.fixture(scope='session')
-def providers():
-    """The SDK's providers, set once for the process (OpenTelemetry allows no second one)."""
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(EXPORTER))
-    trace.set_tracer_provider(provider)
-    metrics.set_meter_provider(MeterProvider(metric_readers=[READER]))
-    return provider
+PROVIDER = TracerProvider()
+PROVIDER.add_span_processor(SimpleSpanProcessor(EXPORTER))
+INSTRUMENTS = telemetry._Instruments(MeterProvider(metric_readers=[READER]).get_meter('clients'))
 
 
 @pytest.fixture
-def spans(providers):
-    """The spans finished during the test, in order."""
+def spans(monkeypatch):
+    """The spans finished during the test, in order, through an SDK provider of the test's own.
+
+    (The global provider is left alone: set once, it would trace every later test's requests.)
+    """
     EXPORTER.clear()
+    monkeypatch.setattr(telemetry, 'TRACER', PROVIDER.get_tracer('clients'))
+    monkeypatch.setattr(telemetry, 'INSTRUMENTS', INSTRUMENTS)
     return EXPORTER.get_finished_spans
+
+
+def outer():
+    """A span of the caller's, current while the request is sent."""
+    return PROVIDER.get_tracer('test').start_as_current_span('outer')
 
 
 def points(name, port=None):
@@ -63,12 +66,12 @@ def port(server):
 
 async def test_each_request_is_a_client_span_under_the_callers_with_its_context_sent(twin, fresh, spans):
     api = twin.Resource(fresh.url)
-    with trace.get_tracer('test').start_as_current_span('outer') as outer:
+    with outer() as caller:
         echoed = await twin(api.echo.get(params={'page': '2', 'api_key': 'k3y'}))
     (span,) = spans()[:-1]
     assert span.name == 'GET'
     assert span.kind is trace.SpanKind.CLIENT
-    assert span.parent.span_id == outer.get_span_context().span_id
+    assert span.parent.span_id == caller.get_span_context().span_id
     assert dict(span.attributes) == {
         'http.request.method': 'GET', 'url.full': fresh.url + 'echo?page=2&api_key=***', 'url.scheme': 'http',
         'server.address': '127.0.0.1', 'server.port': port(fresh), 'http.response.status_code': 200,
@@ -92,7 +95,7 @@ async def test_each_retry_is_a_span_with_its_resend_count(twin, fresh, spans, cl
 
 async def test_each_redirect_hop_is_a_span_with_its_resend_count(twin, fresh, spans):
     api = twin.Resource(fresh.url)
-    with trace.get_tracer('test').start_as_current_span('outer') as outer:
+    with outer() as caller:
         echoed = await twin(api.redirect(to=fresh.url + 'echo?token=t0ken'))
     first, second = spans()[:-1]
     assert (first.attributes['http.response.status_code'], second.attributes['http.response.status_code']) == (302,
@@ -100,7 +103,7 @@ async def test_each_redirect_hop_is_a_span_with_its_resend_count(twin, fresh, sp
     assert 'http.request.resend_count' not in first.attributes
     assert second.attributes['http.request.resend_count'] == 1
     assert second.attributes['url.full'] == fresh.url + 'echo?token=***'
-    assert {first.parent.span_id, second.parent.span_id} == {outer.get_span_context().span_id}  # siblings
+    assert {first.parent.span_id, second.parent.span_id} == {caller.get_span_context().span_id}  # siblings
     assert echoed['headers']['traceparent'] == traceparent(second)
     assert first.end_time <= second.start_time
     await twin.close(api)
@@ -220,7 +223,7 @@ def without_api(monkeypatch):
     monkeypatch.setitem(sys.modules, 'opentelemetry', None)
     importlib.reload(telemetry)
     yield telemetry
-    monkeypatch.undo()
+    monkeypatch.delitem(sys.modules, 'opentelemetry')
     importlib.reload(telemetry)
 
 
@@ -264,4 +267,18 @@ async def test_rate_limit_waits_are_measured(twin, fresh, spans):
     now_count, now_total = _waited()
     assert now_count - count >= 1
     assert now_total - total > 0
+    await twin.close(api)
+
+
+async def test_a_request_sent_around_request_is_still_a_span(twin, fresh, spans):
+    """`send` of requests' Session or httpx's client, given a request built by hand: no resends to count."""
+    api = twin.Client(fresh.url)
+    if twin.name == 'sync':
+        response = api.send(api.prepare_request(clients.base.requests.Request('GET', fresh.url + 'echo')))
+    else:
+        response = await api.send(api.build_request('GET', fresh.url + 'echo'))
+    assert response.status_code == 200
+    (span,) = spans()
+    assert 'http.request.resend_count' not in span.attributes
+    assert response.json()['headers']['traceparent'] == traceparent(span)
     await twin.close(api)
