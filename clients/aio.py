@@ -31,6 +31,7 @@ from . import (
     retry,
     rpc,
     streams,
+    telemetry,
     transports,
     urls,
     webhooks,
@@ -245,18 +246,29 @@ class AsyncClient(caching.Settings, retry.Resilience, Navigable, httpx.AsyncClie
 
     async def _exchange(self, method: str, path: object = '', **kwargs: Any) -> httpx.Response:
         """The send seam: every request, from `request`, becomes its last response here (see `Client._exchange`)."""
-        credential = renewable(kwargs.get('auth', self._auth))
-        if credential is None:
-            return await self._send(method, path, **kwargs)
-        again = Replay(kwargs)
-        response = await self._send(method, path, **kwargs)
-        refused = again.refused(credential, response)
-        if refused is None:
+        with telemetry.logical():
+            credential = renewable(kwargs.get('auth', self._auth))
+            if credential is None:
+                return await self._send(method, path, **kwargs)
+            again = Replay(kwargs)
+            response = await self._send(method, path, **kwargs)
+            refused = again.refused(credential, response)
+            if refused is None:
+                return response
+            await response.aclose()
+            await credential.arenew_refused(refused)
+            with telemetry.replay():
+                replay: httpx.Response = await self.request(method, path, response=True, **again.kwargs(credential))
+            return replay
+
+    async def _send_single_request(self, request: httpx.Request) -> httpx.Response:
+        """Send one request on the wire (httpx calls it per redirect hop): a span when OpenTelemetry is installed."""
+        if telemetry.TRACER is None:
+            return await super()._send_single_request(request)
+        with telemetry.Hop(request.method, str(request.url), request.headers) as hop:
+            response: httpx.Response = await super()._send_single_request(request)
+            hop.answered(response.status_code)
             return response
-        await response.aclose()
-        await credential.arenew_refused(refused)
-        replay: httpx.Response = await self.request(method, path, response=True, **again.kwargs(credential))
-        return replay
 
     async def _send(self, method: str, path: object = '', **kwargs: Any) -> httpx.Response:
         cache, flights = caching.options(self, kwargs)
@@ -278,7 +290,7 @@ class AsyncClient(caching.Settings, retry.Resilience, Navigable, httpx.AsyncClie
 
     async def _retrying(self, plan: retry.Plan, method: str, path: object, kwargs: dict[str, Any]) -> httpx.Response:
         while True:
-            await plan.clock.asleep(await _reserve(plan))
+            await plan.clock.asleep(telemetry.waited(await _reserve(plan)))
             try:
                 response = await self._attempt(plan, method, path, **kwargs)
             except (httpx.TransportError, AllHostsDown) as exc:

@@ -34,6 +34,7 @@ from . import (
     retry,
     rpc,
     streams,
+    telemetry,
     urls,
     webhooks,
 )
@@ -239,17 +240,34 @@ class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  
         `_attempt`; an auth that renewed its credential after the answer (OAuth2 after a 401)
         has the request sent again through `request`, so an override sees the replay too.
         """
-        credential = renewable(kwargs.get('auth') or self.auth)
-        if credential is None:
-            return self._send(method, path, **kwargs)
-        again = Replay(kwargs)
-        response = self._send(method, path, **kwargs)
-        refused = again.refused(credential, response)
-        if refused is None:
-            return response
-        response.close()
-        credential.renew_refused(refused)
-        return self.request(method, path, response=True, **again.kwargs(credential))
+        with telemetry.logical():
+            credential = renewable(kwargs.get('auth') or self.auth)
+            if credential is None:
+                return self._send(method, path, **kwargs)
+            again = Replay(kwargs)
+            response = self._send(method, path, **kwargs)
+            refused = again.refused(credential, response)
+            if refused is None:
+                return response
+            response.close()
+            credential.renew_refused(refused)
+            with telemetry.replay():
+                return self.request(method, path, response=True, **again.kwargs(credential))
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        """Send a prepared request, each redirect hop as its own span when OpenTelemetry is installed."""
+        if telemetry.TRACER is None:
+            return super().send(request, **kwargs)
+        with telemetry.Hop(str(request.method), str(request.url), request.headers) as hop:
+            def answered(response: requests.Response, **_: Any) -> None:  # (before requests follows a redirect)
+                if response.request is request:
+                    hop.answered(response.status_code)
+            hooks = request.hooks['response']
+            hooks.insert(0, answered)
+            try:
+                return super().send(request, **kwargs)
+            finally:
+                hooks.remove(answered)
 
     def _send(self, method: str, path: object = '', **kwargs: Any) -> requests.Response:
         cache, flights = caching.options(self, kwargs)
@@ -269,7 +287,7 @@ class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  
     def _retrying(self, plan: retry.Plan, method: str, path: object, kwargs: dict[str, Any],
                   watch: deadlines.Watch | None = None) -> requests.Response:
         while True:
-            plan.clock.sleep(plan.start())
+            plan.clock.sleep(telemetry.waited(plan.start()))
             try:
                 response = self._attempt(plan, method, path, **kwargs)
             except TRANSPORT_ERRORS as exc:

@@ -22,6 +22,7 @@ import urllib3
 from requests.structures import CaseInsensitiveDict
 
 from . import cache as caches
+from . import telemetry
 from .coalesce import Flights
 from .library import httpx
 from .retry import Retry
@@ -173,7 +174,9 @@ def _count(cache: caches.Cache, identity: caches.Identity, outcome: caches.Hit |
         return
     if isinstance(outcome, caches.Answer):
         cache.stats.add(misses=1)
+        telemetry.cache('miss')
     else:
+        telemetry.cache('hit')
         cache.stats.add(hits=1, revalidated=1 if sent and not outcome.refresh else 0,
                         stale=1 if outcome.refresh or (sent and sent[-1].status_code >= 500) else 0)
 

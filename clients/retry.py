@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 import requests
 import urllib3
 
-from . import deadlines, urls
+from . import deadlines, telemetry, urls
 from .content import MAX_BODY, max_body
 from .errors import AllHostsDown, Error
 from .library import httpx
@@ -475,6 +475,7 @@ class Plan:
         return decision
 
     def _retrying(self, what: str, delay: float) -> None:
+        telemetry.retried(self.method, self.url)
         LOG.info('retrying %s after %s: attempt %d of %d in %.2f s',
                  self.method, urls.redact(what), self.attempts + 1, self.policy.attempts, delay)
 

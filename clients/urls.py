@@ -262,6 +262,11 @@ def _param(match: re.Match[str]) -> str:
     name = unquote(match.group(2)).lower()
     if name in SECRET_PARAMS or any(word in name for word in SECRET_WORDS):
         return f'{match.group(1)}{match.group(2)}=***'
+    value = decoded = match.group(3)
+    while (once := unquote(decoded)) != decoded:
+        decoded = once
+    if decoded != value and redact(decoded) != decoded:  # an encoded URL with secrets of its own
+        return f'{match.group(1)}{match.group(2)}=***'
     return match.group(0)
 
 

@@ -286,6 +286,12 @@ def _chain(error: BaseException) -> list[BaseException]:
     ('GET http://h/x?token=abc: connection refused', 'GET http://h/x?token=***: connection refused'),
     ('GET http://h/x?token=a:b:c', 'GET http://h/x?token=***'),
     ('GET http://h/x?token=a:b: refused', 'GET http://h/x?token=***: refused'),
+    # a URL carried, percent-encoded, in a query value: its secrets go with the whole value
+    ('http://h/r?to=http%3A%2F%2Fu%3Apw%40h%2Fx&a=1', 'http://h/r?to=***&a=1'),
+    ('http://h/r?to=http%3A%2F%2Fh%2Fx%3Fsig%3Dabc', 'http://h/r?to=***'),
+    ('http://h/r?to=http%253A%252F%252Fh%252Fx%253Ftoken%253Dabc', 'http://h/r?to=***'),
+    ('http://h/r?to=http%3A%2F%2Fh%2Fx%3Fpage%3D2', 'http://h/r?to=http%3A%2F%2Fh%2Fx%3Fpage%3D2'),
+    ('http://h/r?q=a%3Db', 'http://h/r?q=a%3Db'),
 ])
 def test_redact(text, expected):
     assert urls.redact(text) == expected

@@ -1,0 +1,184 @@
+"""OpenTelemetry for every request, when `opentelemetry-api` is installed (the `otel` extra).
+
+Each request on the wire (an attempt, a retry, a redirect hop, an OAuth2 replay) is a CLIENT
+span of the stable HTTP semantic conventions, a sibling under the caller's span; a resend of
+one logical request carries `http.request.resend_count`, counted across its retries, redirects
+and replays. The span's context goes out in the request's headers through the global
+propagator (W3C `traceparent` by default). The SDK, exporters and propagators are the user's:
+without the API every hook here is skipped, and with the API but no SDK its spans are no-ops.
+
+Metrics: `http.client.request.duration` and `http.client.active_requests` of the same
+conventions, and `clients.retries`, `clients.rate_limit.wait` and `clients.cache.lookups`
+for what the library adds. Nothing recorded carries a secret:
+URLs pass through `urls.redact`, and no header or body is recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import time
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from . import urls
+
+try:
+    from opentelemetry import metrics, propagate, trace
+except ImportError:  # the `otel` extra is not installed: nothing is traced or measured
+    TRACER: Any = None
+    METER: Any = None
+else:
+    TRACER = trace.get_tracer('clients')
+    METER = metrics.get_meter('clients')
+
+_MEASURED = frozenset({'http.request.method', 'url.scheme', 'server.address', 'server.port'})
+METHODS = frozenset({'CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'QUERY', 'TRACE'})
+PORTS = {'http': 80, 'https': 443}
+# The boundaries the HTTP semantic conventions advise for request durations, in seconds.
+DURATION_BOUNDARIES = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+
+
+class _Instruments:
+    """The metric instruments, made once from the meter (a proxy until the user sets a provider)."""
+
+    def __init__(self, meter: Any) -> None:
+        self.duration = meter.create_histogram(
+            'http.client.request.duration', unit='s', description='Duration of HTTP client requests.',
+            explicit_bucket_boundaries_advisory=DURATION_BOUNDARIES)
+        self.active = meter.create_up_down_counter(
+            'http.client.active_requests', unit='{request}', description='Number of active HTTP requests.')
+        self.retries = meter.create_counter(
+            'clients.retries', unit='{retry}', description='Requests sent again after a failure or a status.')
+        self.waits = meter.create_histogram(
+            'clients.rate_limit.wait', unit='s', description='Time requests waited for the rate limit.')
+        self.cache = meter.create_counter(
+            'clients.cache.lookups', unit='{lookup}', description='HTTP cache lookups, by result.')
+
+
+INSTRUMENTS = None if METER is None else _Instruments(METER)
+
+# The resends so far of the logical request being sent, and the count a replay continues.
+_RESENDS: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar('clients_resends', default=None)
+_REPLAY: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar('clients_replay', default=None)
+
+
+@contextlib.contextmanager
+def logical() -> Iterator[None]:
+    """One logical request (see `Client._exchange`): the hops under it count their resends."""
+    if TRACER is None:
+        yield
+        return
+    count = _REPLAY.get()
+    resends, replay = _RESENDS.set([0] if count is None else count), _REPLAY.set(None)
+    try:
+        yield
+    finally:
+        _REPLAY.reset(replay)
+        _RESENDS.reset(resends)
+
+
+@contextlib.contextmanager
+def replay() -> Iterator[None]:
+    """The logical request is sent again (an OAuth2 replay): its hops continue the resend count."""
+    token = _REPLAY.set(_RESENDS.get())
+    try:
+        yield
+    finally:
+        _REPLAY.reset(token)
+
+
+def attributes(method: str, url: str) -> dict[str, Any]:
+    """Return the semantic-convention attributes of a request known before it is sent."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    known = method.upper() in METHODS
+    found: dict[str, Any] = {
+        'http.request.method': method.upper() if known else '_OTHER',
+        'url.full': urls.redact(url),
+        'url.scheme': scheme,
+        'server.address': parts.hostname or '',
+    }
+    port = parts.port or PORTS.get(scheme)
+    if port is not None:
+        found['server.port'] = port
+    if not known:
+        found['http.request.method_original'] = method
+    return found
+
+
+def error_type(error: BaseException) -> str:
+    """Return `error.type` for an exception: its fully qualified class name."""
+    kind = type(error)
+    return kind.__qualname__ if kind.__module__ == 'builtins' else f'{kind.__module__}.{kind.__qualname__}'
+
+
+class Hop:
+    """One request on the wire: a CLIENT span, the active-requests count and its duration.
+
+    Use as a context manager around the send; `answered` records the status when the head
+    has come, and leaving with an exception records its type (a hop answered already stays
+    as it was answered).
+    """
+
+    def __init__(self, method: str, url: str, headers: MutableMapping[str, str]) -> None:
+        self.attributes = attributes(method, url)
+        resends = _RESENDS.get()
+        if resends is not None:
+            if resends[0]:
+                self.attributes['http.request.resend_count'] = resends[0]
+            resends[0] += 1
+        name = method.upper() if method.upper() in METHODS else 'HTTP'
+        self.span = TRACER.start_span(name, kind=trace.SpanKind.CLIENT, attributes=self.attributes)
+        propagate.inject(headers, context=trace.set_span_in_context(self.span))
+        self.common: dict[str, Any] = {name: value for name, value in self.attributes.items() if name in _MEASURED}
+        self.started = time.perf_counter()
+        self.done = False
+        INSTRUMENTS.active.add(1, self.common)  # type: ignore[union-attr]
+
+    def __enter__(self) -> Hop:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> None:
+        if not self.done:  # (an error after the head came, say in a redirect hop, is not this hop's)
+            self._end(*((None, None) if error is None else
+                        (error_type(error), urls.redact(f'{type(error).__name__}: {error}'))))
+
+    def answered(self, status: int) -> None:
+        """Record the status of the response head: 4xx and 5xx are errors of a client span."""
+        self.span.set_attribute('http.response.status_code', status)
+        self._end(str(status) if status >= 400 else None, None, status)
+
+    def _end(self, error: str | None, message: str | None, status: int | None = None) -> None:
+        self.done = True
+        measured = dict(self.common)
+        if status is not None:
+            measured['http.response.status_code'] = status
+        if error is not None:
+            measured['error.type'] = error
+            self.span.set_attribute('error.type', error)
+            self.span.set_status(trace.Status(trace.StatusCode.ERROR, message))
+        INSTRUMENTS.active.add(-1, self.common)  # type: ignore[union-attr]
+        INSTRUMENTS.duration.record(time.perf_counter() - self.started, measured)  # type: ignore[union-attr]
+        self.span.end()
+
+
+def retried(method: str, url: str | None) -> None:
+    """Count a retry of a request to `url` (the attempt that failed; None before any was sent)."""
+    if INSTRUMENTS is not None:
+        found = {'http.request.method': method.upper()} if url is None else attributes(method, url)
+        INSTRUMENTS.retries.add(1, {name: value for name, value in found.items() if name in _MEASURED})
+
+
+def waited(seconds: float) -> float:
+    """Record the time a request waits for its rate limit; return it."""
+    if INSTRUMENTS is not None and seconds > 0:
+        INSTRUMENTS.waits.record(seconds)
+    return seconds
+
+
+def cache(result: str) -> None:
+    """Count an HTTP cache lookup by its result: `hit` or `miss`."""
+    if INSTRUMENTS is not None:
+        INSTRUMENTS.cache.add(1, {'clients.cache.result': result})
