@@ -164,15 +164,18 @@ async def test_no_credential_appears_in_any_span_metric_log_record_or_error(twin
     state = auth_server.oauth_state(fresh)
     state['token'] = 'acc3ss-S3CRET'
     base = fresh.url.replace('http://', 'http://user:passw0rd-S3CRET@')
+    seen = []
+    hooks = {kind: [seen.append] for kind in clients.events.KINDS}
     bearer = twin.Resource(fresh.url, headers={'Authorization': 'Bearer b3arer-S3CRET'},
-                           cookies={'sid': 'c00kie-S3CRET'}, retry=Retry(backoff=0, jitter=0))
-    basic = twin.Resource(base)
+                           cookies={'sid': 'c00kie-S3CRET'}, retry=Retry(backoff=0, jitter=0), events=hooks)
+    basic = twin.Resource(base, events=hooks)
     oauth = twin.Resource(fresh.url + 'oauth', auth=clients.OAuth2(fresh.url + 'oauth/token', 'id', 'secret',
-                                                                  token_endpoint_auth_method='client_secret_post'))
+                                                                  token_endpoint_auth_method='client_secret_post'),
+                          events=hooks)
     errors = []
     for call in (lambda: bearer.get('flaky', params=flaky(1, api_key='qu3ry-S3CRET')), lambda: basic.get('echo'),
                  lambda: oauth.protected.get(),
-                 lambda: bearer.get('status/500', params={'access_token': 'qu3ry-S3CRET'}),
+                 lambda: bearer.get('status/503', params={'access_token': 'qu3ry-S3CRET'}),
                  lambda: basic.get('redirect', params={'to': base + 'status/400?sig=qu3ry-S3CRET'})):
         try:
             await twin(call())
@@ -183,7 +186,9 @@ async def test_no_credential_appears_in_any_span_metric_log_record_or_error(twin
     assert len(errors) == 2
     assert len(spans()) >= 8
     recorded = [repr((span.name, dict(span.attributes), span.status.description, span.events)) for span in spans()]
-    recorded += [record.getMessage() for record in caplog.records]
+    recorded += [record.getMessage() + repr(vars(record)) for record in caplog.records]
+    recorded += [repr(event) for event in seen]
+    assert {event.kind for event in seen} == {'request', 'response', 'retry', 'give_up'}
     recorded += [str(error) + ' '.join(getattr(error, '__notes__', [])) for error in errors]
     for metric in READER.get_metrics_data().resource_metrics:
         recorded.append(metric.to_json())
