@@ -387,8 +387,9 @@ class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  
 
 def _target(url: str, params: Any, defaults: Any) -> str:
     """Return the URL requests sends to: `url` with the query of the request's and the client's `params`."""
+    merge: Any = requests.sessions.merge_setting
     prepared = requests.PreparedRequest()
-    prepared.prepare_url(url, requests.sessions.merge_setting(params, defaults))
+    prepared.prepare_url(url, merge(params, defaults))
     return str(prepared.url)
 
 

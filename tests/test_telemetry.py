@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import clients
-from clients import RateLimit, Retry, telemetry
+from clients import RateLimit, Retry, hosts, telemetry
 from tests import auth_server
 from tests.test_resilience import closed_port, flaky
 
@@ -287,3 +287,19 @@ async def test_a_request_sent_around_request_is_still_a_span(twin, fresh, spans)
     assert 'http.request.resend_count' not in span.attributes
     assert response.json()['headers']['traceparent'] == traceparent(span)
     await twin.close(api)
+
+
+async def test_circuit_state_changes_are_counted_by_host_and_state(twin, fresh, spans):
+    class Quick(hosts.Stats):
+        threshold, cooldown = 1, 0.0  # (open after one failure, half-open at once)
+
+    class Proxy(twin.Proxy):
+        Stats = Quick
+    proxy = Proxy(fresh.url, retry=None)
+    assert (await twin(proxy.get('status/503'))).status_code == 503
+    assert (await twin(proxy.get('status/502'))).status_code == 502  # the probe fails: open again
+    assert (await twin(proxy.get('echo'))).status_code == 200
+    changes = {point.attributes['clients.circuit.state']: point.value
+               for point in points('clients.circuit.state_changes') if point.attributes['clients.host'] == fresh.url}
+    assert changes == {'open': 2, 'half-open': 2, 'closed': 1}
+    await twin.close(proxy)
