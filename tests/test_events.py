@@ -4,6 +4,7 @@ import logging
 
 import pytest
 
+import clients
 from clients import Retry, events
 from tests.test_resilience import closed_port, flaky
 
@@ -59,8 +60,6 @@ async def test_a_failed_connection_fires_retry_then_give_up_with_its_error(twin)
 
 
 async def test_async_hooks_are_awaited_by_the_async_shell(fresh):
-    import clients
-
     seen = []
 
     async def hook(event):
@@ -71,11 +70,19 @@ async def test_async_hooks_are_awaited_by_the_async_shell(fresh):
     await api.aclose()
 
 
-def test_the_sync_shell_refuses_an_async_hook(fresh):
-    import clients
+class Awaitable:
+    """An awaitable that is not a coroutine."""
 
-    async def hook(event):  # pragma: no cover (never awaited: the sync shell refuses it)
-        pass
+    def __await__(self):  # pragma: no cover (never awaited: the sync shell refuses it)
+        yield
+
+
+async def coroutine(event):  # pragma: no cover (never awaited: the sync shell refuses it)
+    pass
+
+
+@pytest.mark.parametrize('hook', [coroutine, lambda event: Awaitable()])
+def test_the_sync_shell_refuses_an_async_hook(fresh, hook):
     api = clients.Resource(fresh.url, events={'request': [hook]})
     with pytest.raises(TypeError, match=r"'request' event hook .* of a sync client returned an awaitable"):
         api.get('echo')
