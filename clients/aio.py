@@ -116,7 +116,7 @@ class AsyncClient(caching.Settings, retry.Resilience, Navigable, httpx.AsyncClie
         **kwargs: `httpx.AsyncClient` options (`auth`, `params`, `timeout`, `http2`, ...);
             redirects are followed by default, as in the sync clients (`follow_redirects`, or
             requests' `allow_redirects`, sets the default of requests that do not say);
-            `retry`, `rate`, `deadline`, `max_body`, `cache`, `coalesce` and `events` as in `Client`; `transport`
+            `retry`, `rate`, `deadline`, `max_body`, `cache`, `coalesce` and `request_hooks` as in `Client`; `transport`
             may also name one: 'aiohttp', 'httpx' or 'auto' (the default: aiohttp when installed); `limits` defaults to
             `transports.LIMITS` (100 connections, every idle one kept), over either transport
     """
@@ -126,7 +126,7 @@ class AsyncClient(caching.Settings, retry.Resilience, Navigable, httpx.AsyncClie
         self.retry = kwargs.pop('retry', retry.DEFAULT)
         self.deadline = kwargs.pop('deadline', deadlines.DEFAULT)
         self.rate = kwargs.pop('rate', None)
-        self.events = kwargs.pop('events', None)
+        self.request_hooks = kwargs.pop('request_hooks', None)
         self.cache, self.coalesce = kwargs.pop('cache', None), kwargs.pop('coalesce', False)
         kwargs['timeout'] = timeout(kwargs.get('timeout', TIMEOUT))
         follow = redirects(kwargs)
@@ -299,11 +299,11 @@ class AsyncClient(caching.Settings, retry.Resilience, Navigable, httpx.AsyncClie
                 try:
                     wait = plan.failed(exc)
                 finally:
-                    await events.afire(self.events, plan.events)
+                    await events.afire(self.request_hooks, plan.events)
                 await plan.clock.asleep(wait)
                 continue
             delay = plan.answered(response.status_code, response.headers)
-            await events.afire(self.events, plan.events)
+            await events.afire(self.request_hooks, plan.events)
             if delay is None or delay == math.inf:
                 return plan.last(response)
             await response.aclose()
@@ -326,7 +326,7 @@ class AsyncClient(caching.Settings, retry.Resilience, Navigable, httpx.AsyncClie
         foreign = self._foreign(path, url)
         request = self.build_request(method, _request_url(url, base or self.url), **kwargs)
         plan.sending(str(request.url))
-        await events.afire(self.events, plan.events)
+        await events.afire(self.request_hooks, plan.events)
         if foreign:
             for name in urls.credentials(self.headers, kwargs.get('headers')):
                 del request.headers[name]

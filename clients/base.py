@@ -61,7 +61,7 @@ Authentication = tuple[str, str] | Callable[[requests.PreparedRequest], requests
 # Settings a derived client copies (the adapters' pools, cookies and policies are shared).
 _COPIED = {dict, list, collections.OrderedDict, CaseInsensitiveDict, events.Hooks}
 SETTINGS = frozenset(requests.Session.__attrs__) | {'timeout', 'retry', 'rate', 'deadline', 'follow_redirects',
-                                                   'max_body', 'cache', 'coalesce', 'events'}
+                                                   'max_body', 'cache', 'coalesce', 'request_hooks'}
 
 
 def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -77,7 +77,7 @@ class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  
         headers: headers sent with every request
         **attrs: Session attributes (`auth`, `params`, `verify`, `timeout`, ...), `retry`
             (a `clients.Retry`, or None for no retries), `rate` (requests per second or a
-            `clients.RateLimit`), `events` (hooks by kind: see `clients.events`),
+            `clients.RateLimit`), `request_hooks` (by event: see `clients.events`),
             `follow_redirects` (or requests' `allow_redirects`: the
             default of requests that do not say; True unless given), `deadline` (seconds a
             request may take in all: see `clients.deadlines`) and `max_body` (the largest
@@ -298,14 +298,14 @@ class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  
                 try:
                     wait = plan.failed(exc)
                 finally:
-                    events.fire(self.events, plan.events)
+                    events.fire(self.request_hooks, plan.events)
                 plan.clock.sleep(wait)
                 continue
             finally:  # the head, and a body not streamed, have come: the connection may go back to the pool
                 if watch is not None:
                     watch.release()
             delay = plan.answered(response.status_code, response.headers)
-            events.fire(self.events, plan.events)
+            events.fire(self.request_hooks, plan.events)
             if delay is None or delay == math.inf:
                 return plan.last(response)
             response.close()
@@ -329,7 +329,7 @@ class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  
         stream = kwargs.pop('stream', None)
         limit = content.max_body(kwargs.pop('max_body', self.max_body))
         plan.sending(_target(url, kwargs.get('params'), self.params))
-        events.fire(self.events, plan.events)
+        events.fire(self.request_hooks, plan.events)
         response = super().request(method, url, stream=True, **kwargs)
         if stream or (stream is None and self.stream):
             return response

@@ -1,6 +1,6 @@
 """Event hooks and log records of each request's attempts, for the users' own logging.
 
-A client's `events` maps a kind to the hooks called with an `Event` (one signature for both
+A client's `request_hooks` maps a kind to the hooks called with an `Event` (one signature for both
 shells; the async shell awaits a hook that returns an awaitable):
 
 - `request`: an attempt is about to be sent (`attempt` counts from 1)
@@ -27,6 +27,8 @@ from typing import Any
 from . import urls
 
 LOG = logging.getLogger('clients.requests')
+# A give-up is told by the error raised: unless the user configures logging, its record is not printed.
+LOG.addHandler(logging.NullHandler())
 KINDS = ('request', 'response', 'retry', 'give_up')
 LEVELS = {'request': logging.DEBUG, 'response': logging.DEBUG, 'retry': logging.INFO, 'give_up': logging.WARNING}
 

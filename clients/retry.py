@@ -559,7 +559,7 @@ def plan(client: Any, method: str, kwargs: dict[str, Any], remaining: Callable[[
 
 
 class Resilience:
-    """The `retry`, `rate`, `deadline`, `max_body` and `events` settings of every client; derived clients inherit
+    """The `retry`, `rate`, `deadline`, `max_body` and `request_hooks` settings of every client; derived clients inherit
     them (a copy of the hooks)."""
 
     # A proxy's host choice supplies these (see `hosts.Balancer`); other clients have none.
@@ -572,15 +572,18 @@ class Resilience:
         def _derive(self, path: object = None, cls: type | None = None) -> Self: ...
 
     @property
-    def events(self) -> Hooks:
-        """The event hooks by kind (see `clients.events`); derived clients inherit a copy."""
+    def request_hooks(self) -> Hooks:
+        """The hooks of request events by kind (see `clients.events`); derived clients inherit a copy.
+
+        (Not `hooks` or `event_hooks`: requests and httpx take those, with their own objects.)
+        """
         found: Hooks | None = self.__dict__.get('_events')
         if found is None:
             found = self.__dict__['_events'] = events.hooks(None)
         return found
 
-    @events.setter
-    def events(self, value: Any) -> None:
+    @request_hooks.setter
+    def request_hooks(self, value: Any) -> None:
         self.__dict__['_events'] = events.hooks(value)
 
     @property

@@ -27,7 +27,7 @@ def summary(seen):
 
 async def test_a_retried_request_fires_request_response_and_retry_events(twin, fresh):
     hook, seen = recorder()
-    api = twin.Resource(fresh.url, retry=RETRY, events={kind: [hook] for kind in events.KINDS})
+    api = twin.Resource(fresh.url, retry=RETRY, request_hooks={kind: [hook] for kind in events.KINDS})
     assert (await twin(api.get('flaky', params=flaky(1))))['attempt'] == 2
     assert summary(seen) == [
         ('request', 1, None, None, None), ('response', 1, 503, None, None), ('retry', 1, 503, None, 0.0),
@@ -40,7 +40,7 @@ async def test_a_retried_request_fires_request_response_and_retry_events(twin, f
 
 async def test_retries_ending_on_a_status_fire_give_up(twin, fresh):
     hook, seen = recorder()
-    api = twin.Resource(fresh.url, retry=Retry(attempts=2, backoff=0, jitter=0), events={'give_up': hook})
+    api = twin.Resource(fresh.url, retry=Retry(attempts=2, backoff=0, jitter=0), request_hooks={'give_up': hook})
     with pytest.raises(twin.HTTPError):
         await twin(api.get('flaky', params=flaky(5)))
     assert summary(seen) == [('give_up', 2, 503, None, None)]
@@ -50,7 +50,7 @@ async def test_retries_ending_on_a_status_fire_give_up(twin, fresh):
 async def test_a_failed_connection_fires_retry_then_give_up_with_its_error(twin):
     hook, seen = recorder()
     api = twin.Resource(f'http://127.0.0.1:{closed_port()}/', retry=RETRY,
-                        events={'retry': [hook], 'give_up': [hook], 'response': [hook]})
+                        request_hooks={'retry': [hook], 'give_up': [hook], 'response': [hook]})
     with pytest.raises(type(twin.transport_error())):
         await twin(api.get('x', params={'token': 'hush'}))
     assert [(kind, attempt) for kind, attempt, *_ in summary(seen)] == [('retry', 1), ('retry', 2), ('give_up', 3)]
@@ -64,7 +64,7 @@ async def test_async_hooks_are_awaited_by_the_async_shell(fresh):
 
     async def hook(event):
         seen.append(event.kind)
-    api = clients.AsyncResource(fresh.url, events={'request': hook, 'response': [hook]})
+    api = clients.AsyncResource(fresh.url, request_hooks={'request': hook, 'response': [hook]})
     await api.get('echo')
     assert seen == ['request', 'response']
     await api.aclose()
@@ -83,7 +83,7 @@ async def coroutine(event):  # pragma: no cover (never awaited: the sync shell r
 
 @pytest.mark.parametrize('hook', [coroutine, lambda event: Awaitable()])
 def test_the_sync_shell_refuses_an_async_hook(fresh, hook):
-    api = clients.Resource(fresh.url, events={'request': [hook]})
+    api = clients.Resource(fresh.url, request_hooks={'request': [hook]})
     with pytest.raises(TypeError, match=r"'request' event hook .* of a sync client returned an awaitable"):
         api.get('echo')
     api.close()
@@ -92,7 +92,7 @@ def test_the_sync_shell_refuses_an_async_hook(fresh, hook):
 async def test_an_exception_in_a_hook_propagates(twin, fresh):
     def hook(event):
         raise LookupError(event.kind)
-    api = twin.Resource(fresh.url, events={'response': [hook]})
+    api = twin.Resource(fresh.url, request_hooks={'response': [hook]})
     with pytest.raises(LookupError, match='response'):
         await twin(api.get('echo'))
     await twin.close(api)
@@ -101,16 +101,16 @@ async def test_an_exception_in_a_hook_propagates(twin, fresh):
 async def test_derived_clients_inherit_a_copy_of_the_hooks(twin, fresh):
     first, seen = recorder()
     second, more = recorder()
-    api = twin.Resource(fresh.url, events={'request': [first]})
+    api = twin.Resource(fresh.url, request_hooks={'request': [first]})
     child = api / 'echo'
-    child.events['request'].append(second)
-    assert api.events['request'] == [first]
+    child.request_hooks['request'].append(second)
+    assert api.request_hooks['request'] == [first]
     await twin(child.get())
     await twin(api.get('echo'))
     assert (len(seen), len(more)) == (2, 1)
-    api.events = {'response': first}
-    assert child.events['response'] == []
-    assert api.events['request'] == []
+    api.request_hooks = {'response': first}
+    assert child.request_hooks['response'] == []
+    assert api.request_hooks['request'] == []
     await twin.close(api)
 
 
@@ -121,7 +121,7 @@ async def test_derived_clients_inherit_a_copy_of_the_hooks(twin, fresh):
 ])
 def test_bad_hooks_are_refused_naming_what_was_wrong(twin, given, error, message):
     with pytest.raises(error, match=message):
-        twin.Client('http://127.0.0.1:1/', events=given)
+        twin.Client('http://127.0.0.1:1/', request_hooks=given)
 
 
 async def test_each_event_is_a_log_record_with_its_fields(twin, fresh, caplog):

@@ -167,11 +167,11 @@ async def test_no_credential_appears_in_any_span_metric_log_record_or_error(twin
     seen = []
     hooks = {kind: [seen.append] for kind in clients.events.KINDS}
     bearer = twin.Resource(fresh.url, headers={'Authorization': 'Bearer b3arer-S3CRET'},
-                           cookies={'sid': 'c00kie-S3CRET'}, retry=Retry(backoff=0, jitter=0), events=hooks)
-    basic = twin.Resource(base, events=hooks)
+                           cookies={'sid': 'c00kie-S3CRET'}, retry=Retry(backoff=0, jitter=0), request_hooks=hooks)
+    basic = twin.Resource(base, request_hooks=hooks)
     oauth = twin.Resource(fresh.url + 'oauth', auth=clients.OAuth2(fresh.url + 'oauth/token', 'id', 'secret',
                                                                   token_endpoint_auth_method='client_secret_post'),
-                          events=hooks)
+                          request_hooks=hooks)
     errors = []
     for call in (lambda: bearer.get('flaky', params=flaky(1, api_key='qu3ry-S3CRET')), lambda: basic.get('echo'),
                  lambda: oauth.protected.get(),
@@ -242,6 +242,7 @@ async def test_without_the_api_nothing_is_traced_or_sent(twin, fresh, spans, wit
     without_api.retried('GET', None)
     assert without_api.waited(1.0) == 1.0
     without_api.cache('hit')
+    without_api.circuit('http://h.test/', 'open')
     await twin.close(api)
 
 
