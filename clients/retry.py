@@ -453,7 +453,6 @@ class Plan:
         self.url: str | None = None  # the URL of the last attempt, for an error that does not carry it
         self.gave_up = False  # whether retries ended on a retryable status
         self.events: list[events.Event] = []  # what happened since the shell last fired the hooks (`events.fire`)
-
         self.target: str | None = None  # the URL of the last attempt with its query, for its events
 
     def sending(self, url: str) -> None:
