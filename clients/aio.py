@@ -22,6 +22,7 @@ from . import (
     content,
     deadlines,
     downloads,
+    events,
     fields,
     flows,
     graphql,
@@ -51,7 +52,7 @@ from .library import httpx
 from .navigation import TIMEOUT, Headers, Navigable, Navigation, redirects
 
 _SEND_OPTIONS = ('auth',)
-_COPIED = {dict, list}  # settings a derived client copies (the pool, cookies and policies are shared)
+_COPIED = {dict, list, events.Hooks}  # settings a derived client copies (the pool, cookies and policies are shared)
 
 
 # A timeout as httpx takes it, or (connect, read) as requests takes it.
@@ -115,8 +116,8 @@ class AsyncClient(caching.Settings, retry.Resilience, Navigable, httpx.AsyncClie
         **kwargs: `httpx.AsyncClient` options (`auth`, `params`, `timeout`, `http2`, ...);
             redirects are followed by default, as in the sync clients (`follow_redirects`, or
             requests' `allow_redirects`, sets the default of requests that do not say);
-            `retry`, `rate`, `deadline`, `max_body`, `cache` and `coalesce` as in `Client`; `transport` may also name
-            one: 'aiohttp', 'httpx' or 'auto' (the default: aiohttp when installed); `limits` defaults to
+            `retry`, `rate`, `deadline`, `max_body`, `cache`, `coalesce` and `request_hooks` as in `Client`; `transport`
+            may also name one: 'aiohttp', 'httpx' or 'auto' (the default: aiohttp when installed); `limits` defaults to
             `transports.LIMITS` (100 connections, every idle one kept), over either transport
     """
 
@@ -125,6 +126,7 @@ class AsyncClient(caching.Settings, retry.Resilience, Navigable, httpx.AsyncClie
         self.retry = kwargs.pop('retry', retry.DEFAULT)
         self.deadline = kwargs.pop('deadline', deadlines.DEFAULT)
         self.rate = kwargs.pop('rate', None)
+        self.request_hooks = kwargs.pop('request_hooks', None)
         self.cache, self.coalesce = kwargs.pop('cache', None), kwargs.pop('coalesce', False)
         kwargs['timeout'] = timeout(kwargs.get('timeout', TIMEOUT))
         follow = redirects(kwargs)
@@ -294,9 +296,14 @@ class AsyncClient(caching.Settings, retry.Resilience, Navigable, httpx.AsyncClie
             try:
                 response = await self._attempt(plan, method, path, **kwargs)
             except (httpx.TransportError, AllHostsDown) as exc:
-                await plan.clock.asleep(plan.failed(exc))
+                try:
+                    wait = plan.failed(exc)
+                finally:
+                    await events.afire(self.request_hooks, plan.events)
+                await plan.clock.asleep(wait)
                 continue
             delay = plan.answered(response.status_code, response.headers)
+            await events.afire(self.request_hooks, plan.events)
             if delay is None or delay == math.inf:
                 return plan.last(response)
             await response.aclose()
@@ -318,6 +325,8 @@ class AsyncClient(caching.Settings, retry.Resilience, Navigable, httpx.AsyncClie
             kwargs['timeout'] = timeout(kwargs['timeout'])
         foreign = self._foreign(path, url)
         request = self.build_request(method, _request_url(url, base or self.url), **kwargs)
+        plan.sending(str(request.url))
+        await events.afire(self.request_hooks, plan.events)
         if foreign:
             for name in urls.credentials(self.headers, kwargs.get('headers')):
                 del request.headers[name]

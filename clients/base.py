@@ -25,6 +25,7 @@ from . import (
     deadlines,
     downloads,
     environment,
+    events,
     fields,
     flows,
     graphql,
@@ -58,9 +59,9 @@ Timeout = float | tuple[float | None, float | None] | None
 Authentication = tuple[str, str] | Callable[[requests.PreparedRequest], requests.PreparedRequest] | None
 
 # Settings a derived client copies (the adapters' pools, cookies and policies are shared).
-_COPIED = {dict, list, collections.OrderedDict, CaseInsensitiveDict}
+_COPIED = {dict, list, collections.OrderedDict, CaseInsensitiveDict, events.Hooks}
 SETTINGS = frozenset(requests.Session.__attrs__) | {'timeout', 'retry', 'rate', 'deadline', 'follow_redirects',
-                                                   'max_body', 'cache', 'coalesce'}
+                                                   'max_body', 'cache', 'coalesce', 'request_hooks'}
 
 
 def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -76,7 +77,8 @@ class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  
         headers: headers sent with every request
         **attrs: Session attributes (`auth`, `params`, `verify`, `timeout`, ...), `retry`
             (a `clients.Retry`, or None for no retries), `rate` (requests per second or a
-            `clients.RateLimit`), `follow_redirects` (or requests' `allow_redirects`: the
+            `clients.RateLimit`), `request_hooks` (by event: see `clients.events`),
+            `follow_redirects` (or requests' `allow_redirects`: the
             default of requests that do not say; True unless given), `deadline` (seconds a
             request may take in all: see `clients.deadlines`) and `max_body` (the largest
             decoded body a request that is not streamed reads, in bytes: 64 MiB by default,
@@ -293,12 +295,17 @@ class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  
             except TRANSPORT_ERRORS as exc:
                 if watch is not None and watch.expired:
                     raise
-                plan.clock.sleep(plan.failed(exc))
+                try:
+                    wait = plan.failed(exc)
+                finally:
+                    events.fire(self.request_hooks, plan.events)
+                plan.clock.sleep(wait)
                 continue
             finally:  # the head, and a body not streamed, have come: the connection may go back to the pool
                 if watch is not None:
                     watch.release()
             delay = plan.answered(response.status_code, response.headers)
+            events.fire(self.request_hooks, plan.events)
             if delay is None or delay == math.inf:
                 return plan.last(response)
             response.close()
@@ -321,6 +328,8 @@ class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  
         kwargs['auth'] = signing(kwargs.get('auth') or self.auth)
         stream = kwargs.pop('stream', None)
         limit = content.max_body(kwargs.pop('max_body', self.max_body))
+        plan.sending(_target(url, kwargs.get('params'), self.params))
+        events.fire(self.request_hooks, plan.events)
         response = super().request(method, url, stream=True, **kwargs)
         if stream or (stream is None and self.stream):
             return response
@@ -374,6 +383,14 @@ class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  
             return step.value
         except StopIteration as stop:
             return stop.value
+
+
+def _target(url: str, params: Any, defaults: Any) -> str:
+    """Return the URL requests sends to: `url` with the query of the request's and the client's `params`."""
+    merge: Any = requests.sessions.merge_setting
+    prepared = requests.PreparedRequest()
+    prepared.prepare_url(url, merge(params, defaults))
+    return str(prepared.url)
 
 
 def _streamed(client: Client, kwargs: dict[str, Any]) -> bool:

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
-from . import stores, urls
+from . import stores, telemetry, urls
 from .errors import TRANSPORT_ERRORS, AllHostsDown, HTTPError
 from .retry import CLOCK, Clock, Plan, Retry
 
@@ -24,6 +24,8 @@ class Stats(collections.Counter[str]):
     the host gets no requests for `cooldown` seconds, then one probe (half-open). A probe
     that succeeds closes the circuit; one that fails opens it again for twice as long, up to
     `cooldown_max`. Subclass and set these class attributes (as `Proxy.Stats`) to tune them.
+    Each change (opened, its probe gone: half-open, closed) counts in the
+    `clients.circuit.state_changes` metric (see `clients.telemetry`).
 
     Every count goes through `add`, as in 1.3. Time is monotonic seconds read from `clock`,
     which a proxy sets to its `retry.clock`; the methods' `now=` keyword passes a reading of
@@ -96,10 +98,13 @@ class Stats(collections.Counter[str]):
         with self.lock:
             if self.claims:
                 self.claims -= 1
-                return True
-            probe = self.state(now=now) == 'half-open' and not self.probing
-            self.probing = self.probing or probe
-            return probe
+                probe = True
+            else:
+                probe = self.state(now=now) == 'half-open' and not self.probing
+                self.probing = self.probing or probe
+        if probe:
+            telemetry.circuit(self.key, 'half-open')
+        return probe
 
     def end(self, probe: bool = False) -> None:
         """Count a request's connection released; a probe that was not judged frees the slot."""
@@ -114,10 +119,13 @@ class Stats(collections.Counter[str]):
         with self.lock:
             if self.streak or self.opened is not None or self.probing:
                 self._write('succeeded')
+            closing = self.opened is not None
             self.streak = 0
             self.opened = None
             self.wait = self.cooldown
             self.probing = False
+        if closing:
+            telemetry.circuit(self.key, 'closed')
 
     def failed(self, kind: str, reason: str, *, now: float | None = None) -> None:
         """Record a failure (`kind` is `errors` or `failures`); open the circuit if it is due."""
@@ -127,12 +135,17 @@ class Stats(collections.Counter[str]):
             self.streak += 1
             self.last_failure = reason
             self.failed_at = now
+            opening = True
             if self.probing or (self.opened is not None and now >= self.opened + self.wait):
                 self.opened, self.wait = now, min(self.wait * 2, self.cooldown_max)
             elif self.opened is None and self.streak >= self.threshold:
                 self.opened, self.wait = now, self.cooldown
+            else:
+                opening = False
             self.probing = False
             self._write('failed', reason, self.threshold, self.cooldown, self.cooldown_max)
+        if opening:
+            telemetry.circuit(self.key, 'open')
 
     def _write(self, name: str, *args: Any) -> None:
         """Send a change to the store, if any (called under the lock)."""

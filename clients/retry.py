@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 import requests
 import urllib3
 
-from . import deadlines, telemetry, urls
+from . import deadlines, events, telemetry, urls
 from .content import MAX_BODY, max_body
 from .errors import AllHostsDown, Error
+from .events import Hooks
 from .library import httpx
 from .ratelimit import RETRY_AFTER_STATUSES, RateLimit, retry_after
 
@@ -451,6 +452,13 @@ class Plan:
         self.reason = ''
         self.url: str | None = None  # the URL of the last attempt, for an error that does not carry it
         self.gave_up = False  # whether retries ended on a retryable status
+        self.events: list[events.Event] = []  # what happened since the shell last fired the hooks (`events.fire`)
+        self.target: str | None = None  # the URL of the last attempt with its query, for its events
+
+    def sending(self, url: str) -> None:
+        """Record the `request` event of the attempt about to be sent to `url` (with its query)."""
+        self.target = url
+        self.events.append(events.event('request', self.method, url, self.attempts))
 
     def begin(self) -> float:
         """Count an attempt about to start; return the clock's reading (see `start`)."""
@@ -474,8 +482,9 @@ class Plan:
         self.reason = decision.reason
         return decision
 
-    def _retrying(self, what: str, delay: float) -> None:
+    def _retrying(self, what: str, delay: float, status: int | None = None, error: BaseException | None = None) -> None:
         telemetry.retried(self.method, self.url)
+        self.events.append(events.event('retry', self.method, self.target, self.attempts, status, error, delay))
         LOG.info('retrying %s after %s: attempt %d of %d in %.2f s',
                  self.method, urls.redact(what), self.attempts + 1, self.policy.attempts, delay)
 
@@ -483,10 +492,12 @@ class Plan:
         """Return the seconds to wait before retrying after `error`; raise the error to stop."""
         decision = self._decide(error=failure(error))
         if decision.retry:
-            self._retrying(f'{type(error).__name__}: {error}', decision.delay)
+            self._retrying(f'{type(error).__name__}: {error}', decision.delay, error=error)
             return decision.delay
         reason = decision.reason if self.attempts > 1 else ''
         replacement = self.exhausted(self, error) if self.exhausted is not None else None
+        self.events.append(events.event('give_up', self.method, self.target, self.attempts,
+                                        error=error if replacement is None else replacement))
         if replacement is not None:
             raise annotate(replacement, self.attempts) from error
         stated = restated(error, self.method, self.url)
@@ -502,6 +513,7 @@ class Plan:
         attempts (see `retried`). A status that was never retried (a POST's, say, even after a
         connect error was) is returned as it is.
         """
+        self.events.append(events.event('response', self.method, self.target, self.attempts, status))
         if self.limit is not None:
             self.limit.observe(status, headers, self.clock.now(), self.clock.time())
         if status not in self.policy.statuses:
@@ -509,10 +521,11 @@ class Plan:
         after = retry_after(headers.get('Retry-After'), self.clock.time())
         decision = self._decide(status=status, retry_after=after)
         if decision.retry:
-            self._retrying(f'status {status}', decision.delay)
+            self._retrying(f'status {status}', decision.delay, status)
             return decision.delay
         if self.attempts > 1 and self.safe:
             self.gave_up = True
+            self.events.append(events.event('give_up', self.method, self.target, self.attempts, status))
             return math.inf
         return None
 
@@ -545,7 +558,8 @@ def plan(client: Any, method: str, kwargs: dict[str, Any], remaining: Callable[[
 
 
 class Resilience:
-    """The `retry`, `rate`, `deadline` and `max_body` settings of every client; derived clients inherit them."""
+    """The `retry`, `rate`, `deadline`, `max_body` and `request_hooks` settings of every client; derived clients inherit
+    them (a copy of the hooks)."""
 
     # A proxy's host choice supplies these (see `hosts.Balancer`); other clients have none.
     # (Class attributes, so looking them up never reaches a resource's attribute navigation.)
@@ -555,6 +569,21 @@ class Resilience:
     if TYPE_CHECKING:  # supplied by each shell
 
         def _derive(self, path: object = None, cls: type | None = None) -> Self: ...
+
+    @property
+    def request_hooks(self) -> Hooks:
+        """The hooks of request events by kind (see `clients.events`); derived clients inherit a copy.
+
+        (Not `hooks` or `event_hooks`: requests and httpx take those, with their own objects.)
+        """
+        found: Hooks | None = self.__dict__.get('_events')
+        if found is None:
+            found = self.__dict__['_events'] = events.hooks(None)
+        return found
+
+    @request_hooks.setter
+    def request_hooks(self, value: Any) -> None:
+        self.__dict__['_events'] = events.hooks(value)
 
     @property
     def retry(self) -> Retry:

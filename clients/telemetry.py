@@ -8,8 +8,9 @@ propagator (W3C `traceparent` by default). The SDK, exporters and propagators ar
 without the API every hook here is skipped, and with the API but no SDK its spans are no-ops.
 
 Metrics: `http.client.request.duration` and `http.client.active_requests` of the same
-conventions, and `clients.retries`, `clients.rate_limit.wait` and `clients.cache.lookups`
-for what the library adds. Nothing recorded carries a secret:
+conventions, and `clients.retries`, `clients.rate_limit.wait`, `clients.cache.lookups` and
+`clients.circuit.state_changes` (by `clients.host` and `clients.circuit.state`) for what the
+library adds. Nothing recorded carries a secret:
 URLs pass through `urls.redact`, and no header or body is recorded.
 """
 
@@ -55,6 +56,9 @@ class _Instruments:
             'clients.rate_limit.wait', unit='s', description='Time requests waited for the rate limit.')
         self.cache = meter.create_counter(
             'clients.cache.lookups', unit='{lookup}', description='HTTP cache lookups, by result.')
+        self.circuits = meter.create_counter(
+            'clients.circuit.state_changes', unit='{change}',
+            description="Circuit breaker state changes of a proxy's hosts, by host and new state.")
 
 
 INSTRUMENTS = None if METER is None else _Instruments(METER)
@@ -182,3 +186,9 @@ def cache(result: str) -> None:
     """Count an HTTP cache lookup by its result: `hit` or `miss`."""
     if INSTRUMENTS is not None:
         INSTRUMENTS.cache.add(1, {'clients.cache.result': result})
+
+
+def circuit(host: str, state: str) -> None:
+    """Count a change of the circuit of a proxy's `host` (its redacted base URL) to `state`."""
+    if INSTRUMENTS is not None:
+        INSTRUMENTS.circuits.add(1, {'clients.host': host, 'clients.circuit.state': state})

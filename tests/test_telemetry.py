@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import clients
-from clients import RateLimit, Retry, telemetry
+from clients import RateLimit, Retry, hosts, telemetry
 from tests import auth_server
 from tests.test_resilience import closed_port, flaky
 
@@ -164,15 +164,18 @@ async def test_no_credential_appears_in_any_span_metric_log_record_or_error(twin
     state = auth_server.oauth_state(fresh)
     state['token'] = 'acc3ss-S3CRET'
     base = fresh.url.replace('http://', 'http://user:passw0rd-S3CRET@')
+    seen = []
+    hooks = {kind: [seen.append] for kind in clients.events.KINDS}
     bearer = twin.Resource(fresh.url, headers={'Authorization': 'Bearer b3arer-S3CRET'},
-                           cookies={'sid': 'c00kie-S3CRET'}, retry=Retry(backoff=0, jitter=0))
-    basic = twin.Resource(base)
+                           cookies={'sid': 'c00kie-S3CRET'}, retry=Retry(backoff=0, jitter=0), request_hooks=hooks)
+    basic = twin.Resource(base, request_hooks=hooks)
     oauth = twin.Resource(fresh.url + 'oauth', auth=clients.OAuth2(fresh.url + 'oauth/token', 'id', 'secret',
-                                                                  token_endpoint_auth_method='client_secret_post'))
+                                                                  token_endpoint_auth_method='client_secret_post'),
+                          request_hooks=hooks)
     errors = []
     for call in (lambda: bearer.get('flaky', params=flaky(1, api_key='qu3ry-S3CRET')), lambda: basic.get('echo'),
                  lambda: oauth.protected.get(),
-                 lambda: bearer.get('status/500', params={'access_token': 'qu3ry-S3CRET'}),
+                 lambda: bearer.get('status/503', params={'access_token': 'qu3ry-S3CRET'}),
                  lambda: basic.get('redirect', params={'to': base + 'status/400?sig=qu3ry-S3CRET'})):
         try:
             await twin(call())
@@ -183,7 +186,9 @@ async def test_no_credential_appears_in_any_span_metric_log_record_or_error(twin
     assert len(errors) == 2
     assert len(spans()) >= 8
     recorded = [repr((span.name, dict(span.attributes), span.status.description, span.events)) for span in spans()]
-    recorded += [record.getMessage() for record in caplog.records]
+    recorded += [record.getMessage() + repr(vars(record)) for record in caplog.records]
+    recorded += [repr(event) for event in seen]
+    assert {event.kind for event in seen} == {'request', 'response', 'retry', 'give_up'}
     recorded += [str(error) + ' '.join(getattr(error, '__notes__', [])) for error in errors]
     for metric in READER.get_metrics_data().resource_metrics:
         recorded.append(metric.to_json())
@@ -237,6 +242,7 @@ async def test_without_the_api_nothing_is_traced_or_sent(twin, fresh, spans, wit
     without_api.retried('GET', None)
     assert without_api.waited(1.0) == 1.0
     without_api.cache('hit')
+    without_api.circuit('http://h.test/', 'open')
     await twin.close(api)
 
 
@@ -282,3 +288,19 @@ async def test_a_request_sent_around_request_is_still_a_span(twin, fresh, spans)
     assert 'http.request.resend_count' not in span.attributes
     assert response.json()['headers']['traceparent'] == traceparent(span)
     await twin.close(api)
+
+
+async def test_circuit_state_changes_are_counted_by_host_and_state(twin, fresh, spans):
+    class Quick(hosts.Stats):
+        threshold, cooldown = 1, 0.0  # (open after one failure, half-open at once)
+
+    class Proxy(twin.Proxy):
+        Stats = Quick
+    proxy = Proxy(fresh.url, retry=None)
+    assert (await twin(proxy.get('status/503'))).status_code == 503
+    assert (await twin(proxy.get('status/502'))).status_code == 502  # the probe fails: open again
+    assert (await twin(proxy.get('echo'))).status_code == 200
+    changes = {point.attributes['clients.circuit.state']: point.value
+               for point in points('clients.circuit.state_changes') if point.attributes['clients.host'] == fresh.url}
+    assert changes == {'open': 2, 'half-open': 2, 'closed': 1}
+    await twin.close(proxy)
