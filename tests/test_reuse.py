@@ -16,7 +16,7 @@ import requests
 
 from tests.server import Hostile
 
-CLOSE = Hostile.CLOSE
+RESET = Hostile.RESET
 SMUGGLED = b'HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled'
 CHUNKED = b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n'
 SECOND = b'HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond'
@@ -138,7 +138,7 @@ async def test_any_bytes_coming_on_an_idle_connection_close_it(twin, hostile):
 
 
 async def test_an_answer_the_server_resets_after_is_delivered_and_its_connection_not_reused(twin, hostile):
-    hostile.answer(*FIRST['length, body later'][0], Hostile.RESET)
+    hostile.answer(*FIRST['length, body later'][0], RESET)
     hostile.answer(SECOND)
     client = twin.Client(hostile.url, retry=None)
     assert (await twin(client.get('first'))).content == b'hello'
