@@ -9,14 +9,23 @@ whose end the connection cut off as complete. A `Response` skips every interim (
 raises a connection error (retried where retries are safe) for a cut line, head or chunked
 body and for a malformed status line.
 
+A connection goes back to the pool only if nothing is left on it after the answer: bytes past
+an answer's end (a body past its length, a body on a HEAD, 204 or 304 answer) would be read as
+the answer to the next request on it, so a `Response` that ends with bytes waiting shuts its
+connection down, and urllib3 opens a new one for the next request (as it does for a connection
+with bytes arriving while it waits in the pool).
+
 Every sync client mounts an `Adapter` for `http://` and `https://`; mount an `Adapter` (it
 takes `requests.adapters.HTTPAdapter`'s arguments) where you would mount an `HTTPAdapter`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import re
+import socket
+import ssl
 from typing import Any
 
 import requests
@@ -55,6 +64,23 @@ def interim(status: int, upgrading: bool) -> bool:
     return 100 <= status < 200 and status != 101
 
 
+def pending(wire: Any, sock: socket.socket) -> bool:
+    """Return whether bytes wait in `wire` (a buffered file of `sock`) or on `sock`, without waiting for any.
+
+    A connection that failed (reset) counts as having bytes waiting: it is not to be reused either.
+    """
+    timeout = sock.gettimeout()
+    sock.settimeout(0)
+    try:
+        return bool(wire.peek(1))
+    except ssl.SSLWantReadError:  # (TLS says "nothing yet" by raising)
+        return False
+    except OSError:
+        return True
+    finally:
+        sock.settimeout(timeout)
+
+
 class _Lines:
     """A response's socket file whose `readline` raises when the connection ends inside a line.
 
@@ -82,10 +108,18 @@ class Response(http.client.HTTPResponse):
     # Whether the request asked to switch protocols (`Upgrade`): a 101 is then its answer.
     upgrading = False
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        self.socket = sock
         self.lines = _Lines(self.fp)
         self.fp = self.lines  # type: ignore[assignment]
+
+    def _close_conn(self) -> None:
+        # http.client calls this once the body is read (or the response closed)
+        if self.will_close is False and pending(self.lines.wire, self.socket):
+            with contextlib.suppress(OSError):  # (not if the server has cut it off already)
+                self.socket.shutdown(socket.SHUT_RDWR)  # urllib3 drops it from the pool when it next picks it
+        super()._close_conn()  # type: ignore[misc]
 
     def _read_status(self) -> tuple[str, int, str]:
         lines = self.lines

@@ -28,10 +28,13 @@ import ssl
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+from urllib3.util.wait import wait_for_read
+
 from .library import httpcore, httpx
 
 try:
     import aiohttp
+    import aiohttp.client_proto
     import yarl
 except ImportError:  # pragma: no cover (the test extra installs aiohttp)
     aiohttp = None  # type: ignore[assignment]
@@ -133,17 +136,59 @@ class _Stream(httpx.AsyncByteStream):
         self.response.release()
 
 
+class _Handler(aiohttp.client_proto.ResponseHandler if aiohttp else object):  # type: ignore[misc]
+    """aiohttp's protocol for a connection, noting bytes that arrive while it waits in the pool."""
+
+    idle = False  # in the pool: no request awaits an answer on it
+    stray = False  # bytes came while it was idle
+
+    def set_response_params(self, **kwargs: Any) -> None:
+        self.idle = False
+        super().set_response_params(**kwargs)
+
+    def data_received(self, data: bytes) -> None:
+        self.stray = self.stray or (self.idle and bool(data))
+        super().data_received(data)
+
+
+def _stale(protocol: _Handler) -> bool:
+    """Return whether bytes past the end of its last answer came on an open, idle aiohttp connection.
+
+    They came later (`stray`), or wait on the socket, or came with the answer's end: parsed
+    into answers nobody asked for (`should_close`), or the beginning of one, which aiohttp's
+    parser would report cut off if the connection ended now (its `feed_eof`).
+    """
+    if protocol.stray or protocol.should_close or wait_for_read(protocol.transport.get_extra_info('socket'), 0):
+        return True
+    try:
+        return protocol._parser.feed_eof() is not None
+    except Exception:  # the beginning of an answer it already refuses
+        return True
+
+
 class _Connector(aiohttp.TCPConnector if aiohttp else object):  # type: ignore[misc]
-    """A TCP connector that keeps at most `max_keepalive` idle connections, like httpx's pool."""
+    """A TCP connector that keeps at most `max_keepalive` idle connections, like httpx's pool.
+
+    It reuses a connection only if nothing came on it past the end of its last answer: aiohttp
+    would read those bytes as the answer to the next request (it only checks that the
+    connection is open).
+    """
 
     def __init__(self, max_keepalive: int | None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.max_keepalive = max_keepalive
+        self._factory = functools.partial(_Handler, loop=self._loop)
 
     def _release(self, key: Any, protocol: Any, *, should_close: bool = False) -> None:
         if self.max_keepalive is not None and sum(map(len, self._conns.values())) >= self.max_keepalive:
             should_close = True
+        protocol.idle = True
         super()._release(key, protocol, should_close=should_close)
+
+    async def _get(self, key: Any, traces: list[Any]) -> Any:
+        while (connection := await super()._get(key, traces)) is not None and _stale(connection.protocol):
+            connection.close()
+        return connection
 
 
 class _Every:
@@ -303,18 +348,31 @@ class Cookies(httpx.Cookies):
             super().extract_cookies(response)
 
 
+def _leftover(connection: Any) -> bool:
+    """Return whether bytes past the end of its last answer wait in an httpcore connection's HTTP/1.1 buffer."""
+    while (inner := getattr(connection, '_connection', None)) is not None:  # (through its wrappers)
+        connection = inner
+    state = getattr(connection, '_h11_state', None)
+    return state is not None and bool(state.trailing_data[0])
+
+
 class _Reclaiming(httpcore.AsyncConnectionPool):
     """An httpcore pool that takes back the connections no request holds and none can reuse.
 
     httpcore gives a queued request a new connection that the request itself opens; if the
     request ends first (cancelled, or its pool timeout just expired), the unopened connection
     is neither idle, closed nor available, so it keeps its slot forever.
+
+    It closes an idle connection with bytes past the end of its last answer, which httpcore
+    would read as the answer to the next request (it only closes an idle one whose socket has
+    bytes to read).
     """
 
     def _assign_requests_to_connections(self) -> list[Any]:
         held = {id(waiting.connection) for waiting in self._requests}
         lost = [each for each in self._connections
                 if id(each) not in held and not each.is_idle() and not each.is_closed()]
+        lost += [each for each in self._connections if each.is_idle() and _leftover(each)]
         for connection in lost:
             self._connections.remove(connection)
         return lost + super()._assign_requests_to_connections()

@@ -9,6 +9,7 @@ import functools
 import gzip
 import json
 import socket
+import struct
 import sys
 import threading
 import time
@@ -565,12 +566,15 @@ class Server(ReportsErrors, ThreadingHTTPServer):
 class Hostile:
     """A raw-socket server that answers each request with the next scripted answer, byte for byte.
 
-    An answer is a list of pieces: bytes to send, a float to sleep that many seconds, or `CLOSE`
-    to close the connection. A request that finds no answer left gets its connection closed.
+    An answer is a list of pieces: bytes to send, a float to sleep that many seconds, a
+    `threading.Event` to set (once what comes before it is sent), `CLOSE` to close the
+    connection, or `RESET` to cut it off with a reset. A request that finds no answer left gets
+    its connection closed.
     `requests` records (connection number, request line) for each request read.
     """
 
     CLOSE = object()
+    RESET = object()
 
     def __init__(self) -> None:
         self.sock = socket.create_server(('127.0.0.1', 0))
@@ -614,8 +618,13 @@ class Hostile:
                 for piece in answer:
                     if piece is self.CLOSE:
                         return
+                    if piece is self.RESET:
+                        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+                        return
                     if isinstance(piece, float):
                         time.sleep(piece)
+                    elif isinstance(piece, threading.Event):
+                        piece.set()
                     else:
                         connection.sendall(piece)
 

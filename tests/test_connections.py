@@ -3,9 +3,15 @@ malformed heads and cut bodies refused, in both shells and over both async trans
 
 import http.client
 import os
+import select
+import socket
+import ssl
+import struct
+import threading
 
 import pytest
 import requests
+import trustme
 import urllib3
 from hypothesis import given
 from hypothesis import strategies as st
@@ -242,3 +248,59 @@ def test_a_manager_with_pools_of_its_own_keeps_them():
             return super().proxy_manager_for(proxy, **kwargs)
 
     assert type(Adapter().proxy_manager_for('socks5://proxy.test').connection_from_url('http://h.test/')) is Pool
+
+
+def test_pending_sees_bytes_buffered_or_on_the_socket_and_never_waits():
+    mine, theirs = socket.socketpair()
+    with mine, theirs, mine.makefile('rb') as wire:
+        mine.settimeout(5)
+        assert not connections.pending(wire, mine)  # (at once: nothing is coming)
+        theirs.sendall(b'hello')
+        assert connections.pending(wire, mine)  # on the socket
+        assert wire.read(2) == b'he'
+        assert connections.pending(wire, mine)  # in the file's buffer
+        assert wire.read(3) == b'llo'
+        assert not connections.pending(wire, mine)
+        assert mine.gettimeout() == 5
+        theirs.close()
+        assert not connections.pending(wire, mine)  # the end: the pool sees it is closed
+
+
+def test_pending_counts_a_connection_cut_off_by_a_reset():
+    with socket.create_server(('127.0.0.1', 0)) as server, socket.create_connection(server.getsockname()) as mine:
+        theirs, _ = server.accept()
+        theirs.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+        theirs.close()
+        assert select.select([mine], [], [], 5)[0]
+        with mine.makefile('rb') as wire:
+            assert connections.pending(wire, mine)
+
+
+def test_pending_over_tls():
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert('localhost').configure_cert(server_context)
+    server_context.num_tickets = 0  # (no TLS 1.3 session tickets: the only bytes are the test's)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    mine, theirs = socket.socketpair()
+    go, done = threading.Event(), threading.Event()
+
+    def serve():
+        with server_context.wrap_socket(theirs, server_side=True) as tls:
+            go.wait(5)
+            tls.sendall(b'hello')
+            done.wait(5)
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    with client_context.wrap_socket(mine, server_hostname='localhost') as tls, tls.makefile('rb') as wire:
+        tls.settimeout(5)
+        assert not connections.pending(wire, tls)  # (TLS says "nothing yet" by raising)
+        go.set()
+        assert select.select([tls], [], [], 5)[0]
+        assert connections.pending(wire, tls)
+        assert wire.read(5) == b'hello'
+        assert not connections.pending(wire, tls)
+        done.set()
+    thread.join(5)
