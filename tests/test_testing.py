@@ -17,6 +17,7 @@ import urllib3
 
 import clients
 from clients.testing import FakeClock, Mock, NoRoute, answer
+from tests.conftest import each
 
 URL = 'http://api.test/v1/'
 
@@ -71,7 +72,7 @@ async def test_cut_mid_body(twin: Any, clients_mock: Mock) -> None:
     res = twin.Resource(URL, retry=None)
     seen: list[Any] = []
     with pytest.raises(clients.IncompleteBody):
-        async for item in _each(res.iter('lines')):
+        async for item in each(res.iter('lines')):
             seen.append(item)
     assert seen == [1, 2]
     with pytest.raises(clients.IncompleteBody):
@@ -160,15 +161,6 @@ async def test_no_route(twin: Any) -> None:
     assert 'a request matched no route: GET http://api.test/v1/users/3?key=***' in text
     assert "a route was never called: POST items params={'x': 'y'} json={'a': 1} (called 0 times)" in text
     assert "'never'" not in text.split('routes:')[0]  # a route that is not required
-
-
-async def _each(items: Any) -> Any:
-    if hasattr(items, '__aiter__'):
-        async for item in items:
-            yield item
-    else:
-        for item in items:
-            yield item
 
 
 async def test_fake_clock_covers_every_wait(twin: Any, clients_mock: Mock, clients_clock: FakeClock) -> None:
