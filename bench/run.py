@@ -9,7 +9,11 @@ would be the bottleneck). Last, it runs `bench.streaming` in its own process (so
 RSS is its own).
 
     python -m bench.run [--rounds N] [--requests N] [--concurrency N] [--server nginx|python]
-                        [--profile] [--no-streaming] [--quick]
+                        [--only WORD] [--skip SUITE] [--profile] [--no-streaming] [--quick]
+
+`--only WORD` keeps the request cases whose scenario or name contains WORD, with the raw
+cases they are compared with; `--skip` leaves out a suite run after them (`streaming`,
+`forwarding`).
 
 `--quick` makes a handful of requests against the Python server: CI checks that it runs.
 """
@@ -214,8 +218,8 @@ def sync_cases(count: int) -> list[Case]:
 
     return [
         Case('sequential', 'requests.Session', raw),
-        Case('sequential', 'Resource.get', resource, (('requests.Session', '>= 0.95'),)),
-        Case('sequential', 'Resource.items[str(i)]', navigation, (('requests.Session', '>= 0.9, 1 conn'),)),
+        Case('sequential', 'Resource.get', resource, (('requests.Session', '>= 1.05'),)),
+        Case('sequential', 'Resource.items[str(i)]', navigation, (('requests.Session', '>= 1.0, 1 conn'),)),
         Case('naive', 'requests.get per call', naive),
         Case('naive', 'Client.get', client, (('requests.get per call', 'pooling'),)),
     ]
@@ -265,7 +269,7 @@ def async_cases(concurrency: int) -> list[Case]:
             return asyncio.run(run())
         return run_rounds
 
-    targets = (('httpx.AsyncClient', '>= 7'), ('aiohttp.ClientSession', '>= 0.4'))
+    targets = (('httpx.AsyncClient', '>= 12'), ('aiohttp.ClientSession', '>= 0.75'))
     return [
         Case('fan-out', 'httpx.AsyncClient', raw_httpx),
         Case('fan-out', 'aiohttp.ClientSession', raw_aiohttp),
@@ -365,12 +369,16 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument('--concurrency', type=int, default=100)
     parser.add_argument('--server', choices=['auto', 'nginx', 'python'], default='auto')
     parser.add_argument('--profile', action='store_true', help='profile the AsyncResource fan-out')
-    parser.add_argument('--no-streaming', action='store_true', help='skip bench.streaming')
+    parser.add_argument('--no-streaming', action='store_true', help='skip bench.streaming (as --skip streaming)')
+    parser.add_argument('--only', action='append', default=[], metavar='WORD',
+                        help='keep the request cases whose scenario or name has WORD (and their baselines)')
+    parser.add_argument('--skip', action='append', default=[], choices=[name for name, _ in SUITES],
+                        help='leave out a suite that runs after the request cases')
     parser.add_argument('--quick', action='store_true', help='a handful of requests on the Python server')
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.requests, args.concurrency, args.server = 1, 12, 4, 'python'
-    cases = sync_cases(args.requests) + async_cases(args.concurrency)
+    cases = select(sync_cases(args.requests) + async_cases(args.concurrency), args.only)
     counts = {'sequential': args.requests, 'naive': args.requests, 'fan-out': args.requests}
     with start(args.server) as server:
         print(f'{server.name} on {server.url}: {args.rounds} interleaved round(s) of {args.requests} GET+JSON '
@@ -382,12 +390,29 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
         figures = report(cases)
         if args.profile:
             profile(server.url + 'profile/', args.requests, args.concurrency)
-    if not args.no_streaming:
-        streaming = ['--quick'] if args.quick else []  # (its rounds are short: it runs its own number)
-        print('\nstreaming (bench.streaming):', flush=True)
-        subprocess.run([sys.executable, '-m', 'bench.streaming', *streaming], check=True,
-                       cwd=Path(__file__).parent.parent)
+    skip = set(args.skip) | ({'streaming'} if args.no_streaming else set())
+    for name, module in SUITES:
+        if name not in skip:
+            quick = ['--quick'] if args.quick else []  # (each runs its own number of rounds)
+            print(f'\n{name} ({module}):', flush=True)
+            subprocess.run([sys.executable, '-m', module, *quick], check=True, cwd=Path(__file__).parent.parent)
     return figures
+
+
+# The suites `main` runs after the request cases, each in its own process (so that its memory
+# and its start-up are its own): (name, module).
+SUITES = [('streaming', 'bench.streaming'), ('forwarding', 'bench.forward')]
+
+
+def select(cases: list[Case], words: list[str]) -> list[Case]:
+    """The cases whose scenario or name has one of `words` (all without any), with their baselines."""
+    if not words:
+        return cases
+    kept = {case.name for case in cases if any(word in case.scenario or word in case.name for word in words)}
+    if not kept:
+        raise SystemExit(f'--only {" ".join(words)}: no case matches; the cases: {", ".join(c.name for c in cases)}')
+    kept |= {baseline for case in cases if case.name in kept for baseline, _ in case.baselines}
+    return [case for case in cases if case.name in kept]
 
 
 if __name__ == '__main__':

@@ -72,6 +72,20 @@ def test_suite_runs_in_quick_mode(capfd, monkeypatch):
     assert f"over {clients.library.NAME} {clients.httpx.__version__} (" in out
     assert "default transport is 'aiohttp', and [httpx] is transport='httpx'" in out
     assert 'ratio to the raw library' in out  # from bench.streaming, run in its own process
+    assert 'ratio to the upstream directly' in out  # from bench.forward, run in its own process
+
+
+def test_only_keeps_the_cases_named_and_their_baselines(capfd):
+    from bench import run
+
+    figures = run.main(['--quick', '--only', 'items[', '--skip', 'streaming', '--skip', 'forwarding'])
+    assert set(figures) == {'requests.Session', 'Resource.items[str(i)]', 'httpx.AsyncClient',
+                            'aiohttp.ClientSession', 'AsyncResource.items[] [aiohttp]'}
+    out = capfd.readouterr().out
+    assert 'streaming (bench.streaming)' not in out
+    assert 'forwarding (bench.forward)' not in out
+    with pytest.raises(SystemExit, match=r'--only nothing: no case matches; the cases: requests.Session, '):
+        run.main(['--quick', '--only', 'nothing'])
 
 
 def test_without_nginx_the_python_server_is_used(monkeypatch, capsys):
