@@ -89,6 +89,9 @@ class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  
 
     timeout: Timeout
     follow_redirects: bool
+    # requests reads ~/.netrc (or $NETRC) for the credentials of a request without auth;
+    # a client told to send none (`with_auth(None)`, a webhook delivery) does not.
+    _netrc = True
 
     def __init__(self, url: str, trailing: str = '', headers: Headers = (), **attrs: Any) -> None:
         self.url = urls.base(url)
@@ -166,6 +169,7 @@ class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  
         this client's `auth` and `Authorization` header; like them, it never leaves the origin."""
         client = self._derive()
         client.auth = checked(auth)
+        client._netrc = auth is not None
         client.headers.pop('Authorization', None)
         return client
 
@@ -186,8 +190,12 @@ class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  
         return super().resolve_redirects(resp, req, **kwargs)  # type: ignore[no-any-return]
 
     def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
-        """Also strip the credential headers of the client's auth (API keys, signatures)."""
-        super().rebuild_auth(prepared_request, response)  # type: ignore[no-untyped-call]  # untyped in types-requests
+        """Also strip the credential headers of the client's auth (API keys, signatures); a
+        client that sends no credentials takes none from netrc for the redirect's host either."""
+        if self._netrc:
+            super().rebuild_auth(prepared_request, response)  # type: ignore[no-untyped-call]  # (untyped)
+        elif self.should_strip_auth(str(response.request.url), str(prepared_request.url)):
+            prepared_request.headers.pop('Authorization', None)
         if self.should_strip_auth(str(response.request.url), str(prepared_request.url)):
             for name in getattr(self.auth, 'credential_headers', ()):
                 prepared_request.headers.pop(name, None)
@@ -205,6 +213,7 @@ class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  
         target = urls.absolute(url, 'webhook URL')
         view = self._derive()
         view.headers, view.auth, view.params = requests.utils.default_headers(), None, {}  # type: ignore[assignment]
+        view._netrc = False
         view.cookies = requests.cookies.RequestsCookieJar()
         response = view.request('POST', target, data=body, headers=headers, allow_redirects=False, response=True,
                                 **kwargs)
@@ -325,7 +334,7 @@ class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  
             kwargs['headers'] = dict(kwargs.get('headers') or {}, **dict.fromkeys(names))
             if self.auth is not None and kwargs.get('auth') is None:
                 kwargs['auth'] = _no_auth
-        kwargs['auth'] = signing(kwargs.get('auth') or self.auth)
+        kwargs['auth'] = signing(kwargs.get('auth') or self.auth) or (None if self._netrc else _no_auth)
         stream = kwargs.pop('stream', None)
         limit = content.max_body(kwargs.pop('max_body', self.max_body))
         plan.sending(_target(url, kwargs.get('params'), self.params))

@@ -120,6 +120,31 @@ async def test_with_auth_replaces_every_credential_of_the_root(twin, server, opt
     await twin.close(api)
 
 
+async def test_a_client_told_to_send_no_credentials_takes_none_from_netrc(twin, server, other, tmp_path,
+                                                                          monkeypatch):
+    # requests reads ~/.netrc (here $NETRC) for a request without auth; httpx never does
+    netrc = tmp_path / 'netrc'
+    netrc.write_text(f'machine 127.0.0.1 login user password {SECRET}\n')
+    netrc.chmod(0o600)
+    monkeypatch.setenv('NETRC', str(netrc))
+    api = twin.Resource(server.url, auth=('user', 'root-password'))
+    plain = twin.Resource(server.url)
+    assert revealed(await twin(plain.echo.get())) is (twin.name == 'sync')  # requests' behaviour, kept
+    anonymous = api.with_auth(None)
+    assert 'authorization' not in (await twin(anonymous.echo.get()))['headers']
+    followed = await twin(anonymous.redirect.get(params={'to': server.url + 'echo'}))  # nor after a redirect
+    assert followed['path'] == '/echo'
+    assert 'authorization' not in followed['headers']
+    elsewhere = await twin(anonymous.redirect.get(params={'to': other.url + 'echo'},
+                                                  headers={'Authorization': f'Bearer {SECRET}'}))
+    assert not revealed(elsewhere)  # a request's own header still stays behind at another origin
+    delivered = await twin(api.webhook(server.url + 'echo', {'event': 'push'}, 'hook-secret'))
+    assert 'authorization' not in delivered.json()['headers']  # a webhook delivery carries none either
+    assert basic_password(await twin(anonymous.with_auth(('user', 'mine')).echo.get())) == 'mine'
+    await twin.close(api)
+    await twin.close(plain)
+
+
 async def test_a_views_retry_policy_is_its_own(twin, server):
     api = twin.Resource(server.url, retry=None)
     view = api.with_retry(Retry(attempts=3))
