@@ -3,11 +3,11 @@
 http.client (under urllib3 and requests) returns any 1xx but 100 as the answer, so after a
 `103 Early Hints` the real answer is left on the connection for the next request to read;
 it takes a head that the connection cut off before its blank line as complete (an empty
-answer); it reads the status code with `int()` (`2_00`, `+200`); and it takes a chunked body
-whose end the connection cut off as complete. A `Response` skips every interim (1xx) answer
-(a `101` is the answer to a request that asked to upgrade, and an error to any other), and
-raises a connection error (retried where retries are safe) for a cut line, head or chunked
-body and for a malformed status line.
+answer); it reads the status code and urllib3 each chunk size with `int()` (`2_00`, `+200`,
+`0x5`); and it takes a chunked body whose end the connection cut off as complete. A `Response`
+skips every interim (1xx) answer (a `101` is the answer to a request that asked to upgrade,
+and an error to any other), and raises a connection error (retried where retries are safe)
+for a cut line, head or chunked body, a malformed status line or chunk size.
 
 A connection goes back to the pool only if nothing is left on it after the answer: bytes past
 an answer's end (a body past its length, a body on a HEAD, 204 or 304 answer) would be read as
@@ -36,6 +36,10 @@ from . import deadlines
 
 # The longest status line read, as http.client bounds it.
 MAX_LINE = 65536
+
+# A chunk's size line (RFC 9112 7.1): hex digits, then white space or extensions. urllib3 and
+# http.client read the size with `int(line, 16)`, which also takes `0x5`, `+5`, ` 5` and `0_5`.
+_CHUNK_SIZE = re.compile(rb'[0-9A-Fa-f]+[\t ]*(?:;[^\r\n]*)?\r?\n')
 
 _STATUS_LINE = re.compile(rb'(HTTP/1\.[0-9]) ([1-9][0-9]{2})(?: ([\t\x20-\x7e\x80-\xff]*))?\r?\n')
 
@@ -96,6 +100,11 @@ class _Lines:
         line: bytes = self.wire.readline(limit)
         if line[-1:] != b'\n' and (limit < 0 or len(line) < limit):
             raise http.client.RemoteDisconnected(f'the connection ended in the middle of the {self.part}')
+        if self.part == 'chunked body':  # every line read in a chunked body is a size, until the last chunk's
+            if not _CHUNK_SIZE.fullmatch(line):
+                raise http.client.HTTPException(f'a chunk size that is not hex digits: {line[:40]!r}')
+            if not line.split(b';', 1)[0].strip().strip(b'0'):
+                self.part = 'trailers'
         return line
 
     def __getattr__(self, name: str) -> Any:
@@ -140,7 +149,7 @@ class Response(http.client.HTTPResponse):
 
     def begin(self) -> None:
         super().begin()
-        self.lines.part = 'body'
+        self.lines.part = 'chunked body' if self.chunked else 'body'
         if self.status == 101:  # the connection speaks another protocol now: it is not reused
             self.will_close = True
 
