@@ -22,7 +22,7 @@ import urllib3
 from requests.structures import CaseInsensitiveDict
 
 from . import cache as caches
-from . import telemetry
+from . import content, errors, telemetry, urls
 from .coalesce import Flights
 from .library import httpx
 from .retry import Retry
@@ -155,7 +155,16 @@ def _cached(client: Client, cache: caches.Cache, identity: caches.Identity, prep
     if outcome.refresh and cache._refresh(identity.key):
         threading.Thread(target=_refresh, args=(client, cache, identity, prepared, method, path, kwargs),
                          daemon=True).start()
-    return _stored(outcome.entry, prepared, streamed)
+    response = _stored(outcome.entry, prepared, streamed)
+    limit = None if streamed else _limit(client, kwargs)
+    if limit is not None and len(response.content) > limit:
+        raise errors.RequestsBodyTooLarge(urls.where(method, response.url), limit or 0, response)
+    return response
+
+
+def _limit(client: Any, kwargs: dict[str, Any]) -> int | None:
+    """The request's `max_body`: a stored body over it is refused, as it would be from the network."""
+    return content.max_body(kwargs.get('max_body', client.max_body))
 
 
 def _refresh(client: Client, cache: caches.Cache, identity: caches.Identity, prepared: requests.PreparedRequest,
@@ -272,7 +281,11 @@ async def _acached(client: AsyncClient, cache: caches.Cache, identity: caches.Id
             _arefresh(client, cache, identity, request, method, path, kwargs))
         cache._tasks.add(task)
         task.add_done_callback(cache._tasks.discard)
-    return _astored(outcome.entry, request)
+    response = _astored(outcome.entry, request)
+    limit = None if streamed else _limit(client, kwargs)
+    if limit is not None and len(response.content) > limit:
+        raise errors.HttpxBodyTooLarge(urls.where(method, request.url), limit or 0, request=request)
+    return response
 
 
 async def _arefresh(client: AsyncClient, cache: caches.Cache, identity: caches.Identity, request: httpx.Request,

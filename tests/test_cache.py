@@ -151,6 +151,27 @@ async def test_errors_and_partial_reads_are_never_stored(twin, server, path, que
     await twin.close(api)
 
 
+async def test_a_stored_body_over_a_requests_max_body_is_refused_as_the_networks_would_be(twin, server):
+    api = twin.Client(server.url, cache=True, retry=None)
+    key = name()
+    path, cc = f'cached/{key}', {'cc': 'max-age=60'}
+    stored = (await twin(api.get(path, params=cc))).content
+    assert len(stored) > 20
+    with pytest.raises(clients.BodyTooLarge, match=rf'GET {server.url}{path}\?cc=max-age%3D60: the body is larger '
+                                                   r'than max_body=20 bytes'):
+        await twin(api.get(path, params=cc, max_body=20))
+    small = twin.Client(server.url, cache=api.cache, max_body=20)  # the client's max_body, sharing the cache
+    with pytest.raises(clients.BodyTooLarge):
+        await twin(small.get(path, params=cc))
+    await twin.close(small)
+    assert (await twin(api.get(path, params=cc, max_body=len(stored)))).content == stored  # at the limit: served
+    if twin.name == 'sync':  # a streamed request reads past max_body (the network's rule too)
+        assert (await twin(api.get(path, params=cc, max_body=20, stream=True))).raw.read() == stored
+    assert hits(server, key) == 1  # every answer came from the cache
+    assert api.cache.stats.hits == 3 + (twin.name == 'sync')
+    await twin.close(api)
+
+
 async def test_an_answer_a_retry_gave_up_on_is_not_stored(twin, server, monkeypatch):
     monkeypatch.setattr(caches, 'RETRYABLE', frozenset({200}))  # as if 200 were a status retries give up on
     api = twin.Resource(server.url, cache=True)
