@@ -3,8 +3,8 @@
 The rules are hishel's pure state machine (`hishel.IdleClient` and the states after it):
 what is fresh, what must be revalidated, what may be stored, how a 304 refreshes a stored
 response. Around it, `flow` adds what a private cache of API clients needs and hishel
-leaves out: `stale-while-revalidate` and `stale-if-error`, a request's `no-store`, and
-these safety rules:
+leaves out: `stale-while-revalidate` and `stale-if-error`, a request's `no-store`,
+`max-age`, `min-fresh` and `max-stale`, and these safety rules:
 
 - Entries are named by an HMAC (keyed by the cache's `secret`) of the URL and of every
   credential the request carries: its credential headers (`Authorization`, `Cookie`,
@@ -15,6 +15,9 @@ these safety rules:
   such as 429) is stored; an error, a cut or limited body, or a retry that gave up stores
   nothing. `Set-Cookie` is never stored.
 - A hit sends nothing: it is never retried and never waits for the rate limit.
+- A stale response is served (by `stale-while-revalidate`, `stale-if-error` or `max-stale`)
+  only to a request of its own variant: hishel hands the entries of every variant (`Vary`)
+  over for revalidation together.
 
 A flow is a generator driven by `run` (sync) and `arun` (async): it yields `Load`, `Send`,
 `Store`, `Update` and `Remove` steps, and returns a `Hit` or the network's `Answer`.
@@ -386,6 +389,21 @@ def _stale_window(response: hishel.Response, extra: int | None) -> bool:
     return get_age(response) < lifetime + extra
 
 
+def _forced(request: hishel.Request) -> hishel.Request:
+    """`request` asking for revalidation (`no-cache`), whatever it asked."""
+    return replace(request, headers=hishel.Headers({**_lists(request.headers), 'cache-control': ['no-cache']}))
+
+
+def _fresh_enough(response: hishel.Response, asked: Any) -> bool:
+    """Whether a fresh stored response meets the request's `max-age` and `min-fresh` (RFC 9111 5.2.1),
+    which hishel leaves out. Ages are whole seconds (as `Date` is): one of `age` may be up to
+    `age + 1` seconds old, so `max-age=N` takes ages under N (and `max-age=0` always revalidates)."""
+    age = get_age(response)
+    lifetime = get_freshness_lifetime(response, is_cache_shared=False) or 0
+    return not ((asked.max_age is not None and age >= asked.max_age)
+                or (asked.min_fresh is not None and lifetime - age < asked.min_fresh))
+
+
 def _may_serve_on_error(response: hishel.Response, request: hishel.Request) -> bool:
     asked = parse_cache_control(request.headers.get('cache-control')).stale_if_error
     given = parse_cache_control(response.headers.get('cache-control')).stale_if_error
@@ -421,27 +439,33 @@ def flow(identity: Identity, statuses: Iterable[int] = (), revalidate: bool = Fa
     if any(name in request.headers for name in CONDITIONAL):
         mine: Answer = yield Send({})
         return mine
-    looked_up = request
-    if revalidate:
-        looked_up = replace(request, headers=hishel.Headers({**_lists(request.headers), 'cache-control': ['no-cache']}))
-    state: Any = hishel.IdleClient(options=OPTIONS).next(looked_up, (yield Load(identity.key)))
+    asked = parse_cache_control(request.headers.get('cache-control'))
+    entries = yield Load(identity.key)
+    state: Any = hishel.IdleClient(options=OPTIONS).next(_forced(request) if revalidate else request, entries)
+    if isinstance(state, hishel.FromCache) and not _fresh_enough(state.entry.response, asked):
+        state = hishel.IdleClient(options=OPTIONS).next(_forced(request), entries)
     answer: Answer | None = None
     while True:
         if isinstance(state, hishel.FromCache):
             return Hit(state.entry)
         if isinstance(state, hishel.NeedRevalidation):
-            stored = state.revalidating_entries[0]
-            control = parse_cache_control(stored.response.headers.get('cache-control'))
-            if not revalidate and _stale_window(stored.response, control.stale_while_revalidate):
-                return Hit(_aged(stored), refresh=True)
+            # hishel also puts the entries of other variants (Vary) here: only the request's own may be served stale
+            own = [entry for entry in state.revalidating_entries if vary_headers_match(request, entry)]
+            stored = own[0] if own else None
+            if stored is not None and not revalidate:
+                control = parse_cache_control(stored.response.headers.get('cache-control'))
+                if _stale_window(stored.response, asked.max_stale):
+                    return Hit(_aged(stored))
+                if _stale_window(stored.response, control.stale_while_revalidate):
+                    return Hit(_aged(stored), refresh=True)
             conditional = {name: state.request.headers[name] for name in VALIDATORS if name in state.request.headers}
             try:
                 answer = yield Send(conditional)
             except Exception:
-                if _may_serve_on_error(stored.response, request):
+                if stored is not None and _may_serve_on_error(stored.response, request):
                     return Hit(_aged(stored))
                 raise
-            if answer.status >= 500 and _may_serve_on_error(stored.response, request):
+            if answer.status >= 500 and stored is not None and _may_serve_on_error(stored.response, request):
                 return Hit(_aged(stored))
             if 200 <= answer.status < 300:  # a new response: it replaces the ones of its variant
                 yield Remove([entry.id for entry in state.revalidating_entries if vary_headers_match(request, entry)])

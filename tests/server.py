@@ -477,7 +477,8 @@ def cached(handler: Handler) -> None:
 
     Answers JSON {"name", "hits", "accept"} with the `Cache-Control` `cc`,
     the `ETag` `"<etag>"`, `Last-Modified` (seconds since the epoch), `Expires` (in seconds) and
-    `Vary` given, after `delay` seconds;
+    `Vary` given (the tag then names the variant too: `<etag>-<value of each field>`), after
+    `delay` seconds;
     304 to a request whose validators match; `fail` as the status of every request after the
     first. `hits` counts requests for the name; `/cached/<name>/etag` with `?to=` changes its
     tag. Each request is recorded in `server.requests`.
@@ -491,6 +492,8 @@ def cached(handler: Handler) -> None:
             tags[name] = query['to']
             return handler.send_json(200, {})
         etag = tags.get(name, query.get('etag'))
+    if etag and 'vary' in query:  # each variant is a representation of its own, with a tag of its own
+        etag = f'{etag}-' + '-'.join(str(handler.headers.get(field.strip())) for field in query['vary'].split(','))
     hits = handler.server.hit(f'cached/{name}')
     time.sleep(float(query.get('delay', 0)))
     headers = {}

@@ -247,6 +247,53 @@ async def test_a_failed_background_revalidation_is_logged(twin, fresh, caplog):
     await twin.close(api)
 
 
+STALE_WAYS = {  # every way a stale stored response may be served without the server's word
+    'stale-while-revalidate': ({'cc': 'max-age=0, stale-while-revalidate=60'}, {}, False),
+    'stale-if-error, error status': ({'cc': 'max-age=0, stale-if-error=60', 'fail': '503'}, {}, False),
+    'stale-if-error, server gone': ({'cc': 'max-age=0, stale-if-error=60'}, {}, True),
+    "the request's max-stale": ({'cc': 'max-age=0'}, {'Cache-Control': 'max-stale=60'}, False),
+}
+
+
+@pytest.mark.parametrize(('query', 'asked', 'gone'), STALE_WAYS.values(), ids=STALE_WAYS)
+async def test_a_stale_response_is_served_only_to_its_own_variant(twin, fresh, query, asked, gone):
+    api = twin.Resource(fresh.url, cache=True, retry=None, timeout=2)
+    key = name()
+    query = {**query, 'etag': 'v1', 'vary': 'Accept'}
+    first = await twin(api.get(f'cached/{key}', params=query, headers={'Accept': 'application/a+json', **asked}))
+    assert first['accept'] == 'application/a+json'
+    if gone:
+        fresh.stop()
+    mine = await twin(api.get(f'cached/{key}', params=query, headers={'Accept': 'application/a+json', **asked}))
+    assert mine == first  # served stale to the same variant
+    try:  # another variant gets the server's answer, or its error: never the other's response
+        other = await twin(api.get(f'cached/{key}', params=query, headers={'Accept': 'application/b+json', **asked}))
+    except (requests.RequestException, httpx.HTTPError, clients.Error):
+        pass
+    else:
+        assert other['accept'] == 'application/b+json'
+    await twin.close(api)
+
+
+async def test_a_requests_max_age_and_min_fresh_are_kept(twin, server):
+    api = twin.Resource(server.url, cache=True, retry=None)
+    key = name()
+    query = {'cc': 'max-age=600', 'etag': 'v1'}
+    await twin(api.get(f'cached/{key}', params=query))
+    assert (await twin(api.get(f'cached/{key}', params=query, headers={'Cache-Control': 'max-age=300'})))['hits'] == 1
+    assert (await twin(api.get(f'cached/{key}', params=query, headers={'Cache-Control': 'min-fresh=300'})))['hits'] == 1
+    assert hits(server, key) == 1  # both from the cache: young and fresh enough
+    await twin(api.get(f'cached/{key}', params=query, headers={'Cache-Control': 'max-age=0'}))
+    await twin(api.get(f'cached/{key}', params=query, headers={'Cache-Control': 'min-fresh=900'}))
+    assert validators(server, key) == [(None, None), ('"v1"', None), ('"v1"', None)]  # each revalidated
+    stale = name()
+    await twin(api.get(f'cached/{stale}', params={'cc': 'max-age=0', 'etag': 'v1'}))
+    await twin(api.get(f'cached/{stale}', params={'cc': 'max-age=0', 'etag': 'v1'},
+                       headers={'Cache-Control': 'max-stale=0'}))
+    assert validators(server, stale) == [(None, None), ('"v1"', None)]  # stale beyond what it accepts
+    await twin.close(api)
+
+
 async def test_a_hit_is_never_retried_and_never_waits_for_the_rate_limit(twin, server, instant_retries):
     api = twin.Resource(server.url, cache=True, rate=RateLimit(1, burst=1))
     key = name()
