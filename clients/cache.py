@@ -3,8 +3,9 @@
 The rules are hishel's pure state machine (`hishel.IdleClient` and the states after it):
 what is fresh, what must be revalidated, what may be stored, how a 304 refreshes a stored
 response. Around it, `flow` adds what a private cache of API clients needs and hishel
-leaves out: `stale-while-revalidate` and `stale-if-error`, a request's `no-store`,
-`max-age`, `min-fresh` and `max-stale`, and these safety rules:
+leaves out: `stale-while-revalidate` and `stale-if-error`, a response's `Age` (see
+`_dated`), a request's `no-store`, `max-age`, `min-fresh` and `max-stale`, and these
+safety rules:
 
 - Entries are named by an HMAC (keyed by the cache's `secret`) of the URL and of every
   credential the request carries: its credential headers (`Authorization`, `Cookie`,
@@ -48,7 +49,7 @@ import hishel
 from hishel._core._headers import parse_cache_control
 from hishel._core._spec import get_age, get_freshness_lifetime, vary_headers_match
 
-from . import urls
+from . import fields, urls
 
 LOG = logging.getLogger(__name__)
 
@@ -63,6 +64,8 @@ UNSTORED = frozenset({'content-encoding', 'content-length', 'transfer-encoding',
 # Statuses a retry policy retries by default: what one of them produced is never stored.
 RETRYABLE = frozenset({408, 425, 429})
 SAFE = frozenset({'GET', 'HEAD', 'OPTIONS', 'TRACE'})
+# Where a stored response keeps the origin's `Date` (its stored `Date` counts its age: see `_dated`).
+ORIGIN_DATE = 'x-clients-origin-date'
 
 
 @dataclass
@@ -427,10 +430,26 @@ def storable(answer: Answer, request: hishel.Request, response: hishel.Response,
 
 
 def _stored(response: hishel.Response, now: float) -> hishel.Response:
-    """Return the headers kept with a stored body: no wire encodings or cookies, and a `Date`."""
+    """Return the headers kept with a stored body: no wire encodings or cookies, dated by its age."""
     headers = {name: response.headers.get_list(name) or [] for name in response.headers if name not in UNSTORED}
-    headers.setdefault('date', [formatdate(now, usegmt=True)])  # what its age is counted from
-    return replace(response, headers=hishel.Headers(headers), stream=None)
+    return replace(response, headers=hishel.Headers(_dated(headers, response.headers.get('date'), now)), stream=None)
+
+
+def _dated(headers: dict[str, list[str]], date: str | None, now: float) -> dict[str, list[str]]:
+    """Return the headers of a response received at `now` (Unix time), to store.
+
+    hishel counts a stored response's age from its `Date` alone; RFC 9111 4.2.3 also counts the
+    `Age` an upstream cache gave it (a CDN's answer may be most of its lifetime old already).
+    So the stored `Date` is when the response's age was zero (`now` minus the larger of the
+    two), the origin's `Date` is kept in `ORIGIN_DATE` for the hits, and `Age` goes: every
+    hit gets its own.
+    """
+    origin = fields.http_date(date)
+    apparent = max(0.0, now - origin) if origin is not None else 0.0
+    upstream = fields.integer(next(iter(headers.pop('age', None) or ()), None), most=2**31) or 0
+    headers[ORIGIN_DATE] = [date] if date is not None else headers.get(ORIGIN_DATE, [formatdate(now, usegmt=True)])
+    headers['date'] = [formatdate(max(0.0, now - max(apparent, upstream)), usegmt=True)]
+    return headers
 
 
 def flow(identity: Identity, statuses: Iterable[int] = (), revalidate: bool = False) -> Flow:
@@ -473,9 +492,13 @@ def flow(identity: Identity, statuses: Iterable[int] = (), revalidate: bool = Fa
         elif isinstance(state, hishel.CacheMiss):
             answer = yield Send({})
             state = state.next(answer.rules())
-        elif isinstance(state, hishel.NeedToBeUpdated):
-            yield Update(state.updating_entries)
-            state = state.next()
+        elif isinstance(state, hishel.NeedToBeUpdated):  # a 304: the entries are fresh again, as of now
+            assert answer is not None
+            date = next((value for name, value in answer.headers if name.lower() == 'date'), None)
+            updated = [replace(entry, response=replace(entry.response, headers=hishel.Headers(
+                _dated(_lists(entry.response.headers), date, time.time())))) for entry in state.updating_entries]
+            yield Update(updated)
+            return Hit(_aged(updated[-1]))
         elif isinstance(state, hishel.InvalidateEntries):
             yield Remove(state.entry_ids)
             state = state.next()
@@ -499,8 +522,11 @@ def body(entry: hishel.Entry) -> bytes:
 
 
 def headers_of(entry: hishel.Entry) -> list[tuple[str, str]]:
-    """Return the stored headers of an entry as (name, value) pairs."""
-    return [(name, value) for name in entry.response.headers for value in entry.response.headers.get_list(name) or ()]
+    """Return the headers of an entry as (name, value) pairs, as a hit gives them (the origin's `Date`)."""
+    headers = entry.response.headers
+    origin = headers.get_list(ORIGIN_DATE)
+    return [(name, value) for name in headers if name != ORIGIN_DATE
+            for value in (origin if name == 'date' and origin else headers.get_list(name) or ())]
 
 
 def run(cache: Cache, steps: Flow, send: Callable[[dict[str, str]], Answer]) -> Hit | Answer:

@@ -473,11 +473,11 @@ def versioned(handler: Handler) -> None:
 
 @route('/cached')
 def cached(handler: Handler) -> None:
-    """/cached/<name>?cc=...&etag=...&modified=...&expires=S&vary=...&fail=N&delay=S: a counted document.
+    """/cached/<name>?cc=...&etag=...&modified=...&expires=S&vary=...&age=S&fail=N&delay=S: a counted document.
 
     Answers JSON {"name", "hits", "accept"} with the `Cache-Control` `cc`,
     the `ETag` `"<etag>"`, `Last-Modified` (seconds since the epoch), `Expires` (in seconds) and
-    `Vary` given (the tag then names the variant too: `<etag>-<value of each field>`), after
+    `Vary` given (the tag then names the variant too: `<etag>-<value of each field>`), and `Age`, after
     `delay` seconds;
     304 to a request whose validators match; `fail` as the status of every request after the
     first. `hits` counts requests for the name; `/cached/<name>/etag` with `?to=` changes its
@@ -507,6 +507,8 @@ def cached(handler: Handler) -> None:
         headers['Last_Modified'] = http_date(int(query['modified']))
     if 'vary' in query:
         headers['Vary'] = query['vary']
+    if 'age' in query:  # as an upstream cache (a CDN) says how old its copy is
+        headers['Age'] = query['age']
     if 'fail' in query and hits > 1:
         return handler.send_json(int(query['fail']), {'message': 'failing as asked'})
     since = parse_date(handler.headers.get('If-Modified-Since'))

@@ -294,6 +294,29 @@ async def test_a_requests_max_age_and_min_fresh_are_kept(twin, server):
     await twin.close(api)
 
 
+async def test_the_age_an_upstream_cache_gave_counts(twin, server):
+    api = twin.Client(server.url, cache=True, retry=None)
+    young, old = name(), name()
+    first = await twin(api.get(f'cached/{young}', params={'cc': 'max-age=600', 'etag': 'v1', 'age': '300'}))
+    hit = await twin(api.get(f'cached/{young}', params={'cc': 'max-age=600', 'etag': 'v1', 'age': '300'}))
+    assert hits(server, young) == 1  # 300 of its 600 seconds left: fresh
+    assert hit.headers['date'] == first.headers['date']  # the origin's Date, as it came
+    assert 300 <= int(hit.headers['age']) <= 302  # and its age counts the upstream's
+    assert 'x-clients-origin-date' not in hit.headers
+    query = {'cc': 'max-age=600', 'etag': 'v1', 'age': '600'}  # as old as its lifetime: stale on arrival
+    for _ in range(3):
+        await twin(api.get(f'cached/{old}', params=query))
+    # each request revalidated: the 304s say Age 600 too, so it never became fresh
+    assert validators(server, old) == [(None, None), ('"v1"', None), ('"v1"', None)]
+    refreshed, query = name(), {'cc': 'max-age=2', 'etag': 'v1'}
+    await twin(api.get(f'cached/{refreshed}', params=query))
+    await asyncio.sleep(2.2)
+    for _ in range(2):  # stale: a 304 makes it fresh again, from the 304's Date
+        await twin(api.get(f'cached/{refreshed}', params=query))
+    assert validators(server, refreshed) == [(None, None), ('"v1"', None)]
+    await twin.close(api)
+
+
 async def test_a_hit_is_never_retried_and_never_waits_for_the_rate_limit(twin, server, instant_retries):
     api = twin.Resource(server.url, cache=True, rate=RateLimit(1, burst=1))
     key = name()
