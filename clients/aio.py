@@ -76,6 +76,38 @@ def _url_parts_usable() -> bool:
 
 _FAST_URLS = _url_parts_usable()
 
+# Methods for which httpx adds no `Content-Length: 0` of its own (httpx2 adds it to QUERY, httpx not).
+_LEAN_METHODS = frozenset({'GET', 'HEAD', 'OPTIONS', 'DELETE'})
+_LEAN_OPTIONS = frozenset({'headers', 'timeout'})
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})  # those of httpx's `has_redirect_location`
+_OPENED = httpx._client.ClientState.OPENED
+
+
+def _plain_request(method: str, url: httpx.URL, headers: httpx.Headers, extensions: dict[str, Any]) -> httpx.Request:
+    """Return the bodiless request `httpx.Request(method, url, headers=headers, extensions=extensions)` makes,
+    without its body encoding and header passes: `Host` first, then `headers` (which must not name `Host`)."""
+    request = httpx.Request.__new__(httpx.Request)
+    request.method = method
+    request.url = url
+    request.headers = httpx.Headers([(b'Host', url.netloc), *headers.raw]) if url.host else httpx.Headers(headers.raw)
+    request.extensions = extensions
+    request.stream = httpx.ByteStream(b'')
+    request._content = b''
+    return request
+
+
+def _plain_usable() -> bool:
+    """Whether `_plain_request` builds what httpx's `Request` does (checked once: it sets httpx's attributes)."""
+    url, headers, extensions = httpx.URL('http://a.test:8/b?c'), httpx.Headers({'X-A': 'b', 'Accept': '*/*'}), {'t': 1}
+    built, plain = httpx.Request('GET', url, headers=headers, extensions=extensions), _plain_request(
+        'GET', url, headers, extensions)
+    return (set(vars(built)) == set(vars(plain)) and type(built.stream) is type(plain.stream)
+            and (built.method, built.url, built.headers.raw, built.extensions, built.content)
+            == (plain.method, plain.url, plain.headers.raw, plain.extensions, plain.content))
+
+
+_PLAIN = _plain_usable()
+
 
 @functools.lru_cache(maxsize=256)
 def _parsed(base: str) -> Any:
@@ -324,7 +356,7 @@ class AsyncClient(caching.Settings, retry.Resilience, Navigable, httpx.AsyncClie
         if 'timeout' in kwargs:
             kwargs['timeout'] = timeout(kwargs['timeout'])
         foreign = self._foreign(path, url)
-        request = self.build_request(method, _request_url(url, base or self.url), **kwargs)
+        request = self._build(method, _request_url(url, base or self.url), kwargs)
         plan.sending(str(request.url))
         await events.afire(self.request_hooks, plan.events)
         if foreign:
@@ -333,12 +365,55 @@ class AsyncClient(caching.Settings, retry.Resilience, Navigable, httpx.AsyncClie
             options.setdefault('auth', None)
         if 'auth' in options or isinstance(self._auth, Auth):
             options['auth'] = signing(options.get('auth', self._auth))
-        response = await self.send(request, stream=True, **options)
+        response = await self._deliver(request, options)
         if not stream:
             try:
                 response._content = await _read(response, limit)
             finally:
                 await response.aclose()
+        return response
+
+    def _build(self, method: str, url: httpx.URL | str, kwargs: dict[str, Any]) -> httpx.Request:
+        """Return `build_request(method, url, **kwargs)`: for a bodiless request with no query or cookie to
+        merge, built from the client's headers in one pass (httpx merges and checks every part)."""
+        if (not _PLAIN or method not in _LEAN_METHODS or not _LEAN_OPTIONS.issuperset(kwargs) or self._params
+                or self._cookies):
+            return self.build_request(method, url, **kwargs)
+        if not isinstance(url, httpx.URL):
+            url = httpx.URL(url)
+            if url.is_relative_url:
+                return self.build_request(method, url, **kwargs)
+        headers = self._merge_headers(kwargs.get('headers'))
+        if not isinstance(headers, httpx.Headers) or 'Host' in headers:
+            return self.build_request(method, url, **kwargs)
+        limits = self.timeout if 'timeout' not in kwargs else httpx.Timeout(kwargs['timeout'])
+        return _plain_request(method, url, headers, {'timeout': limits.as_dict()})
+
+    async def _deliver(self, request: httpx.Request, options: dict[str, Any]) -> httpx.Response:
+        """Return `send(request, stream=True, **options)`: without auth or httpx event hooks, the same
+        steps without its auth flow (httpx's redirect loop takes over at a redirect)."""
+        if (options.get('auth', self._auth) is not None or request.url.userinfo or self._event_hooks['request']
+                or self._event_hooks['response'] or self.max_redirects < 0):
+            response: httpx.Response = await self.send(request, stream=True, **options)
+            return response
+        if self.is_closed:
+            raise RuntimeError('Cannot send a request, as the client has been closed.')
+        self._state = _OPENED
+        response = await self._send_single_request(request)
+        response.history = []
+        if response.status_code not in _REDIRECT_STATUSES or not response.has_redirect_location:
+            return response
+        try:
+            if not options.get('follow_redirects', self.follow_redirects):
+                with contextlib.suppress(httpx.RemoteProtocolError):
+                    response.next_request = self._build_redirect_request(request, response)
+                return response
+            following = self._build_redirect_request(request, response)
+            await response.aread()
+        except BaseException:
+            await response.aclose()
+            raise
+        response = await self._send_handling_redirects(following, follow_redirects=True, history=[response])
         return response
 
     @contextlib.asynccontextmanager
@@ -434,12 +509,23 @@ async def _read(response: httpx.Response, limit: int | None) -> bytes:
             limit, fields.integer(response.headers.get('Content-Length'))):
         raise HttpxBodyTooLarge(_where(response), limit or 0, request=response.request)
     parts, size = [], 0
-    async for chunk in _chunks(response):
+    plain = 'Content-Encoding' not in response.headers and not response.is_stream_consumed  # (else httpx's copy)
+    async for chunk in _raw(response) if plain else _chunks(response):
         size += len(chunk)
         if content.too_large(limit, size):
             raise HttpxBodyTooLarge(_where(response), limit or 0, request=response.request)
         parts.append(chunk)
     return b''.join(parts)
+
+
+async def _raw(response: httpx.Response) -> AsyncIterator[bytes]:
+    """Yield the chunks of a body without content-encodings as they arrive (what `_chunks` yields, with
+    httpx's identity decoder left out)."""
+    try:
+        async for chunk in response.aiter_raw():
+            yield chunk
+    except httpx.RemoteProtocolError as exc:
+        raise _incomplete(response, exc) from exc
 
 
 async def _chunks(response: httpx.Response) -> AsyncIterator[bytes]:
