@@ -309,18 +309,26 @@ class AsyncClient(caching.Settings, retry.Resilience, Navigable, httpx.AsyncClie
         if cache is not None or flights is not None:  # (what they send comes back here without them)
             return await caching.asend(self, cache, flights, method, path, kwargs)
         seconds = self._deadline_of(kwargs)
-        if seconds is None:
-            return await self._retrying(retry.plan(self, method, kwargs), method, path, kwargs)
         loop = asyncio.get_running_loop()
-        end = loop.time() + seconds
-        plan = retry.plan(self, method, kwargs, lambda: max(end - loop.time(), 0.0))
+        end = None if seconds is None else loop.time() + seconds
+        plan = retry.plan(self, method, kwargs, None if end is None else lambda: max(end - loop.time(), 0.0))
+        scope = asyncio.timeout_at(end)  # (None: it never expires)
+
+        def overdue() -> HttpxDeadlineExceeded | None:
+            if not scope.expired():
+                return None
+            return HttpxDeadlineExceeded(self._overdue(method, path, seconds or 0.0))
         try:
-            async with asyncio.timeout_at(end) as scope:
-                return await self._retrying(plan, method, path, kwargs)
-        except TimeoutError as exc:
-            if scope.expired():
-                raise HttpxDeadlineExceeded(self._overdue(method, path, seconds)) from exc
-            raise
+            with telemetry.deadline(overdue):
+                async with scope:
+                    return await self._retrying(plan, method, path, kwargs)
+        except Exception as exc:  # the request ends with an error: exactly one give_up tells it
+            ended = overdue() or exc
+            plan.ending(ended)
+            await events.afire(self.request_hooks, plan.events)
+            if ended is exc:
+                raise
+            raise ended from exc
 
     async def _retrying(self, plan: retry.Plan, method: str, path: object, kwargs: dict[str, Any]) -> httpx.Response:
         while True:

@@ -285,15 +285,24 @@ class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  
         if cache is not None or flights is not None:  # (what they send comes back here without them)
             return caching.send(self, cache, flights, method, path, kwargs)
         seconds = self._deadline_of(kwargs)
-        if seconds is None:
-            return self._retrying(retry.plan(self, method, kwargs), method, path, kwargs)
-        with deadlines.WATCHDOG.watch(seconds) as watch:
+        watching = contextlib.nullcontext() if seconds is None else deadlines.WATCHDOG.watch(seconds)
+        with watching as watch:
+            plan = retry.plan(self, method, kwargs, None if watch is None else watch.remaining)
+
+            def overdue() -> RequestsDeadlineExceeded | None:
+                if watch is None or not watch.expired:
+                    return None
+                return RequestsDeadlineExceeded(self._overdue(method, path, watch.seconds))
             try:
-                return self._retrying(retry.plan(self, method, kwargs, watch.remaining), method, path, kwargs, watch)
-            except Exception as exc:
-                if watch.expired:
-                    raise RequestsDeadlineExceeded(self._overdue(method, path, seconds)) from exc
-                raise
+                with telemetry.deadline(overdue):
+                    return self._retrying(plan, method, path, kwargs, watch)
+            except Exception as exc:  # the request ends with an error: exactly one give_up tells it
+                ended = overdue() or exc
+                plan.ending(ended)
+                events.fire(self.request_hooks, plan.events)
+                if ended is exc:
+                    raise
+                raise ended from exc
 
     def _retrying(self, plan: retry.Plan, method: str, path: object, kwargs: dict[str, Any],
                   watch: deadlines.Watch | None = None) -> requests.Response:

@@ -7,7 +7,8 @@ shells; the async shell awaits a hook that returns an awaitable):
 - `response`: the head of an attempt's answer has come (`status`)
 - `retry`: the request is sent again after `delay` seconds, because of `status` or `error`
 - `give_up`: the request ends with an error (`error`), or on a retryable status on which
-  retries ended (`status`)
+  retries ended (`status`); a request that raises fires exactly one, last, naming what it
+  raised (its type), whatever ended it (retries, its deadline, `max_body`, redirects, a hook)
 
 An exception in a hook propagates, as in httpx's `event_hooks`. Derived clients inherit a
 copy of the hooks. Each event is also a log record on the `clients.requests` logger: DEBUG for

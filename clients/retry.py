@@ -452,6 +452,7 @@ class Plan:
         self.reason = ''
         self.url: str | None = None  # the URL of the last attempt, for an error that does not carry it
         self.gave_up = False  # whether retries ended on a retryable status
+        self.ended = False  # whether the `give_up` event was recorded (once a request)
         self.events: list[events.Event] = []  # what happened since the shell last fired the hooks (`events.fire`)
         self.target: str | None = None  # the URL of the last attempt with its query, for its events
 
@@ -496,8 +497,7 @@ class Plan:
             return decision.delay
         reason = decision.reason if self.attempts > 1 else ''
         replacement = self.exhausted(self, error) if self.exhausted is not None else None
-        self.events.append(events.event('give_up', self.method, self.target, self.attempts,
-                                        error=error if replacement is None else replacement))
+        self._give_up(error=error if replacement is None else replacement)
         if replacement is not None:
             raise annotate(replacement, self.attempts) from error
         stated = restated(error, self.method, self.url)
@@ -525,9 +525,20 @@ class Plan:
             return decision.delay
         if self.attempts > 1 and self.safe:
             self.gave_up = True
-            self.events.append(events.event('give_up', self.method, self.target, self.attempts, status))
+            self._give_up(status)
             return math.inf
         return None
+
+    def _give_up(self, status: int | None = None, error: BaseException | None = None) -> None:
+        self.ended = True
+        self.events.append(events.event('give_up', self.method, self.target, self.attempts, status, error))
+
+    def ending(self, error: BaseException) -> None:
+        """Record that the request ends with `error`: its `give_up` event, unless one was recorded
+        (a shell calls it for whatever ends a request past the retry decisions: its deadline, a
+        body over `max_body`, an error that is not a transport's)."""
+        if not self.ended:
+            self._give_up(error=error)
 
     def last(self, response: _Response) -> _Response:
         """Return the response a request ends with, carrying `attempts` (and, when retries ended

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import time
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -63,6 +63,9 @@ class _Instruments:
 
 INSTRUMENTS = None if METER is None else _Instruments(METER)
 
+# The error the request being sent ends with once its deadline has passed (None before), if it has one.
+_OVERDUE: contextvars.ContextVar[Callable[[], BaseException | None] | None] = contextvars.ContextVar(
+    'clients_overdue', default=None)
 # The resends so far of the logical request being sent, and the count a replay continues.
 _RESENDS: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar('clients_resends', default=None)
 _REPLAY: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar('clients_replay', default=None)
@@ -91,6 +94,17 @@ def replay() -> Iterator[None]:
         yield
     finally:
         _REPLAY.reset(token)
+
+
+@contextlib.contextmanager
+def deadline(overdue: Callable[[], BaseException | None]) -> Iterator[None]:
+    """A request with a deadline is sent in this block: a hop that fails once `overdue()` returns
+    the deadline's error records that error (the one the request ends with), not what the cut raised."""
+    token = _OVERDUE.set(overdue)
+    try:
+        yield
+    finally:
+        _OVERDUE.reset(token)
 
 
 def attributes(method: str, url: str) -> dict[str, Any]:
@@ -146,6 +160,9 @@ class Hop:
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> None:
         if not self.done:  # (an error after the head came, say in a redirect hop, is not this hop's)
+            overdue = _OVERDUE.get()
+            if error is not None and overdue is not None:
+                error = overdue() or error
             self._end(*((None, None) if error is None else
                         (error_type(error), urls.redact(f'{type(error).__name__}: {error}'))))
 

@@ -130,13 +130,18 @@ def answer(status: int = 200, *, json: Any = None, text: str | None = None, cont
 
 @dataclass
 class Call:
-    """A request a mock received, and the route that answered it (None: a cassette, or none)."""
+    """A request a mock received, and the route that answered it (None: a cassette, or none).
+
+    `timeout` is the (connect, read) seconds it was sent with, None where it had none: what
+    the shell handed its transport, after defaults and deadlines.
+    """
 
     method: str
     url: str
     headers: Mapping[str, str]
     content: bytes
     route: Route | None = None
+    timeout: tuple[float | None, float | None] = (None, None)
 
     @property
     def path(self) -> str:
@@ -163,15 +168,20 @@ class Route:
     """Requests matching a method, path, query, headers and body, and the answers they get, in turn."""
 
     def __init__(self, method: str | None, path: str, base: str | None, params: Mapping[str, Any] | None,
-                 headers: Mapping[str, str] | None, json: Any, content: bytes | None, required: bool) -> None:
+                 headers: Mapping[str, str] | None, json: Any, content: bytes | None, required: bool,
+                 exact: bool = False) -> None:
         self.method = None if method is None else method.upper()
         self.path, self.base = path, base
         # joined as a client joins it (`users:1` is a path); without a base, a path matches as a suffix
         self.target = urls.join(base, path) if base is not None else path
         self._parts = urlsplit(self.target) if urls.absolute_url(self.target) else None
         self._suffix = unquote(self.target.partition('#')[0].partition('?')[0]).lstrip('/')
-        query = dict(parse_qsl(self.target.partition('#')[0].partition('?')[2], keep_blank_values=True))
-        self.params = {**query, **{name: str(value) for name, value in (params or {}).items()}}
+        pairs = parse_qsl(self.target.partition('#')[0].partition('?')[2], keep_blank_values=True)
+        given = {name: str(value) for name, value in (params or {}).items()}
+        self.params = {**dict(pairs), **given}
+        # with `exact`, the request's query is these pairs and no other (in any order)
+        self.exact = sorted([(name, value) for name, value in pairs if name not in given] + list(given.items())
+                            ) if exact else None
         self.headers = {name.lower(): value for name, value in (headers or {}).items()}
         self.json, self.content, self.required = json, content, required
         self.answers: list[Answer | Callable[[Call], Answer]] = []
@@ -205,6 +215,8 @@ class Route:
                 return False
         elif self._suffix and not unquote(sent.path).endswith('/' + self._suffix):
             return False
+        if self.exact is not None and sorted(parse_qsl(sent.query, keep_blank_values=True)) != self.exact:
+            return False
         params = call.params
         if any(params.get(name) is None or value not in params[name] for name, value in self.params.items()):
             return False
@@ -231,6 +243,8 @@ class Route:
         where = self.target
         match = ''.join(f' {name}={value!r}' for name, value in (
             ('params', self.params), ('headers', self.headers), ('content', self.content)) if value)
+        if self.exact is not None:
+            match += ' exact'
         if self.json is not _UNSET:
             match += f' json={self.json!r}'
         return f'{self.method or "*"} {urls.redact(where) or "*"}{match} (called {self.called} times)'
@@ -253,7 +267,7 @@ class Routes:
 
     def route(self, method: str | None, path: str = '', *, params: Mapping[str, Any] | None = None,
               headers: Mapping[str, str] | None = None, json: Any = _UNSET, content: bytes | None = None,
-              required: bool = True) -> Route:
+              required: bool = True, exact: bool = False) -> Route:
         """Register a route; without answers it answers 200 with no body.
 
         Args:
@@ -265,8 +279,10 @@ class Routes:
             json: the request's body, as JSON
             content: the request's body, as bytes
             required: whether a test fails if the route is never called
+            exact: whether the request's query must be exactly the route's (the path's and
+                `params`, in any order), no other parameter
         """
-        made = Route(method, path, self.base, params, headers, json, content, required)
+        made = Route(method, path, self.base, params, headers, json, content, required, exact)
         with self.mock.lock:
             self.mock.routes.append(made)
         return made
@@ -454,12 +470,17 @@ class _Head:
         self.closed = True
 
 
-def _read_timeout(timeout: Any) -> float | None:
+def _seconds(value: Any) -> float | None:
+    return value if isinstance(value, int | float) else None  # (not urllib3's default sentinel)
+
+
+def _sync_timeout(timeout: Any) -> tuple[float | None, float | None]:
+    """The (connect, read) seconds of a timeout as requests hands it to an adapter."""
     if isinstance(timeout, tuple):
-        return timeout[1]  # type: ignore[no-any-return]
+        return _seconds(timeout[0]), _seconds(timeout[1])
     if isinstance(timeout, urllib3.Timeout):
-        return timeout.read_timeout
-    return timeout  # type: ignore[no-any-return]
+        return _seconds(timeout.connect_timeout), _seconds(timeout.read_timeout)
+    return _seconds(timeout), _seconds(timeout)
 
 
 class _Connection:
@@ -533,13 +554,13 @@ class _Adapter(requests.adapters.BaseAdapter):
         if request.body is not None and not isinstance(request.body, str | bytes | bytearray):
             request.body = body  # (a file or generator is read once, as sending it would)
         call = Call(str(request.method), str(request.url), requests.structures.CaseInsensitiveDict(request.headers),
-                    body)
+                    body, timeout=_sync_timeout(timeout))
         found = self.mock._find(call)
         if found is None:
             assert self.mock.recorder is not None
             options = {'stream': stream, 'timeout': timeout, 'verify': verify, 'cert': cert, 'proxies': proxies}
             return self.mock.recorder.sync(self, request, body, options)
-        limit = _read_timeout(timeout)
+        limit = call.timeout[1]
         if found.delay:
             wait = found.delay if limit is None else min(found.delay, limit)
             if _wait(wait):
@@ -595,12 +616,14 @@ def _async_error(kind: str, request: httpx.Request) -> Exception:
 def _handler(mock: Mock, real: Any) -> Any:
     async def handle_async_request(transport: Any, request: httpx.Request) -> httpx.Response:
         body = await request.aread()
-        call = Call(request.method, str(request.url), request.headers, body)
+        given = request.extensions.get('timeout', {})
+        call = Call(request.method, str(request.url), request.headers, body,
+                    timeout=(given.get('connect'), given.get('read')))
         found = mock._find(call)
         if found is None:
             assert mock.recorder is not None
             return await mock.recorder.asynchronous(transport, request, real)
-        limit = request.extensions.get('timeout', {}).get('read')
+        limit = call.timeout[1]
         if found.delay:
             wait = found.delay if limit is None else min(found.delay, limit)
             await (FakeClock.installed.asleep(wait) if FakeClock.installed else asyncio.sleep(wait))

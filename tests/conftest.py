@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import json as json_module
 import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -13,9 +12,9 @@ import pytest
 
 import clients
 from clients import httpx
+from clients.testing import Mock, Route
 from tests.redis_server import RedisServer
 from tests.server import ERRORS, Hostile, Server
-from tests.wire_mock import WireMock, connector, sessions
 
 URL = 'http://api.test/v1/'
 
@@ -72,36 +71,20 @@ def hostile() -> Iterator[Hostile]:
 
 @dataclass
 class Sent:
-    """A request as a mock saw it."""
+    """A request as the mock saw it (`clients.testing.Call`), its header names in lower case."""
 
     method: str
     url: str
     headers: dict[str, str]
     body: bytes
-
-
-@pytest.fixture(scope='session')
-def wire_server() -> Iterator[WireMock]:
-    with WireMock() as running:
-        yield running
-
-
-@pytest.fixture
-async def wire(wire_server: WireMock, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[WireMock]:
-    """The mock of mock-based scenarios under the aiohttp transport (see `tests.wire_mock`)."""
-    wire_server.reset()
-    monkeypatch.setattr(clients.transports, '_Connector', connector(wire_server))
-    monkeypatch.setattr(clients.transports.AiohttpTransport, '_session', sessions(wire_server))
-    yield wire_server
-    await wire_server.close_pools()
-    assert not wire_server.unmatched, f'no mock answered: {wire_server.unmatched}'
+    timeout: tuple[float | None, float | None]
 
 
 class Twin:
     """One shell, sync or async, behind the same interface, so scenarios are written once.
 
-    Mocks are requests-mock's (sync), pytest-httpx's or httpx2-pytest's (async over the httpx
-    transport of the library in use) or the wire mock (async over the aiohttp transport).
+    Its mocks are the library's own kit (`clients.testing.Mock`, the `clients_mock` fixture):
+    every twin scenario runs through it, in each shell and over each transport.
     """
 
     def __init__(self, name: str, request: pytest.FixtureRequest, transport: str = 'httpx') -> None:
@@ -112,51 +95,35 @@ class Twin:
         for kind in ('Client', 'Resource', 'Remote', 'Graph', 'Proxy', 'JsonRpc'):
             setattr(self, kind, getattr(clients, prefix + kind))
         self.HTTPError = clients.errors.HttpxHTTPError if name == 'async' else clients.errors.RequestsHTTPError
-        self._mock: Any = None
-        self.wire: WireMock | None = None
-        if transport == 'aiohttp' and not REAL_SERVERS & set(request.fixturenames):
-            self.wire = request.getfixturevalue('wire')
+        self._routes: dict[tuple[str, str], Route] = {}
 
     def __repr__(self) -> str:
         return self.name
 
     @property
-    def mocker(self) -> Any:
-        if self._mock is None:
-            fixture = f'{clients.library.NAME}_mock' if self.name == 'async' else 'requests_mock'
-            self._mock = self.request.getfixturevalue(fixture)
-        return self._mock
+    def mocker(self) -> Mock:
+        """The test's `clients_mock` (started when a scenario first mocks or asks what was sent)."""
+        mock: Mock = self.request.getfixturevalue('clients_mock')
+        return mock
 
     def mock(self, method: str, url: str, status: int = 200, json: Any = None, body: bytes | None = None,
-             headers: dict[str, str] | None = None, exc: Exception | None = None) -> None:
-        """Answer `method url` with a response (or raise `exc`), any number of times."""
-        if json is not None:
-            body = json_module.dumps(json).encode()
-            headers = {'Content-Type': 'application/json', **(headers or {})}
-        if self.wire is not None:
-            self.wire.add(method, url, status, body or b'', headers or {}, exc)
-        elif self.name == 'async':
-            if exc is not None:
-                self.mocker.add_exception(exc, method=method, url=url, is_reusable=True, is_optional=True)
-                return
-            self.mocker.add_response(method=method, url=url, status_code=status, content=body or b'',
-                                     headers=headers or {}, is_reusable=True, is_optional=True)
+             headers: dict[str, str] | None = None, error: str | None = None) -> None:
+        """Answer `method url` (exactly that query) with a response, or with `error` (see
+        `clients.testing.answer`); mocked again, it answers in turn, the last answer repeating."""
+        route = self._routes.get((method, url))
+        if route is None:
+            route = self._routes[method, url] = self.mocker.route(method, url, exact=True, required=False)
+        if error is not None:
+            route.respond(error=error)
+        elif json is not None:
+            route.respond(status, json=json, headers=headers)
         else:
-            if exc is not None:
-                self.mocker.register_uri(method, url, exc=exc)
-                return
-            self.mocker.register_uri(method, url, status_code=status, content=body or b'', headers=headers or {})
+            route.respond(status, content=body or b'', headers=headers)
 
     def sent(self) -> list[Sent]:
         """Return the requests the mock received, in order."""
-        if self.wire is not None:
-            return list(self.wire.sent)
-        if self.name == 'async':
-            return [Sent(r.method, str(r.url), {k.lower(): v for k, v in r.headers.items()}, r.content)
-                    for r in self.mocker.get_requests()]
-        return [Sent(r.method, r.url, {k.lower(): v for k, v in r.headers.items()},
-                     r.body.encode() if isinstance(r.body, str) else (r.body or b''))
-                for r in self.mocker.request_history]
+        return [Sent(call.method, call.url, {name.lower(): value for name, value in call.headers.items()},
+                     call.content, call.timeout) for call in self.mocker.calls]
 
     async def __call__(self, value: Any) -> Any:
         """Await `value` if it is awaitable: the result of a call in either shell."""
@@ -186,8 +153,7 @@ class Twin:
         return clients.base.requests.ConnectionError('refused')
 
 
-# Async tests that use these run over both transports (`twin` tests always do: their mocks are
-# pytest-httpx's or httpx2-pytest's under httpx's transport and the wire mock's under aiohttp's).
+# Async tests that use these run over both transports (`twin` tests always do).
 REAL_SERVERS = {'server', 'other', 'fresh', 'hostile'}
 
 

@@ -159,17 +159,17 @@ async def test_hmac_signer_without_body(twin):
     assert sent.headers['api-sign'] == expected_signature('GET', '/v1/balance', b'')
 
 
-def test_sync_signer_reads_streamed_bodies(requests_mock):
-    requests_mock.post(URL + 'upload', json={})
+def test_sync_signer_reads_streamed_bodies(clients_mock):
+    upload = clients_mock.post(URL + 'upload').respond(json={})
     client = clients.Client(URL, auth=signer())
     client.post('upload', data=io.BytesIO(b'file body'))
     client.post('upload', data=io.StringIO('text file'))
     client.post('upload', data=iter([b'chunk ', 'two']))
-    bodies = [request.body for request in requests_mock.request_history]
-    assert bodies == [b'file body', b'text file', b'chunk two']
-    for request in requests_mock.request_history:
-        assert request.headers['API-Sign'] == expected_signature('POST', '/v1/upload', request.body)
-        assert 'Transfer-Encoding' not in request.headers
+    assert [call.content for call in upload.calls] == [b'file body', b'text file', b'chunk two']
+    for call in upload.calls:
+        assert call.headers['API-Sign'] == expected_signature('POST', '/v1/upload', call.content)
+        assert 'Transfer-Encoding' not in call.headers
+        assert call.headers['Content-Length'] == str(len(call.content))
 
 
 async def test_signer_reads_streamed_bodies(twin):

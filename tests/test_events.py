@@ -6,6 +6,7 @@ import pytest
 
 import clients
 from clients import Retry, events
+from clients.errors import BodyTooLarge, DeadlineExceeded
 from tests.test_resilience import closed_port, flaky
 
 RETRY = Retry(attempts=3, backoff=0, jitter=0)
@@ -56,6 +57,50 @@ async def test_a_failed_connection_fires_retry_then_give_up_with_its_error(twin)
     assert [(kind, attempt) for kind, attempt, *_ in summary(seen)] == [('retry', 1), ('retry', 2), ('give_up', 3)]
     assert all(event.error and 'hush' not in event.error for event in seen)
     assert all(event.url.endswith('x?token=***') for event in seen)
+    await twin.close(api)
+
+
+def refuse(event):
+    raise LookupError('the hook refused')
+
+
+ENDINGS = {  # how a request ends in an error: (the request's path and options, the error it raises)
+    'deadline': (('slow', {'params': {'delay': 1}, 'deadline': 0.3, 'timeout': 5}), DeadlineExceeded),
+    'deadline-retrying': (('slow', {'params': {'delay': 1}, 'deadline': 0.3, 'timeout': 5, 'retry': RETRY}),
+                          DeadlineExceeded),
+    'max_body': (('bytes/100', {'max_body': 10}), BodyTooLarge),
+    'redirects': (('redirect', {'params': {'to': '/redirect?to=%2Fecho'}}), None),  # two, one allowed
+    'refused': ((None, {'retry': RETRY}), 'transport'),
+    'hook': (('echo', {'hook': refuse}), LookupError),
+}
+
+
+@pytest.mark.parametrize('ending', ENDINGS)
+async def test_every_way_a_request_ends_in_an_error_fires_one_give_up(twin, fresh, caplog, ending):
+    """The last event of a request that raises is its one give_up, naming what it raised; its log record too."""
+    (path, given), raised = ENDINGS[ending]
+    options = dict(given)
+    caplog.set_level(logging.DEBUG, logger='clients.requests')
+    hook, seen = recorder()
+    api = twin.Resource(fresh.url if path else f'http://127.0.0.1:{closed_port()}/', retry=None,
+                        request_hooks={kind: [hook] for kind in events.KINDS})
+    api.request_hooks['request'].append(options.pop('hook', lambda event: None))
+    api.max_redirects = 1
+    if raised == 'transport':
+        raised = type(twin.transport_error())
+    elif raised is None:
+        raised = clients.httpx.TooManyRedirects if twin.name == 'async' else clients.base.requests.TooManyRedirects
+    with pytest.raises(raised) as caught:
+        await twin(api.get(path or 'x', **options))
+    gave_up = [event for event in seen if event.kind == 'give_up']
+    assert len(gave_up) == 1
+    assert seen[-1] is gave_up[0]
+    assert gave_up[0].error.startswith(f'{type(caught.value).__name__}: ')
+    assert gave_up[0].attempt == (3 if ending == 'refused' else 1)
+    assert gave_up[0].url.startswith(fresh.url if path else 'http://127.0.0.1:')
+    records = [record for record in caplog.records if record.name == 'clients.requests']
+    assert [record.http_kind for record in records].count('give_up') == 1
+    assert (records[-1].levelname, records[-1].getMessage()) == ('WARNING', gave_up[0].message())
     await twin.close(api)
 
 

@@ -60,7 +60,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
 def test_sdist_holds_every_test_helper_and_what_the_tests_read(built: Built) -> None:
     wanted = {path.relative_to(ROOT).as_posix() for folder in ('clients', 'tests', 'bench')
               for path in (ROOT / folder).glob('*.py')}
-    assert {'tests/__init__.py', 'tests/conftest.py', 'tests/server.py', 'tests/wire_mock.py'} <= wanted
+    assert {'tests/__init__.py', 'tests/conftest.py', 'tests/server.py', 'tests/redis_server.py'} <= wanted
     wanted |= {'clients/py.typed', 'LICENSE', 'README.md', 'CHANGELOG.md', 'setup.cfg', 'setup.py',
                'pyproject.toml', 'ruff.toml', '.ci/run'}
     # tests/test_docs.py runs the examples of docs/

@@ -26,7 +26,7 @@ async def test_requests_spread_over_hosts(twin):
 async def test_failures_and_errors_open_circuits(twin):
     proxy = twin.Proxy(A, B, retry=clients.Retry(attempts=2))
     twin.mock('GET', A + 'x', status=503)
-    twin.mock('GET', B + 'x', exc=twin.transport_error())
+    twin.mock('GET', B + 'x', error='connect')
     for _ in range(3):  # each GET tries both hosts, and ends with A's 503 (returned) or B's error
         with contextlib.suppress(clients.AllHostsDown):
             assert (await twin(proxy.get('x'))).status_code == 503
@@ -91,7 +91,7 @@ async def test_a_1_3_stats_subclass_sees_every_count(twin):
     proxy, gone = recorded(A, retry=None), recorded(B, retry=None)
     twin.mock('GET', A + 'ok', json={})
     twin.mock('GET', A + 'down', status=503)
-    twin.mock('GET', B + 'x', exc=twin.transport_error())
+    twin.mock('GET', B + 'x', error='connect')
     await twin(proxy.get('ok'))
     await twin(proxy.get('down'))
     with pytest.raises(clients.AllHostsDown):  # its one host failed

@@ -109,7 +109,7 @@ async def test_events_and_no_content(twin):
 
 
 async def test_reconnect_gives_up_after_failed_connects(twin, monkeypatch):
-    twin.mock('GET', URL + 'e', exc=twin.transport_error())
+    twin.mock('GET', URL + 'e', error='connect')
     res = twin.Resource(URL, retry=None)  # each reconnect is one attempt here
     slept = []
 

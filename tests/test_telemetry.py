@@ -142,6 +142,26 @@ async def test_a_failed_connection_is_a_span_with_its_error_type(twin, spans):
     await twin.close(api)
 
 
+async def test_a_request_its_deadline_ends_is_a_span_of_that_error_as_its_give_up_is(twin, fresh, spans):
+    """The hop the deadline cut records the error the request raises, as the give_up event and its log record do."""
+    gave_up = []
+    api = twin.Resource(fresh.url, retry=None, deadline=0.3, timeout=5, request_hooks={'give_up': gave_up.append})
+    with pytest.raises(clients.errors.DeadlineExceeded) as info:
+        await twin(api.get('slow', params={'delay': 1}))
+    (span,) = spans()
+    (event,) = gave_up
+    assert span.attributes['error.type'] == telemetry.error_type(info.value)
+    assert span.attributes['error.type'] in {'clients.errors.RequestsDeadlineExceeded',
+                                             'clients.errors.HttpxDeadlineExceeded'}
+    assert span.status.status_code is trace.StatusCode.ERROR
+    assert span.status.description == event.error == f'{type(info.value).__name__}: {info.value}'
+    (duration,) = points('http.client.request.duration', port(fresh))
+    assert duration.attributes['error.type'] == span.attributes['error.type']
+    (active,) = points('http.client.active_requests', port(fresh))
+    assert active.value == 0
+    await twin.close(api)
+
+
 async def test_durations_and_active_requests_are_measured(twin, fresh, spans):
     api = twin.Resource(fresh.url)
     await twin(api.get('echo'))

@@ -284,3 +284,37 @@ async def test_paths_are_joined_as_clients_join_them(twin: Any, clients_mock: Mo
     assert [route.called for route in clients_mock.routes] == [1, 0]
     clients_mock.routes.pop(0)
     assert await twin(res[key]) == 2
+
+
+async def test_exact_query(twin: Any, clients_mock: Mock) -> None:
+    api = clients_mock.at(URL)
+    exact = api.get('items?a=1', params={'b': 2}, exact=True).respond(json='exact')
+    loose = api.get('items', params={'a': '1'}).respond(json='loose')
+    assert repr(exact).endswith(" exact (called 0 times)")
+    res = twin.Resource(URL)
+    assert await twin(res.get('items?a=1&b=2')) == 'exact'
+    assert await twin(res.get('items?b=2&a=1')) == 'exact'  # in any order
+    assert await twin(res.get('items?a=1&b=2&c=3')) == 'loose'  # another parameter
+    assert await twin(res.get('items?a=1&b=2&b=2')) == 'loose'  # a parameter twice
+    assert await twin(res.get('items?a=1')) == 'loose'  # one missing
+    assert (exact.called, loose.called) == (2, 3)
+    await twin.close(res)
+
+
+async def test_calls_carry_their_timeout(twin: Any, clients_mock: Mock) -> None:
+    route = clients_mock.get('x')
+    client = twin.Client(URL)
+    await twin(client.get('x'))
+    await twin(client.get('x', timeout=7))
+    await twin(client.get('x', timeout=(1, 2.5)))
+    await twin(twin.Client(URL, timeout=3).get('x'))
+    assert [call.timeout for call in route.calls] == [(5.0, 30.0), (7, 7), (1, 2.5), (3, 3)]
+    await twin.close(client)
+
+
+def test_sync_timeouts_of_urllib3(clients_mock: Mock) -> None:
+    route = clients_mock.get('x')
+    client = clients.Client(URL, deadline=None)
+    client.get('x', timeout=urllib3.Timeout(connect=1, read=2))
+    client.get('x', timeout=urllib3.Timeout(read=2))  # no connect timeout: urllib3's default
+    assert [call.timeout for call in route.calls] == [(1, 2), (None, 2)]
