@@ -121,6 +121,7 @@ def raw_asgi(upstream: str) -> Any:
         finally:
             await response.aclose()
 
+    app.client = client  # type: ignore[attr-defined]  # (for a caller that closes it)
     return app
 
 
@@ -139,6 +140,7 @@ def raw_wsgi(upstream: str) -> Any:
                        [(name, value) for name, value in response.raw.headers.items() if not is_hop_by_hop(name)])
         return Output(response)
 
+    app.session = session  # type: ignore[attr-defined]  # (for a caller that closes it)
     return app
 
 
@@ -218,6 +220,16 @@ def rss(pid: int) -> int:
             return int(statm.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
     except OSError:
         return 0
+
+
+def cpu(pid: int) -> float:
+    """Process `pid`'s CPU time so far in seconds, user and system (Linux /proc; 0 elsewhere)."""
+    try:
+        with open(f'/proc/{pid}/stat') as stat:
+            fields = stat.read().rpartition(')')[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
 
 
 def sampled(func: Callable[[], int], pid: int) -> tuple[int, float, int]:
@@ -302,21 +314,30 @@ def report(
     """Measure and print; return the figures by name."""
     figures: dict[str, float] = {}
     rates: dict[str, list[float]] = {name: [] for name in paths}
+    used: dict[str, float] = dict.fromkeys(paths, 0.0)
     per_round = max(1, count // rounds)
     for _ in range(rounds):
-        for name, (url, _) in paths.items():
+        for name, (url, pid) in paths.items():
+            began = cpu(pid)
             start = time.perf_counter()
             for _ in range(per_round):
                 response = session.get(url + 'small', timeout=30)
                 if response.content != b'{"ok": true}':
                     raise AssertionError(f'{name}: unexpected answer {response.status_code} {response.content!r}')
             rates[name].append(per_round / (time.perf_counter() - start))
+            used[name] += cpu(pid) - began
     medians = {name: statistics.median(values) for name, values in rates.items()}
+    # (CPU time is summed over the rounds: /proc counts it in clock ticks, too coarse for one round.)
+    costs = {name: seconds / (per_round * rounds) * 1e6 for name, seconds in used.items()}
     print(f'{per_round * rounds} small GETs per path over one keep-alive session, {rounds} round(s): '
-          'requests/s (median), ratio to the upstream directly, and to the raw-library forwarder')
+          'requests/s (median), ratio to the upstream directly, and to the raw-library forwarder; '
+          "then the serving process's CPU µs per request and the raw forwarder's over ours")
     for name, rate in medians.items():
         figures[f'{name} requests/s'] = rate
-        print(f'  {name:30} {rate:7.0f}  {_ratios(name, medians)}')
+        figures[f'{name} CPU us/request'] = costs[name]
+        base = BASELINES.get(name)
+        versus = f'  {costs[base] / costs[name]:.2f}x raw' if base and costs[name] else ''
+        print(f'  {name:30} {rate:7.0f}  {_ratios(name, medians):18} {costs[name]:6.0f} µs{versus}')
 
     def download(url: str, size: int) -> Callable[[], int]:
         def run() -> int:

@@ -256,7 +256,7 @@ def target(rest: str, bases: Sequence[str]) -> tuple[str, str]:
     for base in bases:
         prefix = urlsplit(base).path
         final = urls.finish(urls.join(base, relative), trailing)
-        if urls.origin(final) != urls.origin(base) or not _under(urlsplit(final).path, prefix):
+        if urls.foreign(final, (base,)) or not _under(urlsplit(final).path, prefix):
             raise PathEscape(f'the request path leaves the upstream base {base}: {rest!r}')
         decoded = _dots(unquote(prefix + rest.replace('\\', '/')).replace('\\', '/'))
         if not _under(posixpath.normpath(decoded) + ('/' if decoded.endswith('/') else ''), prefix):

@@ -126,6 +126,8 @@ def join(url: str, path: object = '') -> str:
         path = _ESCAPE.sub(_unreserved, path)
     if _plain(url, path):
         return url + path  # what urljoin gives, without its cost on every request
+    if path.startswith('./') and _plain(url, path[2:]):
+        return url + path[2:]  # (urljoin drops the `./`: a forwarder's paths start with one)
     if not _ABSOLUTE.match(path) and not path.startswith('//') and _SCHEME_LIKE.match(path):
         path = './' + path
     return urljoin(url, path)
@@ -133,10 +135,12 @@ def join(url: str, path: object = '') -> str:
 
 def _plain(url: str, path: str) -> bool:
     """Whether urljoin would just append `path` to `url`: a directory URL without query or
-    fragment or empty segments, and a relative path with no colon, dot segment or `//`."""
+    fragment or empty segments, and a relative path with no colon, dot segment, `//`, or empty
+    query or fragment."""
     return (
         url.endswith('/') and '?' not in url and '#' not in url and '//' not in url.partition('://')[2]
         and not path.startswith(('/', '.')) and ':' not in path and '/.' not in path and '//' not in path
+        and not path.endswith(('?', '#')) and '?#' not in path  # (urljoin drops an empty query or fragment)
     )
 
 

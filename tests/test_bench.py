@@ -43,10 +43,21 @@ def test_forward_bench_runs(capsys):
     paths = (forward.DIRECT, forward.RAW_ASGI, forward.ASGI, forward.RAW_WSGI, forward.WSGI)
     assert all(figures[f'{path} requests/s'] > 0 for path in paths)
     assert all(figures[f'{path} {kind} MiB/s'] > 0 for path in paths for kind in ('download', 'upload'))
+    assert all(figures[f'{path} CPU us/request'] >= 0 for path in paths)
     out = capsys.readouterr().out
     assert 'ratio to the upstream directly' in out
+    assert "serving process's CPU" in out
     assert 'growth of the serving process' in out
     assert 'x raw' in out
+
+
+def test_forward_cpu_bench_runs(capsys):
+    from bench import forward_cpu
+
+    figures = forward_cpu.main(['--requests', '10', '--rounds', '1'])
+    assert set(figures) == {'raw-asgi', 'asgi', 'raw-wsgi', 'wsgi'}
+    assert all(value > 0 for value in figures.values())
+    assert 'forwarder CPU µs per request' in capsys.readouterr().out
 
 
 def test_suite_runs_in_quick_mode(capfd, monkeypatch):

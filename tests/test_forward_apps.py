@@ -175,3 +175,67 @@ async def test_asgi_upstream_failing_mid_body_never_ends_the_response(caplog):
     assert all(message['more_body'] for message in messages.sent[1:])  # the server then cuts the connection
     assert [(record.levelname, record.getMessage().split(':')[0]) for record in caplog.records] == [
         ('WARNING', "forwarding GET failed mid-body, the caller's connection is cut")]
+
+
+async def stalled() -> Any:
+    yield b'first'
+    await asyncio.Event().wait()  # an upstream that sends nothing more
+    yield b'never'  # pragma: no cover
+
+
+async def test_asgi_caller_gone_while_the_upstream_stalls_ends_the_body_at_once():
+    gone = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        await gone.wait()
+        return {'type': 'http.disconnect'}
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        gone.set()  # the caller leaves after the first chunk
+
+    await asyncio.wait_for(forward._pump(stalled(), receive, send, forward.hops.Meter(None), 'GET'), 10)
+    assert [message['body'] for message in sent] == [b'first']  # no end of body: the server cuts the connection
+
+
+@pytest.mark.parametrize('messages', [[], [{'type': 'http.request', 'body': b'', 'more_body': False}]])
+async def test_asgi_pump_cancelled_from_outside_stays_cancelled(messages):
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop()
+        await asyncio.Event().wait()
+        raise AssertionError('unreachable')  # pragma: no cover
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    task = asyncio.ensure_future(forward._pump(stalled(), receive, send, forward.hops.Meter(None), 'GET'))
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_asgi_a_failing_receive_is_not_swallowed():
+    async def receive() -> dict[str, Any]:
+        raise RuntimeError('the server broke')
+
+    async def send(message: dict[str, Any]) -> None:
+        await asyncio.sleep(0)
+
+    with pytest.raises(ExceptionGroup) as raised:
+        await forward._pump(stalled(), receive, send, forward.hops.Meter(None), 'GET')
+    assert raised.group_contains(RuntimeError, match='the server broke')
+
+
+def test_the_view_retries_only_unsent_requests_by_the_clients_policy_of_the_moment():
+    client = clients.Client('http://up.test/')
+    app = forward.wsgi(client)
+    plan = forward.Plan('GET')
+    assert app.view(plan).retry == forward.retry.unsent(client.retry)
+    client.retry = clients.Retry(attempts=5, backoff=0.1)
+    view = app.view(plan)
+    assert (view.retry.attempts, view.retry.backoff, view.retry.statuses, view.retry.methods) == (5, 0.1, set(), set())
+    assert app.view(plan).retry is view.retry

@@ -1,4 +1,6 @@
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
 from clients import InvalidURL, urls
 
@@ -126,6 +128,18 @@ def test_join_fast_path_agrees_with_urljoin():
             decoded = path.replace('%2e', '.').replace('%41', 'A').replace('%7e', '~')  # unreserved, as servers read
             expected = urljoin(base, './' + decoded if ':' in decoded else decoded)
             assert urls.join(base, path) == expected, (base, path)
+            assert urls.join(base, './' + path) == urljoin(base, './' + decoded), (base, './' + path)
+
+
+@hypothesis.given(st.sampled_from(['http://h/', 'http://h/api/', 'http://h/a//b/', 'http://h/a', 'http://h/a/?q=1']),
+                  st.text(alphabet='ab./:?#%2e', max_size=12))
+def test_join_fast_paths_agree_with_urljoin_on_any_path(base, path):
+    from urllib.parse import urljoin
+
+    decoded = urls._ESCAPE.sub(urls._unreserved, path)
+    assert urls.join(base, './' + path) == urljoin(base, './' + decoded)
+    if ':' not in decoded:
+        assert urls.join(base, path) == urljoin(base, decoded)
 
 
 def test_finish_fast_path_agrees():
