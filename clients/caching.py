@@ -9,7 +9,6 @@ from a stored entry or as a copy for each coalesced caller.
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import http
 import io
@@ -21,15 +20,15 @@ import requests
 import urllib3
 from requests.structures import CaseInsensitiveDict
 
-from . import cache as caches
 from . import telemetry
 from .coalesce import Flights
-from .library import httpx
 from .retry import Retry
 
 if TYPE_CHECKING:
+    from . import cache as caches
     from .aio import AsyncClient
     from .base import Client
+    from .library import httpx
 
 LOG = logging.getLogger(__name__)
 _BODIES = ('data', 'json', 'files', 'content')
@@ -45,7 +44,7 @@ class Settings:
 
     @cache.setter
     def cache(self, value: Any) -> None:
-        self.__dict__['_cache'] = caches.Cache.of(value)
+        self.__dict__['_cache'] = _cache_of(value)
 
     @property
     def coalesce(self) -> bool:
@@ -64,9 +63,18 @@ def _flag(value: Any, name: str) -> bool:
     return value
 
 
+def _cache_of(value: Any) -> caches.Cache | None:
+    """Return `Cache.of(value)`; the cache module (and hishel) is imported only for a cache."""
+    if value is None or value is False:
+        return None
+    from . import cache as caches
+
+    return caches.Cache.of(value)
+
+
 def options(client: Any, kwargs: dict[str, Any]) -> tuple[caches.Cache | None, Flights | None]:
     """Pop a request's `cache=` and `coalesce=` options; return the cache and flights it uses."""
-    cache = caches.Cache.of(kwargs.pop('cache')) if 'cache' in kwargs else client.cache
+    cache = _cache_of(kwargs.pop('cache')) if 'cache' in kwargs else client.cache
     flights = client.__dict__.get('_flights')
     if 'coalesce' in kwargs and not _flag(kwargs.pop('coalesce'), 'coalesce'):
         flights = None
@@ -106,6 +114,8 @@ def _reason(status: int) -> str:
 def send(client: Client, cache: caches.Cache | None, flights: Flights | None, method: str, path: object,
          kwargs: dict[str, Any]) -> requests.Response:
     """Send a sync request through the cache and coalescing (see the module docstring)."""
+    from . import cache as caches
+
     method = method.upper()
     stream = kwargs.get('stream')
     streamed = bool(client.stream if stream is None else stream)
@@ -133,6 +143,8 @@ def send(client: Client, cache: caches.Cache | None, flights: Flights | None, me
 def _cached(client: Client, cache: caches.Cache, identity: caches.Identity, prepared: requests.PreparedRequest,
             method: str, path: object, kwargs: dict[str, Any], streamed: bool,
             revalidate: bool = False) -> requests.Response:
+    from . import cache as caches
+
     sent: list[requests.Response] = []
 
     def through(headers: dict[str, str]) -> caches.Answer:
@@ -170,6 +182,8 @@ def _refresh(client: Client, cache: caches.Cache, identity: caches.Identity, pre
 
 def _count(cache: caches.Cache, identity: caches.Identity, outcome: caches.Hit | caches.Answer,
            sent: list[Any]) -> None:
+    from . import cache as caches
+
     if identity.method not in caches.SAFE:
         return
     if isinstance(outcome, caches.Answer):
@@ -183,6 +197,8 @@ def _count(cache: caches.Cache, identity: caches.Identity, outcome: caches.Hit |
 
 def _stored(entry: Any, prepared: requests.PreparedRequest, streamed: bool) -> requests.Response:
     """Return a `requests.Response` of a stored entry, as the network's would be (streamed or read)."""
+    from . import cache as caches
+
     data = caches.body(entry)
     status = entry.response.status_code
     headers: CaseInsensitiveDict[str] = CaseInsensitiveDict()
@@ -221,6 +237,9 @@ def _copy(response: requests.Response) -> requests.Response:
 async def asend(client: AsyncClient, cache: caches.Cache | None, flights: Flights | None, method: str,
                 path: object, kwargs: dict[str, Any]) -> httpx.Response:
     """Send an async request through the cache and coalescing (see the module docstring)."""
+    from . import cache as caches
+    from .library import httpx
+
     method = method.upper()
     streamed = bool(kwargs.get('stream'))
     url = client._url(path)
@@ -248,6 +267,10 @@ async def asend(client: AsyncClient, cache: caches.Cache | None, flights: Flight
 async def _acached(client: AsyncClient, cache: caches.Cache, identity: caches.Identity, request: httpx.Request,
                    method: str, path: object, kwargs: dict[str, Any], streamed: bool,
                    revalidate: bool = False) -> httpx.Response:
+    import asyncio
+
+    from . import cache as caches
+
     sent: list[httpx.Response] = []
 
     async def through(headers: dict[str, str]) -> caches.Answer:
@@ -287,12 +310,17 @@ async def _arefresh(client: AsyncClient, cache: caches.Cache, identity: caches.I
 
 def _astored(entry: Any, request: httpx.Request) -> httpx.Response:
     """Return an `httpx.Response` of a stored entry (its body read; it streams from memory)."""
+    from . import cache as caches
+    from .library import httpx
+
     return httpx.Response(entry.response.status_code, headers=caches.headers_of(entry), content=caches.body(entry),
                           request=request)
 
 
 def _acopy(response: httpx.Response) -> httpx.Response:
     """Return a read response's copy: its own headers and history list, the same body."""
+    from .library import httpx
+
     new: httpx.Response = httpx.Response.__new__(httpx.Response)
     new.__dict__.update(response.__dict__)
     new.headers = response.headers.copy()

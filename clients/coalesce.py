@@ -15,14 +15,16 @@ apply, and the server sees one request instead of many.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import threading
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import urls
+
+if TYPE_CHECKING:
+    import asyncio
 
 _T = TypeVar('_T')
 
@@ -86,6 +88,8 @@ class Flights:
 
     async def ajoin(self, key: Hashable, send: Callable[[], Awaitable[_T]], copy: Callable[[_T], _T]) -> _T:
         """The async twin of `join`: the request in flight is a task of the running loop."""
+        import asyncio
+
         loop = asyncio.get_running_loop()
         key = (id(loop), key)
         with self._lock:
