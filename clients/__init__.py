@@ -5,6 +5,7 @@ Sync classes are `requests.Session` subclasses; async twins subclass the `AsyncC
 """
 
 import importlib
+import importlib.util
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -55,9 +56,12 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    elif not name.startswith('_') and importlib.util.find_spec(f'{__name__}.{name}') is not None:
+        value = importlib.import_module(f'.{name}', __name__)  # a submodule, as `import clients` gave in 1.3
+    else:
         raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
-    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
     globals()[name] = value
     return value
 

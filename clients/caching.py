@@ -20,7 +20,7 @@ import requests
 import urllib3
 from requests.structures import CaseInsensitiveDict
 
-from . import telemetry
+from . import coalesce, telemetry
 from .coalesce import Flights
 from .retry import Retry
 
@@ -114,7 +114,6 @@ def _reason(status: int) -> str:
 def send(client: Client, cache: caches.Cache | None, flights: Flights | None, method: str, path: object,
          kwargs: dict[str, Any]) -> requests.Response:
     """Send a sync request through the cache and coalescing (see the module docstring)."""
-    from . import cache as caches
 
     method = method.upper()
     stream = kwargs.get('stream')
@@ -125,7 +124,7 @@ def send(client: Client, cache: caches.Cache | None, flights: Flights | None, me
         method, url, headers=kwargs.get('headers'), params=kwargs.get('params'), cookies=kwargs.get('cookies'),
         auth=_no_auth))
     namer = cache.digest if cache is not None else flights.digest  # type: ignore[union-attr]  # (one is set)
-    identity = caches.identify(namer, method, str(prepared.url), prepared.headers.items(), auth,
+    identity = coalesce.identify(namer, method, str(prepared.url), prepared.headers.items(), auth,
                                getattr(auth, 'credential_headers', ()))
     if identity is None:
         return client._send(method, path, **_uncached(kwargs, {}))
@@ -140,7 +139,7 @@ def send(client: Client, cache: caches.Cache | None, flights: Flights | None, me
     return fetch()
 
 
-def _cached(client: Client, cache: caches.Cache, identity: caches.Identity, prepared: requests.PreparedRequest,
+def _cached(client: Client, cache: caches.Cache, identity: coalesce.Identity, prepared: requests.PreparedRequest,
             method: str, path: object, kwargs: dict[str, Any], streamed: bool,
             revalidate: bool = False) -> requests.Response:
     from . import cache as caches
@@ -170,7 +169,7 @@ def _cached(client: Client, cache: caches.Cache, identity: caches.Identity, prep
     return _stored(outcome.entry, prepared, streamed)
 
 
-def _refresh(client: Client, cache: caches.Cache, identity: caches.Identity, prepared: requests.PreparedRequest,
+def _refresh(client: Client, cache: caches.Cache, identity: coalesce.Identity, prepared: requests.PreparedRequest,
              method: str, path: object, kwargs: dict[str, Any]) -> None:
     try:
         _cached(client, cache, identity, prepared, method, path, dict(kwargs, stream=False), False, True)
@@ -180,7 +179,7 @@ def _refresh(client: Client, cache: caches.Cache, identity: caches.Identity, pre
         cache._refreshed(identity.key)
 
 
-def _count(cache: caches.Cache, identity: caches.Identity, outcome: caches.Hit | caches.Answer,
+def _count(cache: caches.Cache, identity: coalesce.Identity, outcome: caches.Hit | caches.Answer,
            sent: list[Any]) -> None:
     from . import cache as caches
 
@@ -237,7 +236,6 @@ def _copy(response: requests.Response) -> requests.Response:
 async def asend(client: AsyncClient, cache: caches.Cache | None, flights: Flights | None, method: str,
                 path: object, kwargs: dict[str, Any]) -> httpx.Response:
     """Send an async request through the cache and coalescing (see the module docstring)."""
-    from . import cache as caches
     from .library import httpx
 
     method = method.upper()
@@ -249,7 +247,7 @@ async def asend(client: AsyncClient, cache: caches.Cache | None, flights: Flight
     if isinstance(auth, httpx._client.UseClientDefault):
         auth = client._auth
     namer = cache.digest if cache is not None else flights.digest  # type: ignore[union-attr]  # (one is set)
-    identity = caches.identify(namer, method, str(request.url), request.headers.multi_items(), auth,
+    identity = coalesce.identify(namer, method, str(request.url), request.headers.multi_items(), auth,
                                getattr(auth, 'credential_headers', ()))
     if identity is None:
         return await client._send(method, path, **_uncached(kwargs, {}))
@@ -264,7 +262,7 @@ async def asend(client: AsyncClient, cache: caches.Cache | None, flights: Flight
     return await fetch()
 
 
-async def _acached(client: AsyncClient, cache: caches.Cache, identity: caches.Identity, request: httpx.Request,
+async def _acached(client: AsyncClient, cache: caches.Cache, identity: coalesce.Identity, request: httpx.Request,
                    method: str, path: object, kwargs: dict[str, Any], streamed: bool,
                    revalidate: bool = False) -> httpx.Response:
     import asyncio
@@ -298,7 +296,7 @@ async def _acached(client: AsyncClient, cache: caches.Cache, identity: caches.Id
     return _astored(outcome.entry, request)
 
 
-async def _arefresh(client: AsyncClient, cache: caches.Cache, identity: caches.Identity, request: httpx.Request,
+async def _arefresh(client: AsyncClient, cache: caches.Cache, identity: coalesce.Identity, request: httpx.Request,
                     method: str, path: object, kwargs: dict[str, Any]) -> None:
     try:
         await _acached(client, cache, identity, request, method, path, dict(kwargs, stream=False), False, True)
