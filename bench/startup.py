@@ -47,8 +47,7 @@ def cases(url: str, bytecode: str) -> dict[str, list[str]]:
 def run(argv: list[str]) -> tuple[float, float]:
     """Run `argv` in a fresh process; return its wall time in seconds and its peak RSS in MiB."""
     started = time.perf_counter()
-    environment = {name: value for name, value in os.environ.items() if name != 'PYTHONDONTWRITEBYTECODE'}
-    process = subprocess.Popen(argv, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(argv, cwd=ROOT, env=_environment(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -84,10 +83,15 @@ def serving() -> Iterator[str]:
         server.server_close()
 
 
-def profile() -> None:
+def _environment() -> dict[str, str]:
+    return {name: value for name, value in os.environ.items() if name != 'PYTHONDONTWRITEBYTECODE'}
+
+
+def profile(bytecode: str) -> None:
     """Print the slowest imports (cumulative) of `import clients`, from `python -X importtime`."""
-    found = subprocess.run([sys.executable, '-X', 'importtime', '-c', 'import clients'], cwd=ROOT,
-                           capture_output=True, text=True, check=True).stderr  # (compiling: the source's cost)
+    found = subprocess.run([sys.executable, '-X', f'pycache_prefix={bytecode}', '-X', 'importtime', '-c',
+                            'import clients'], cwd=ROOT, env=_environment(), capture_output=True, text=True,
+                           check=True).stderr
     rows = []
     for line in found.splitlines()[1:]:
         own, total, name = line.removeprefix('import time:').split('|')
@@ -117,6 +121,8 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
                 elapsed, rss = run(commands[name])
                 times[name].append(elapsed)
                 memory[name].append(rss)
+        if args.profile:
+            profile(bytecode)
     base_time, base_rss = statistics.median(times[BASELINE]), statistics.median(memory[BASELINE])
     print(f'{rounds} interleaved round(s) of fresh processes; median wall time and peak RSS, '
           f"with the ratio to python -c '{BASELINE}'")
@@ -125,8 +131,6 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
         wall, rss = statistics.median(times[name]), statistics.median(memory[name])
         figures[name] = {'ms': wall * 1000, 'MiB': rss, 'time ratio': wall / base_time, 'RSS ratio': rss / base_rss}
         print(f'{name:<28} {wall * 1000:7.1f} ms {wall / base_time:5.2f}x  {rss:6.1f} MiB {rss / base_rss:5.2f}x')
-    if args.profile:
-        profile()  # (with PYTHONDONTWRITEBYTECODE, as CI runs, own times include compiling)
     return figures
 
 
