@@ -47,11 +47,12 @@ def cases(url: str, bytecode: str) -> dict[str, list[str]]:
 def run(argv: list[str]) -> tuple[float, float]:
     """Run `argv` in a fresh process; return its wall time in seconds and its peak RSS in MiB."""
     started = time.perf_counter()
-    process = subprocess.Popen(argv, cwd=ROOT, env=_environment(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    errors = process.stderr.read() if process.stderr else b''
+    with subprocess.Popen(argv, cwd=ROOT, env=_environment(), stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE) as process:
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        errors = process.stderr.read() if process.stderr else b''
     if process.returncode:
         raise SystemExit(f'{argv[4:]} exited with {process.returncode}: {errors.decode(errors="replace")}')
     return elapsed, usage.ru_maxrss / 1024  # (KiB on Linux)
