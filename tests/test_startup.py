@@ -118,6 +118,16 @@ def test_adopting_again_changes_nothing():
     assert seen == [library.httpx]
 
 
+def test_the_library_imported_first_through_clients_tells_the_adopters(monkeypatch):
+    module = library.httpx
+    seen: list[object] = []
+    monkeypatch.delattr(library, 'httpx')
+    monkeypatch.setattr(library, '_ADOPTERS', [seen.append])
+    assert library.httpx is module
+    assert library.httpx is module
+    assert seen == [module]
+
+
 def test_without_the_library_loaded_nothing_is_taken_for_one_of_its_errors(monkeypatch):
     errors_of_requests = [
         requests.exceptions.ConnectTimeout('slow'),
@@ -142,6 +152,7 @@ def test_the_lazy_names_are_the_same_objects_every_time():
     error = errors.HttpxIncompleteBody('cut')
     assert type(pickle.loads(pickle.dumps(error))) is errors.HttpxIncompleteBody
     assert clients.httpx is library.httpx
+    assert {'AsyncResource', 'Cache', 'httpx', 'Resource'} <= set(dir(clients))
     assert clients.transports is importlib.import_module('clients.transports')  # submodules, as in 1.3
     with pytest.raises(AttributeError, match=r"module 'clients' has no attribute 'Nothing'"):
         clients.Nothing  # noqa: B018
@@ -166,7 +177,6 @@ def test_tracing_starts_when_the_program_imports_opentelemetry(monkeypatch):
 
 def test_an_environment_naming_a_provider_loads_opentelemetry_at_import(monkeypatch):
     monkeypatch.setenv('OTEL_PROPAGATORS', 'tracecontext')
-    monkeypatch.setattr(telemetry, '_PENDING', True)
     try:
         importlib.reload(telemetry)
         assert not telemetry._PENDING
