@@ -6,14 +6,15 @@ process. Then runs rounds of every scenario, interleaved so machine drift cancel
 prints the median rate of each client, its ratio to the raw library, the TCP connections
 each opened (counted from the server's log) and the server's CPU use (a server near 100%
 would be the bottleneck). Last, it runs `bench.streaming` in its own process (so its peak
-RSS is its own).
+RSS is its own), `bench.forward` and `bench.startup` (fresh processes: `import clients` and
+the `clients` command against `import requests`).
 
     python -m bench.run [--rounds N] [--requests N] [--concurrency N] [--server nginx|python]
                         [--only WORD] [--skip SUITE] [--profile] [--no-streaming] [--quick]
 
 `--only WORD` keeps the request cases whose scenario or name contains WORD, with the raw
 cases they are compared with; `--skip` leaves out a suite run after them (`streaming`,
-`forwarding`).
+`forwarding`, `startup`).
 
 `--quick` makes a handful of requests against the Python server: CI checks that it runs.
 """
@@ -401,7 +402,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
 
 # The suites `main` runs after the request cases, each in its own process (so that its memory
 # and its start-up are its own): (name, module).
-SUITES = [('streaming', 'bench.streaming'), ('forwarding', 'bench.forward')]
+SUITES = [('streaming', 'bench.streaming'), ('forwarding', 'bench.forward'), ('startup', 'bench.startup')]
 
 
 def select(cases: list[Case], words: list[str]) -> list[Case]:

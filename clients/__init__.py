@@ -4,14 +4,14 @@ Sync classes are `requests.Session` subclasses; async twins subclass the `AsyncC
 `clients.httpx`, which is httpx2 or httpx (see `clients.library`).
 """
 
+import importlib
+import importlib.util
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import auth, jsonrpc, webhooks
-from .aio import AsyncClient, AsyncGraph, AsyncJsonRpc, AsyncProxy, AsyncRemote, AsyncResource
 from .auth import ApiKey, Bearer, HmacSigner, OAuth2, Signer
 from .base import Client, Graph, JsonRpc, Proxy, Remote, Resource
-from .cache import Cache
 from .errors import (
     AllHostsDown,
     BatchError,
@@ -34,12 +34,40 @@ from .errors import (
     TokenError,
     WebhookError,
 )
-from .library import httpx
 from .ratelimit import RateLimit
 from .retry import Retry
 from .webhooks import verify_webhook
 
+if TYPE_CHECKING:
+    from .aio import AsyncClient, AsyncGraph, AsyncJsonRpc, AsyncProxy, AsyncRemote, AsyncResource
+    from .cache import Cache
+    from .library import httpx
+
 __version__ = '2.0.0.dev0'
+
+# Names imported when first used (PEP 562), each with the module that has it: a sync program
+# never loads the async stack (httpx, aiohttp, asyncio) or hishel.
+_LAZY = {
+    **dict.fromkeys(('AsyncClient', 'AsyncGraph', 'AsyncJsonRpc', 'AsyncProxy', 'AsyncRemote', 'AsyncResource'),
+                    '.aio'),
+    'Cache': '.cache',
+    'httpx': '.library',
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    elif not name.startswith('_') and importlib.util.find_spec(f'{__name__}.{name}') is not None:
+        value = importlib.import_module(f'.{name}', __name__)  # a submodule, as `import clients` gave in 1.3
+    else:
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
 _T = TypeVar('_T')
 

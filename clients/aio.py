@@ -37,10 +37,7 @@ from . import (
     urls,
     webhooks,
 )
-from .auth import Auth, Replay, checked, renewable, signing
-from .cookies import Layered, Pairs, bound
-from .errors import (
-    AllHostsDown,
+from .aioerrors import (
     HttpxBodyTooLarge,
     HttpxDeadlineExceeded,
     HttpxDecodeError,
@@ -48,6 +45,9 @@ from .errors import (
     HttpxHTTPError,
     HttpxIncompleteBody,
 )
+from .auth import Auth, Replay, checked, renewable, signing
+from .cookies import Layered, Pairs, bound
+from .errors import AllHostsDown
 from .library import httpx
 from .navigation import TIMEOUT, Headers, Navigable, Navigation, redirects
 
@@ -297,7 +297,7 @@ class AsyncClient(caching.Settings, retry.Resilience, Navigable, httpx.AsyncClie
 
     async def _send_single_request(self, request: httpx.Request) -> httpx.Response:
         """Send one request on the wire (httpx calls it per redirect hop): a span when OpenTelemetry is installed."""
-        if telemetry.TRACER is None:
+        if not telemetry.enabled():
             return await super()._send_single_request(request)
         with telemetry.Hop(request.method, str(request.url), request.headers) as hop:
             response: httpx.Response = await super()._send_single_request(request)

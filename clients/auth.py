@@ -8,7 +8,6 @@ are treated like `Authorization`: never sent to another origin on a redirect.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import secrets
@@ -16,14 +15,30 @@ import threading
 import time
 import weakref
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
 
 import requests
 
-from . import oauth, retry, urls
+from . import library, oauth, retry, urls
 from .errors import TokenError
-from .library import httpx
+
+if TYPE_CHECKING:
+    import asyncio
+    from types import ModuleType
+
+    from .library import httpx
+
+    _Flows = httpx.Auth
+else:
+    class _Root:
+        """(CPython lets `__bases__` change only on a class whose base is not `object`.)"""
+
+    class _Flows(_Root):
+        """`httpx.Auth`'s place among `Auth`'s bases until the library is imported (see `_adopt`)."""
+
+        requires_request_body = False
+        requires_response_body = False
 
 
 def _header_value(value: str, what: str) -> str:
@@ -66,10 +81,14 @@ def checked(value: Any, *kinds: type) -> Any:
                     f'not {type(value).__name__}')
 
 
-class Auth(requests.auth.AuthBase, httpx.Auth):
+class Auth(requests.auth.AuthBase, _Flows):
     """Base of the auth helpers: `sign` returns the URL and headers to use for a request."""
 
     credential_headers: tuple[str, ...] = ()
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        library.loaded()  # (code that imported the library itself may hand this to it: be its Auth now)
+        return super().__new__(cls)
 
     def once(self) -> Auth:
         """Return this auth as a client sends one request with it: the clients replay requests
@@ -94,7 +113,7 @@ class Auth(requests.auth.AuthBase, httpx.Auth):
             request.headers['Content-Length'] = str(len(body))
         url, headers = self.sign(request.method, str(request.url), request.headers, body)
         if url != str(request.url):
-            request.url = httpx.URL(url)
+            request.url = type(request.url)(url)
         request.headers.update(headers)
         yield request
 
@@ -131,6 +150,8 @@ class ApiKey(Auth):
         """Add the key to the headers or the query."""
         if self.query is None:
             return url, {str(self.header): self.key}
+        from .library import httpx
+
         return str(httpx.URL(url).copy_merge_params({self.query: self.key})), {}
 
 
@@ -295,6 +316,8 @@ class OAuth2(Auth):
     # async (httpx)
 
     def _async_lock(self) -> asyncio.Lock:
+        import asyncio
+
         loop = asyncio.get_running_loop()
         if loop not in self.async_locks:
             self.async_locks[loop] = asyncio.Lock()
@@ -374,6 +397,15 @@ class _Token(Auth):
         yield request
 
     sync_auth_flow = OAuth2.sync_auth_flow
+
+
+def _adopt(httpx: ModuleType) -> None:
+    """Make `Auth`, and so every subclass, an `httpx.Auth`, as it was from its definition in 1.3."""
+    if httpx.Auth not in _Flows.__mro__:
+        _Flows.__bases__ = (httpx.Auth,)
+
+
+library.adopt(_adopt)
 
 
 def renewable(value: Any) -> OAuth2 | None:

@@ -42,13 +42,13 @@ from . import (
 from .auth import Replay, checked, renewable, signing
 from .cookies import Pairs, RequestsLayered, bound
 from .errors import (
-    TRANSPORT_ERRORS,
     RequestsBodyTooLarge,
     RequestsDeadlineExceeded,
     RequestsDecodeError,
     RequestsGraphQLError,
     RequestsHTTPError,
     RequestsIncompleteBody,
+    transport_errors,
 )
 from .navigation import TIMEOUT, Headers, Navigable, Navigation, redirects
 
@@ -267,7 +267,7 @@ class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         """Send a prepared request, each redirect hop as its own span when OpenTelemetry is installed."""
-        if telemetry.TRACER is None:
+        if not telemetry.enabled():
             return super().send(request, **kwargs)
         with telemetry.Hop(str(request.method), str(request.url), request.headers) as hop:
             def answered(response: requests.Response, **_: Any) -> None:  # (before requests follows a redirect)
@@ -310,7 +310,7 @@ class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  
             plan.clock.sleep(telemetry.waited(plan.start()))
             try:
                 response = self._attempt(plan, method, path, **kwargs)
-            except TRANSPORT_ERRORS as exc:
+            except transport_errors() as exc:
                 if watch is not None and watch.expired:
                     raise
                 try:

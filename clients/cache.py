@@ -37,7 +37,6 @@ import stat
 import threading
 import time
 import uuid
-import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -50,6 +49,7 @@ from hishel._core._headers import parse_cache_control
 from hishel._core._spec import get_age, get_freshness_lifetime, vary_headers_match
 
 from . import fields, urls
+from .coalesce import Identity, auth_identity, identify  # noqa: F401 (here before coalesce had them)
 
 LOG = logging.getLogger(__name__)
 
@@ -252,67 +252,6 @@ class Cache:
     def _refreshed(self, key: str) -> None:
         with self._lock:
             self._refreshing.discard(key)
-
-
-_AUTH_TOKENS: weakref.WeakKeyDictionary[Any, bytes] = weakref.WeakKeyDictionary()
-
-
-def auth_identity(auth: Any) -> bytes | None:
-    """Return what names the credentials of an `auth` setting; None if it cannot be named.
-
-    Basic credentials are their user and password; any other auth object is itself (a
-    random token per object), as what it sends may change (a refreshed token, a signature).
-    """
-    if auth is None:
-        return b''
-    if isinstance(auth, tuple | list):
-        return repr(tuple(auth)).encode()
-    basic = [getattr(auth, name, None) for name in ('username', 'password')]
-    if all(isinstance(part, str | bytes) for part in basic):
-        return repr((type(auth).__name__, *basic)).encode()
-    try:
-        return _AUTH_TOKENS.setdefault(auth, secrets.token_bytes(16))
-    except TypeError:  # unhashable, or no weak reference: such a request is not cached
-        return None
-
-
-@dataclass(frozen=True)
-class Identity:
-    """What a request is, for the cache and for coalescing: its key and the headers it sends."""
-
-    key: str  # names the URL and credentials: entries live under it
-    headers: tuple[tuple[str, str], ...]  # every header sent, credentials as digests, lower-case names
-    method: str
-
-    @property
-    def flight(self) -> tuple[str, str, tuple[tuple[str, str], ...]]:
-        """What identical concurrent requests share."""
-        return self.method, self.key, self.headers
-
-    def request(self) -> hishel.Request:
-        """Return the request as hishel's rules see it (the URL is the key: it never leaves in clear)."""
-        headers: dict[str, list[str]] = {}
-        for name, value in self.headers:
-            headers.setdefault(name, []).append(value)
-        return hishel.Request(method=self.method, url=self.key, headers=hishel.Headers(headers))
-
-
-def identify(digest: Callable[..., str], method: str, url: str, headers: Iterable[tuple[str, str]], auth: Any,
-             credential_headers: Iterable[str] = ()) -> Identity | None:
-    """Return the identity of a request as it will be sent (before auth); None if it cannot be cached."""
-    names = {name.lower() for name in (*urls.CREDENTIAL_HEADERS, *credential_headers)}
-    identity = auth_identity(auth)
-    if identity is None:
-        return None
-    sent, secret = [], [identity]
-    for name, value in headers:
-        name = name.lower()
-        if name in names:
-            secret.append(f'{name}:{value}'.encode())
-            value = digest(b'header', name.encode(), value.encode())
-        sent.append((name, value))
-    key = digest(b'url', url.encode(), b'credentials', *sorted(secret))
-    return Identity(key, tuple(sorted(sent)), method.upper())
 
 
 # The steps a flow yields, and what it returns.

@@ -9,7 +9,6 @@ from a stored entry or as a copy for each coalesced caller.
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import http
 import io
@@ -21,15 +20,15 @@ import requests
 import urllib3
 from requests.structures import CaseInsensitiveDict
 
-from . import cache as caches
-from . import content, errors, telemetry, urls
+from . import coalesce, content, errors, telemetry, urls
 from .coalesce import Flights
-from .library import httpx
 from .retry import Retry
 
 if TYPE_CHECKING:
+    from . import cache as caches
     from .aio import AsyncClient
     from .base import Client
+    from .library import httpx
 
 LOG = logging.getLogger(__name__)
 _BODIES = ('data', 'json', 'files', 'content')
@@ -45,7 +44,7 @@ class Settings:
 
     @cache.setter
     def cache(self, value: Any) -> None:
-        self.__dict__['_cache'] = caches.Cache.of(value)
+        self.__dict__['_cache'] = _cache_of(value)
 
     @property
     def coalesce(self) -> bool:
@@ -64,9 +63,18 @@ def _flag(value: Any, name: str) -> bool:
     return value
 
 
+def _cache_of(value: Any) -> caches.Cache | None:
+    """Return `Cache.of(value)`; the cache module (and hishel) is imported only for a cache."""
+    if value is None or value is False:
+        return None
+    from . import cache as caches
+
+    return caches.Cache.of(value)
+
+
 def options(client: Any, kwargs: dict[str, Any]) -> tuple[caches.Cache | None, Flights | None]:
     """Pop a request's `cache=` and `coalesce=` options; return the cache and flights it uses."""
-    cache = caches.Cache.of(kwargs.pop('cache')) if 'cache' in kwargs else client.cache
+    cache = _cache_of(kwargs.pop('cache')) if 'cache' in kwargs else client.cache
     flights = client.__dict__.get('_flights')
     if 'coalesce' in kwargs and not _flag(kwargs.pop('coalesce'), 'coalesce'):
         flights = None
@@ -106,6 +114,7 @@ def _reason(status: int) -> str:
 def send(client: Client, cache: caches.Cache | None, flights: Flights | None, method: str, path: object,
          kwargs: dict[str, Any]) -> requests.Response:
     """Send a sync request through the cache and coalescing (see the module docstring)."""
+
     method = method.upper()
     stream = kwargs.get('stream')
     streamed = bool(client.stream if stream is None else stream)
@@ -115,7 +124,7 @@ def send(client: Client, cache: caches.Cache | None, flights: Flights | None, me
         method, url, headers=kwargs.get('headers'), params=kwargs.get('params'), cookies=kwargs.get('cookies'),
         auth=_no_auth))
     namer = cache.digest if cache is not None else flights.digest  # type: ignore[union-attr]  # (one is set)
-    identity = caches.identify(namer, method, str(prepared.url), prepared.headers.items(), auth,
+    identity = coalesce.identify(namer, method, str(prepared.url), prepared.headers.items(), auth,
                                getattr(auth, 'credential_headers', ()))
     if identity is None:
         return client._send(method, path, **_uncached(kwargs, {}))
@@ -130,9 +139,11 @@ def send(client: Client, cache: caches.Cache | None, flights: Flights | None, me
     return fetch()
 
 
-def _cached(client: Client, cache: caches.Cache, identity: caches.Identity, prepared: requests.PreparedRequest,
+def _cached(client: Client, cache: caches.Cache, identity: coalesce.Identity, prepared: requests.PreparedRequest,
             method: str, path: object, kwargs: dict[str, Any], streamed: bool,
             revalidate: bool = False) -> requests.Response:
+    from . import cache as caches
+
     sent: list[requests.Response] = []
 
     def through(headers: dict[str, str]) -> caches.Answer:
@@ -167,7 +178,7 @@ def _limit(client: Any, kwargs: dict[str, Any]) -> int | None:
     return content.max_body(kwargs.get('max_body', client.max_body))
 
 
-def _refresh(client: Client, cache: caches.Cache, identity: caches.Identity, prepared: requests.PreparedRequest,
+def _refresh(client: Client, cache: caches.Cache, identity: coalesce.Identity, prepared: requests.PreparedRequest,
              method: str, path: object, kwargs: dict[str, Any]) -> None:
     try:
         _cached(client, cache, identity, prepared, method, path, dict(kwargs, stream=False), False, True)
@@ -177,8 +188,10 @@ def _refresh(client: Client, cache: caches.Cache, identity: caches.Identity, pre
         cache._refreshed(identity.key)
 
 
-def _count(cache: caches.Cache, identity: caches.Identity, outcome: caches.Hit | caches.Answer,
+def _count(cache: caches.Cache, identity: coalesce.Identity, outcome: caches.Hit | caches.Answer,
            sent: list[Any]) -> None:
+    from . import cache as caches
+
     if identity.method not in caches.SAFE:
         return
     if isinstance(outcome, caches.Answer):
@@ -192,6 +205,8 @@ def _count(cache: caches.Cache, identity: caches.Identity, outcome: caches.Hit |
 
 def _stored(entry: Any, prepared: requests.PreparedRequest, streamed: bool) -> requests.Response:
     """Return a `requests.Response` of a stored entry, as the network's would be (streamed or read)."""
+    from . import cache as caches
+
     data = caches.body(entry)
     status = entry.response.status_code
     headers: CaseInsensitiveDict[str] = CaseInsensitiveDict()
@@ -230,6 +245,8 @@ def _copy(response: requests.Response) -> requests.Response:
 async def asend(client: AsyncClient, cache: caches.Cache | None, flights: Flights | None, method: str,
                 path: object, kwargs: dict[str, Any]) -> httpx.Response:
     """Send an async request through the cache and coalescing (see the module docstring)."""
+    from .library import httpx
+
     method = method.upper()
     streamed = bool(kwargs.get('stream'))
     url = client._url(path)
@@ -239,7 +256,7 @@ async def asend(client: AsyncClient, cache: caches.Cache | None, flights: Flight
     if isinstance(auth, httpx._client.UseClientDefault):
         auth = client._auth
     namer = cache.digest if cache is not None else flights.digest  # type: ignore[union-attr]  # (one is set)
-    identity = caches.identify(namer, method, str(request.url), request.headers.multi_items(), auth,
+    identity = coalesce.identify(namer, method, str(request.url), request.headers.multi_items(), auth,
                                getattr(auth, 'credential_headers', ()))
     if identity is None:
         return await client._send(method, path, **_uncached(kwargs, {}))
@@ -254,9 +271,13 @@ async def asend(client: AsyncClient, cache: caches.Cache | None, flights: Flight
     return await fetch()
 
 
-async def _acached(client: AsyncClient, cache: caches.Cache, identity: caches.Identity, request: httpx.Request,
+async def _acached(client: AsyncClient, cache: caches.Cache, identity: coalesce.Identity, request: httpx.Request,
                    method: str, path: object, kwargs: dict[str, Any], streamed: bool,
                    revalidate: bool = False) -> httpx.Response:
+    import asyncio
+
+    from . import cache as caches
+
     sent: list[httpx.Response] = []
 
     async def through(headers: dict[str, str]) -> caches.Answer:
@@ -284,11 +305,13 @@ async def _acached(client: AsyncClient, cache: caches.Cache, identity: caches.Id
     response = _astored(outcome.entry, request)
     limit = None if streamed else _limit(client, kwargs)
     if limit is not None and len(response.content) > limit:
-        raise errors.HttpxBodyTooLarge(urls.where(method, request.url), limit or 0, request=request)
+        from .aioerrors import HttpxBodyTooLarge
+
+        raise HttpxBodyTooLarge(urls.where(method, request.url), limit or 0, request=request)
     return response
 
 
-async def _arefresh(client: AsyncClient, cache: caches.Cache, identity: caches.Identity, request: httpx.Request,
+async def _arefresh(client: AsyncClient, cache: caches.Cache, identity: coalesce.Identity, request: httpx.Request,
                     method: str, path: object, kwargs: dict[str, Any]) -> None:
     try:
         await _acached(client, cache, identity, request, method, path, dict(kwargs, stream=False), False, True)
@@ -300,12 +323,17 @@ async def _arefresh(client: AsyncClient, cache: caches.Cache, identity: caches.I
 
 def _astored(entry: Any, request: httpx.Request) -> httpx.Response:
     """Return an `httpx.Response` of a stored entry (its body read; it streams from memory)."""
+    from . import cache as caches
+    from .library import httpx
+
     return httpx.Response(entry.response.status_code, headers=caches.headers_of(entry), content=caches.body(entry),
                           request=request)
 
 
 def _acopy(response: httpx.Response) -> httpx.Response:
     """Return a read response's copy: its own headers and history list, the same body."""
+    from .library import httpx
+
     new: httpx.Response = httpx.Response.__new__(httpx.Response)
     new.__dict__.update(response.__dict__)
     new.headers = response.headers.copy()

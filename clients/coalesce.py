@@ -2,7 +2,7 @@
 
 `Flights` is shared by a client and every client derived from it (`coalesce=True` makes
 one). Requests are identical when their method, URL, credentials and every header they send
-are (see `cache.identify`): a later one waits for the request in flight and gets its own
+are (see `identify`): a later one waits for the request in flight and gets its own
 copy of the answer, or the error it raised. Threads wait in `join`, tasks in `ajoin`; a task
 that is cancelled stops waiting, and the request in flight is cancelled only when no one
 waits for it any more.
@@ -15,14 +15,17 @@ apply, and the server sees one request instead of many.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import threading
-from collections.abc import Awaitable, Callable, Hashable
+import weakref
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import urls
+
+if TYPE_CHECKING:
+    import asyncio
 
 _T = TypeVar('_T')
 
@@ -86,6 +89,8 @@ class Flights:
 
     async def ajoin(self, key: Hashable, send: Callable[[], Awaitable[_T]], copy: Callable[[_T], _T]) -> _T:
         """The async twin of `join`: the request in flight is a task of the running loop."""
+        import asyncio
+
         loop = asyncio.get_running_loop()
         key = (id(loop), key)
         with self._lock:
@@ -110,3 +115,66 @@ class Flights:
     def _land(self, key: Hashable) -> None:
         with self._lock:
             self._tasks.pop(key, None)
+
+
+_AUTH_TOKENS: weakref.WeakKeyDictionary[Any, bytes] = weakref.WeakKeyDictionary()
+
+
+def auth_identity(auth: Any) -> bytes | None:
+    """Return what names the credentials of an `auth` setting; None if it cannot be named.
+
+    Basic credentials are their user and password; any other auth object is itself (a
+    random token per object), as what it sends may change (a refreshed token, a signature).
+    """
+    if auth is None:
+        return b''
+    if isinstance(auth, tuple | list):
+        return repr(tuple(auth)).encode()
+    basic = [getattr(auth, name, None) for name in ('username', 'password')]
+    if all(isinstance(part, str | bytes) for part in basic):
+        return repr((type(auth).__name__, *basic)).encode()
+    try:
+        return _AUTH_TOKENS.setdefault(auth, secrets.token_bytes(16))
+    except TypeError:  # unhashable, or no weak reference: such a request is not cached
+        return None
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What a request is, for the cache and for coalescing: its key and the headers it sends."""
+
+    key: str  # names the URL and credentials: entries live under it
+    headers: tuple[tuple[str, str], ...]  # every header sent, credentials as digests, lower-case names
+    method: str
+
+    @property
+    def flight(self) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+        """What identical concurrent requests share."""
+        return self.method, self.key, self.headers
+
+    def request(self) -> Any:
+        """Return the request as hishel's rules see it (the URL is the key: it never leaves in clear)."""
+        import hishel
+
+        headers: dict[str, list[str]] = {}
+        for name, value in self.headers:
+            headers.setdefault(name, []).append(value)
+        return hishel.Request(method=self.method, url=self.key, headers=hishel.Headers(headers))
+
+
+def identify(digest: Callable[..., str], method: str, url: str, headers: Iterable[tuple[str, str]], auth: Any,
+             credential_headers: Iterable[str] = ()) -> Identity | None:
+    """Return the identity of a request as it will be sent (before auth); None if it cannot be cached."""
+    names = {name.lower() for name in (*urls.CREDENTIAL_HEADERS, *credential_headers)}
+    identity = auth_identity(auth)
+    if identity is None:
+        return None
+    sent, secret = [], [identity]
+    for name, value in headers:
+        name = name.lower()
+        if name in names:
+            secret.append(f'{name}:{value}'.encode())
+            value = digest(b'header', name.encode(), value.encode())
+        sent.append((name, value))
+    key = digest(b'url', url.encode(), b'credentials', *sorted(secret))
+    return Identity(key, tuple(sorted(sent)), method.upper())

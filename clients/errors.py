@@ -37,16 +37,29 @@ already catch, so existing `except` clauses keep working::
 
 `InvalidURL` and the other `ValueError` branches are programming or input mistakes;
 the rest describe what happened on the wire. An error raised after retries carries
-`attempts`, the number of attempts made (see `clients.retry`).
+`attempts`, the number of attempts made (see `clients.retry`). The `Httpx*` classes are
+built (in `clients.aioerrors`) when first used: a sync program never imports httpx for them.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
-from .library import httpx
+from . import library
+
+if TYPE_CHECKING:
+    from .aioerrors import (  # noqa: F401 (what `__getattr__` returns, for type checkers)
+        HttpxBodyTooLarge,
+        HttpxDeadlineExceeded,
+        HttpxDecodeError,
+        HttpxGraphQLError,
+        HttpxHTTPError,
+        HttpxIncompleteBody,
+    )
+
+    TRANSPORT_ERRORS: tuple[type[BaseException], ...]
 
 
 class Error(Exception):
@@ -67,13 +80,6 @@ class RequestsDecodeError(DecodeError, requests.exceptions.ContentDecodingError)
     def __init__(self, message: str, response: Any = None) -> None:
         requests.exceptions.ContentDecodingError.__init__(self, message, response=response)
 
-
-class HttpxDecodeError(DecodeError, httpx.DecodingError):
-    """`DecodeError` raised by async clients for a content-encoding that cannot be undone."""
-
-    def __init__(self, message: str, request: httpx.Request | None = None) -> None:
-        Exception.__init__(self, message)
-        self._request = request
 
 
 class TokenError(Error, ValueError):
@@ -101,9 +107,6 @@ class GraphQLError(Error):
 class RequestsGraphQLError(GraphQLError, requests.HTTPError):
     """`GraphQLError` raised by sync clients; also a `requests.HTTPError` (an `IOError`), as 1.3's was."""
 
-
-class HttpxGraphQLError(GraphQLError, httpx.HTTPError):
-    """`GraphQLError` raised by async clients; also an `httpx.HTTPError`, as 1.3's was."""
 
 
 def _message(error: Any) -> str:
@@ -199,13 +202,6 @@ class RequestsDeadlineExceeded(DeadlineExceeded, requests.exceptions.Timeout):
     """`DeadlineExceeded` raised by sync clients; also a `requests.Timeout`."""
 
 
-class HttpxDeadlineExceeded(DeadlineExceeded, httpx.TimeoutException):
-    """`DeadlineExceeded` raised by async clients; also an `httpx.TimeoutException`."""
-
-    def __init__(self, message: str, request: httpx.Request | None = None) -> None:
-        Exception.__init__(self, message)
-        self._request = request
-
 
 class BodyTooLarge(Error):
     """A response body larger than the client's `max_body`, refused before more of it is read."""
@@ -225,13 +221,6 @@ class RequestsBodyTooLarge(BodyTooLarge, requests.exceptions.RequestException):
         BodyTooLarge.__init__(self, where, limit)
 
 
-class HttpxBodyTooLarge(BodyTooLarge, httpx.RequestError):
-    """`BodyTooLarge` raised by async clients."""
-
-    def __init__(self, where: str, limit: int, request: httpx.Request | None = None) -> None:
-        BodyTooLarge.__init__(self, where, limit)
-        self._request = request
-
 
 class IncompleteBody(Error, OSError):
     """The connection ended before the whole response body arrived."""
@@ -240,13 +229,6 @@ class IncompleteBody(Error, OSError):
 class RequestsIncompleteBody(IncompleteBody, requests.exceptions.ChunkedEncodingError):
     """`IncompleteBody` raised by sync clients."""
 
-
-class HttpxIncompleteBody(IncompleteBody, httpx.RemoteProtocolError):
-    """`IncompleteBody` raised by async clients."""
-
-    def __init__(self, message: str, request: httpx.Request | None = None) -> None:
-        Exception.__init__(self, message)
-        self._request = request
 
 
 class AllHostsDown(Error, ConnectionError, LookupError):
@@ -295,14 +277,24 @@ class RequestsHTTPError(HTTPError, requests.HTTPError):
         self.url = str(response.url)
 
 
-class HttpxHTTPError(HTTPError, httpx.HTTPStatusError):
-    """`HTTPError` raised by async clients; also an `httpx.HTTPStatusError`."""
 
-    def __init__(self, message: str, response: httpx.Response) -> None:
-        httpx.HTTPStatusError.__init__(self, message, request=response.request, response=response)
-        self.method = response.request.method
-        self.url = str(response.url)
+def transport_errors() -> tuple[type[BaseException], ...]:
+    """Return what counts as a failure to reach a host (as opposed to a status the host answered):
+    `OSError`, and `httpx.TransportError` once the httpx library is loaded (none exists before)."""
+    httpx = library.loaded()
+    return (OSError,) if httpx is None else (OSError, httpx.TransportError)
 
 
-# What counts as a failure to reach a host (as opposed to a status the host answered).
-TRANSPORT_ERRORS = (OSError, httpx.TransportError)
+_ASYNC = frozenset({'HttpxBodyTooLarge', 'HttpxDeadlineExceeded', 'HttpxDecodeError', 'HttpxGraphQLError',
+                    'HttpxHTTPError', 'HttpxIncompleteBody'})
+
+
+def __getattr__(name: str) -> Any:
+    """Return the async errors (built with the httpx library on first use) and `TRANSPORT_ERRORS`."""
+    if name in _ASYNC:
+        from . import aioerrors
+
+        return getattr(aioerrors, name)
+    if name == 'TRANSPORT_ERRORS':
+        return (OSError, library.httpx.TransportError)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 from . import stores, telemetry, urls
-from .errors import TRANSPORT_ERRORS, AllHostsDown, HTTPError
+from .errors import AllHostsDown, HTTPError, transport_errors
 from .retry import CLOCK, Clock, Plan, Retry
 
 
@@ -346,7 +346,7 @@ class Balancer:
         except HTTPError as exc:
             self.answered(url, exc.status_code, plan)
             raise
-        except TRANSPORT_ERRORS as exc:
+        except transport_errors() as exc:
             stats.failed('errors', describe(exc), now=self._now())
             if plan is not None:
                 plan.hosts[url] = describe(exc)

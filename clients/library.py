@@ -4,7 +4,8 @@ It is chosen once, when `clients` is first imported: the one the `CLIENTS_HTTPX`
 variable names (`httpx2` or `httpx`), else `httpx2` when it is installed, else `httpx`. The
 async classes, their errors, the transports and the auth helpers are all built on the chosen
 library's classes, so `isinstance(AsyncResource(url), httpx2.AsyncClient)` holds when httpx2
-is chosen, and `clients.httpx` is that library (for code that runs over either).
+is chosen, and `clients.httpx` is that library (for code that runs over either). It is
+imported when first used (`library.httpx`), so a sync program never loads it for nothing.
 
 mypy sees httpx2; to check code over httpx, set `always_true = CLIENTS_HTTPX1`. pyright needs
 telling either way: `defineConstant = { CLIENTS_HTTPX1 = false }` for httpx2, `true` for httpx.
@@ -15,10 +16,12 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import sys
 from collections.abc import Callable
+from types import ModuleType
 from typing import TYPE_CHECKING
 
-__all__ = ['CLIENTS_HTTPX1', 'ENVIRONMENT', 'NAME', 'NAMES', 'choose', 'httpcore', 'httpx']
+__all__ = ['CLIENTS_HTTPX1', 'ENVIRONMENT', 'NAME', 'NAMES', 'adopt', 'choose', 'httpcore', 'httpx', 'loaded']
 
 ENVIRONMENT = 'CLIENTS_HTTPX'
 # In order of preference, each with the extra that installs it.
@@ -51,6 +54,34 @@ def _installed(name: str) -> bool:
 
 NAME = choose(os.environ.get(ENVIRONMENT, ''), _installed)
 
+_ADOPTERS: list[Callable[[ModuleType], None]] = []  # run once, when the library is first imported
+
+
+def adopt(adopter: Callable[[ModuleType], None]) -> None:
+    """Run `adopter(httpx)` once the library is imported (now, if some code already imported it)."""
+    _ADOPTERS.append(adopter)
+    if 'httpx' in globals():
+        adopter(globals()['httpx'])
+    else:
+        loaded()
+
+
+def _library() -> ModuleType:
+    """Import the library, and tell the adopters the first time."""
+    module: ModuleType | None = globals().get('httpx')
+    if module is None:
+        module = globals()['httpx'] = importlib.import_module(NAME)
+        for adopter in _ADOPTERS:
+            adopter(module)
+    return module
+
+
+def loaded() -> ModuleType | None:
+    """Return the library if some code has imported it (telling the adopters), else None: then
+    none of its objects exist yet, and nothing needs to know it."""
+    return _library() if NAME in sys.modules else None
+
+
 if TYPE_CHECKING:
     if not CLIENTS_HTTPX1:
         import httpcore2 as httpcore
@@ -59,5 +90,11 @@ if TYPE_CHECKING:
         import httpcore  # type: ignore[no-redef, unused-ignore]
         import httpx  # type: ignore[no-redef, unused-ignore]
 else:
-    httpx = importlib.import_module(NAME)
-    httpcore = importlib.import_module(NAME.replace('httpx', 'httpcore'))
+    def __getattr__(name: str) -> ModuleType:
+        """Import the library (`httpx`) or its `httpcore` when first asked for: a sync program never is."""
+        if name == 'httpcore':
+            module = globals()['httpcore'] = importlib.import_module(NAME.replace('httpx', 'httpcore'))
+            return module
+        if name != 'httpx':
+            raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+        return _library()

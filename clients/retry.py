@@ -8,7 +8,6 @@ the shells only sleep and send. Time comes from the policy's `clock`, so tests u
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import logging
 import math
@@ -24,11 +23,10 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 import requests
 import urllib3
 
-from . import deadlines, events, telemetry, urls
+from . import deadlines, events, library, telemetry, urls
 from .content import MAX_BODY, max_body
 from .errors import AllHostsDown, Error
 from .events import Hooks
-from .library import httpx
 from .ratelimit import RETRY_AFTER_STATUSES, RateLimit, retry_after
 
 # Methods that mean the same when sent twice (RFC 9110, 9.2.2).
@@ -65,6 +63,8 @@ class Clock:
     async def asleep(self, seconds: float) -> None:
         """Wait `seconds` in the event loop (nothing when zero)."""
         if seconds > 0:
+            import asyncio
+
             await asyncio.sleep(seconds)
 
     def __reduce_ex__(self, protocol: Any) -> Any:
@@ -192,9 +192,12 @@ def failure(error: BaseException) -> str | None:
     after (`READ`), or is not worth retrying (None)."""
     while type(error.__cause__) is type(error):  # a restated error (see `restated`): judge the original
         error = error.__cause__
-    if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout | AllHostsDown):
+    if isinstance(error, AllHostsDown):
         return CONNECT
-    if isinstance(error, httpx.TransportError):
+    httpx = library.loaded()  # (None: no httpx error exists)
+    if httpx and isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+        return CONNECT
+    if httpx and isinstance(error, httpx.TransportError):
         local = httpx.UnsupportedProtocol | httpx.ProxyError | httpx.LocalProtocolError
         return None if isinstance(error, local) else READ
     if isinstance(error, requests.exceptions.ConnectTimeout):
@@ -215,13 +218,25 @@ def failure(error: BaseException) -> str | None:
     return READ if isinstance(error, ConnectionError | TimeoutError) else None  # not a missing file
 
 
+_Kinds = tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...]
 # Timeouts by phase, from the most specific class down (requests' and httpx's names differ).
-_TIMEOUTS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
-    ((httpx.ConnectTimeout, requests.exceptions.ConnectTimeout), 'connect timed out'),
-    ((httpx.ReadTimeout, requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError), 'read timed out'),
-    (httpx.WriteTimeout, 'write timed out'),
-    (httpx.PoolTimeout, 'no pooled connection came free in time'),
+_TIMEOUTS: _Kinds = (
+    (requests.exceptions.ConnectTimeout, 'connect timed out'),
+    ((requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError), 'read timed out'),
 )
+
+
+def _timeouts() -> _Kinds:
+    """Return `_TIMEOUTS`, with httpx's classes once the library is loaded (none exists before)."""
+    httpx = library.loaded()
+    if httpx is None:
+        return _TIMEOUTS
+    return (
+        ((httpx.ConnectTimeout, requests.exceptions.ConnectTimeout), 'connect timed out'),
+        ((httpx.ReadTimeout, requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError), 'read timed out'),
+        (httpx.WriteTimeout, 'write timed out'),
+        (httpx.PoolTimeout, 'no pooled connection came free in time'),
+    )
 # What a server that hangs up before answering is called by http.client, httpx's transport and aiohttp.
 _HANG_UPS = ('remote end closed connection without response', 'server disconnected')
 
@@ -247,7 +262,7 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
 def cause(error: BaseException) -> str:
     """Return what went wrong in a transport error, in a few words the same for every library and
     transport: `connection refused`, `host name not resolved`, `read timed out`, ..."""
-    for kinds, words in _TIMEOUTS:
+    for kinds, words in _timeouts():
         if isinstance(error, kinds):
             return words
     chain = list(_chain(error))
@@ -262,7 +277,9 @@ def cause(error: BaseException) -> str:
             return os.strerror(found.errno).lower()
     if any(str(found).lower().startswith(_HANG_UPS) for found in chain):
         return 'the server closed the connection without an answer'
-    if any(isinstance(found, TimeoutError | requests.exceptions.Timeout | httpx.TimeoutException) for found in chain):
+    httpx = library.loaded()
+    timeouts = (TimeoutError, requests.exceptions.Timeout) + ((httpx.TimeoutException,) if httpx else ())
+    if any(isinstance(found, timeouts) for found in chain):
         return 'timed out'
     told = (found.args[0] for found in chain if found.args and isinstance(found.args[0], str) and found.args[0]
             and not _wrapper(found))

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import os
+import sys
 import time
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
@@ -25,14 +27,13 @@ from urllib.parse import urlsplit
 
 from . import urls
 
-try:
-    from opentelemetry import metrics, propagate, trace
-except ImportError:  # the `otel` extra is not installed: nothing is traced or measured
-    TRACER: Any = None
-    METER: Any = None
-else:
-    TRACER = trace.get_tracer('clients')
-    METER = metrics.get_meter('clients')
+TRACER: Any = None  # set by `enabled` once OpenTelemetry is used
+METER: Any = None
+trace: Any = None
+propagate: Any = None
+# Names of the environment that make OpenTelemetry's API build providers or propagators itself.
+_ENVIRONMENT = ('OTEL_PYTHON_TRACER_PROVIDER', 'OTEL_PYTHON_METER_PROVIDER', 'OTEL_PROPAGATORS')
+_PENDING = True
 
 _MEASURED = frozenset({'http.request.method', 'url.scheme', 'server.address', 'server.port'})
 METHODS = frozenset({'CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'QUERY', 'TRACE'})
@@ -61,7 +62,41 @@ class _Instruments:
             description="Circuit breaker state changes of a proxy's hosts, by host and new state.")
 
 
-INSTRUMENTS = None if METER is None else _Instruments(METER)
+INSTRUMENTS: _Instruments | None = None
+
+
+def enabled() -> bool:
+    """Return whether requests are traced and measured: OpenTelemetry's API is installed and the
+    program uses it (it imported `opentelemetry`, or names a provider in the environment). A
+    program that does not has only no-op spans to make, so the API is not even imported."""
+    _measuring()
+    return TRACER is not None
+
+
+def _measuring() -> _Instruments | None:
+    """Return the metric instruments, if OpenTelemetry is used (see `enabled`)."""
+    if _PENDING and 'opentelemetry' in sys.modules:
+        _load()
+    return INSTRUMENTS
+
+
+def _load() -> None:
+    global _PENDING, TRACER, METER, INSTRUMENTS, trace, propagate
+    _PENDING = False
+    try:
+        from opentelemetry import metrics
+        from opentelemetry import propagate as propagating
+        from opentelemetry import trace as tracing
+    except ImportError:  # the `otel` extra is not installed: nothing is traced or measured
+        return
+    trace, propagate = tracing, propagating
+    METER = metrics.get_meter('clients')
+    TRACER = trace.get_tracer('clients') if TRACER is None else TRACER  # (unless set already: tests do)
+    INSTRUMENTS = _Instruments(METER) if INSTRUMENTS is None else INSTRUMENTS
+
+
+if any(name in os.environ for name in _ENVIRONMENT):
+    _load()
 
 # The error the request being sent ends with once its deadline has passed (None before), if it has one.
 _OVERDUE: contextvars.ContextVar[Callable[[], BaseException | None] | None] = contextvars.ContextVar(
@@ -74,7 +109,7 @@ _REPLAY: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar('clie
 @contextlib.contextmanager
 def logical() -> Iterator[None]:
     """One logical request (see `Client._exchange`): the hops under it count their resends."""
-    if TRACER is None:
+    if not enabled():
         yield
         return
     count = _REPLAY.get()
@@ -187,25 +222,25 @@ class Hop:
 
 def retried(method: str, url: str | None) -> None:
     """Count a retry of a request to `url` (the attempt that failed; None before any was sent)."""
-    if INSTRUMENTS is not None:
+    if (instruments := _measuring()) is not None:
         found = {'http.request.method': method.upper()} if url is None else attributes(method, url)
-        INSTRUMENTS.retries.add(1, {name: value for name, value in found.items() if name in _MEASURED})
+        instruments.retries.add(1, {name: value for name, value in found.items() if name in _MEASURED})
 
 
 def waited(seconds: float) -> float:
     """Record the time a request waits for its rate limit; return it."""
-    if INSTRUMENTS is not None and seconds > 0:
-        INSTRUMENTS.waits.record(seconds)
+    if (instruments := _measuring()) is not None and seconds > 0:
+        instruments.waits.record(seconds)
     return seconds
 
 
 def cache(result: str) -> None:
     """Count an HTTP cache lookup by its result: `hit` or `miss`."""
-    if INSTRUMENTS is not None:
-        INSTRUMENTS.cache.add(1, {'clients.cache.result': result})
+    if (instruments := _measuring()) is not None:
+        instruments.cache.add(1, {'clients.cache.result': result})
 
 
 def circuit(host: str, state: str) -> None:
     """Count a change of the circuit of a proxy's `host` (its redacted base URL) to `state`."""
-    if INSTRUMENTS is not None:
-        INSTRUMENTS.circuits.add(1, {'clients.host': host, 'clients.circuit.state': state})
+    if (instruments := _measuring()) is not None:
+        instruments.circuits.add(1, {'clients.host': host, 'clients.circuit.state': state})

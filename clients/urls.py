@@ -15,7 +15,6 @@ import urllib3
 
 from . import fields
 from .errors import InvalidURL
-from .library import httpx
 
 # Headers that carry a client's credentials; they never leave their origin.
 CREDENTIAL_HEADERS = ('Authorization', 'Cookie', 'Proxy-Authorization')
@@ -192,6 +191,8 @@ def origin(url: str, what: str = 'URL') -> Origin:
     if '\\' in authority or any(char.isspace() for char in authority):
         raise InvalidURL(f'{what} has white space or a backslash in its host, which URL parsers read '
                          f'differently: {redact(repr(url))}')
+    from .library import httpx  # (imported on first use: a sync program loads only its URL parser)
+
     try:
         parts = urlsplit(url)
         seen = {(parts.hostname or '', parts.port)} if authority.isascii() else set()

@@ -60,6 +60,19 @@ def test_forward_cpu_bench_runs(capsys):
     assert 'forwarder CPU µs per request' in capsys.readouterr().out
 
 
+def test_startup_bench_runs(capsys):
+    from bench import startup
+
+    figures = startup.main(['--quick', '--profile'])
+    assert set(figures) == {'python (nothing imported)', 'import requests', 'import clients', 'clients --help',
+                            'clients URL'}
+    assert figures['import requests']['time ratio'] == figures['import requests']['RSS ratio'] == 1
+    assert all(figure['ms'] > 0 and figure['MiB'] > 0 for figure in figures.values())
+    out = capsys.readouterr().out
+    assert 'clients URL' in out
+    assert 'slowest imports of `import clients`' in out
+
+
 def test_suite_runs_in_quick_mode(capfd, monkeypatch):
     from bench import run
 
@@ -84,6 +97,7 @@ def test_suite_runs_in_quick_mode(capfd, monkeypatch):
     assert "default transport is 'aiohttp', and [httpx] is transport='httpx'" in out
     assert 'ratio to the raw library' in out  # from bench.streaming, run in its own process
     assert 'ratio to the upstream directly' in out  # from bench.forward, run in its own process
+    assert "with the ratio to python -c 'import requests'" in out  # from bench.startup
 
 
 def test_only_keeps_the_cases_named_and_their_baselines(capfd):
@@ -94,6 +108,7 @@ def test_only_keeps_the_cases_named_and_their_baselines(capfd):
                             'aiohttp.ClientSession', 'AsyncResource.items[] [aiohttp]'}
     out = capfd.readouterr().out
     assert 'streaming (bench.streaming)' not in out
+    assert 'startup (bench.startup)' in out
     assert 'forwarding (bench.forward)' not in out
     with pytest.raises(SystemExit, match=r'--only nothing: no case matches; the cases: requests.Session, '):
         run.main(['--quick', '--only', 'nothing'])
