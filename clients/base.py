@@ -79,6 +79,8 @@ def _merge(request_setting: Any, session_setting: Any, dict_class: type = collec
     (requests checks each argument against typing protocols, several microseconds a check on
     Python 3.11; settings of the plain dict types are merged here as requests merges them.)
     """
+    if session_setting is None or request_setting is None:  # (requests' first two rules)
+        return request_setting if session_setting is None else session_setting
     if type(request_setting) not in _PLAIN_SETTINGS or type(session_setting) not in _PLAIN_SETTINGS:
         return _untyped.sessions.merge_setting(request_setting, session_setting, dict_class=dict_class)
     merged = dict_class()
@@ -111,6 +113,13 @@ def _prepare_url(prepared: requests.PreparedRequest, url: Any, params: Any) -> N
             prepared.url = _prepared_root(split[0]) + split[1]
             return
     prepared.prepare_url(url, params)
+
+
+def _headers_copy(headers: CaseInsensitiveDict[Any]) -> CaseInsensitiveDict[Any]:
+    """Return `headers.copy()`, without re-adding each header through `__setitem__`."""
+    copied: CaseInsensitiveDict[Any] = CaseInsensitiveDict()
+    copied._store = headers._store.copy()  # type: ignore[attr-defined]  # (its items are (name, value) tuples)
+    return copied
 
 
 def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -172,8 +181,13 @@ class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  
     def _derive(self, path: object = None, cls: type | None = None) -> Self:
         """Return a view of this client at `path`: same pool and cookies, copied settings."""
         new: Self = object.__new__(cls or type(self))
-        state = self.__dict__
-        new.__dict__ = {name: value.copy() if type(value) in _COPIED else value for name, value in state.items()}
+        state = new.__dict__ = self.__dict__.copy()
+        for name, value in state.items():
+            kind = type(value)
+            if kind is CaseInsensitiveDict:
+                state[name] = _headers_copy(value)
+            elif kind in _COPIED:
+                state[name] = value.copy()
         new.hooks = {event: list(hooks) for event, hooks in self.hooks.items()}
         new._root = False
         if path is not None:

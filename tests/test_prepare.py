@@ -91,3 +91,14 @@ def test_settings_merge_as_requests_merges_them(request_setting, session_setting
     assert (type(merged), merged) == (type(expected), expected)
     if isinstance(expected, dict_class):
         assert list(merged.items()) == list(expected.items())
+
+
+def test_a_view_copies_its_headers_as_copy_does():
+    api = clients.Resource('http://h/', headers={'X-One': '1', 'x-two': '2'})
+    view = api.items
+    assert list(view.headers.items()) == list(api.headers.copy().items())
+    assert type(view.headers) is CaseInsensitiveDict
+    view.headers['X-ONE'] = 'changed'
+    assert api.headers['x-one'] == '1'
+    assert view.headers['x-one'] == 'changed'
+    assert list(dict(view.headers)) == ['User-Agent', 'Accept-Encoding', 'Accept', 'Connection', 'X-ONE', 'x-two']
