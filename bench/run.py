@@ -10,11 +10,17 @@ RSS is its own), `bench.forward` and `bench.startup` (fresh processes: `import c
 the `clients` command against `import requests`).
 
     python -m bench.run [--rounds N] [--requests N] [--concurrency N] [--server nginx|python]
-                        [--only WORD] [--skip SUITE] [--profile] [--no-streaming] [--quick]
+                        [--only WORD] [--skip SUITE] [--environment N] [--profile] [--no-streaming]
+                        [--quick]
 
 `--only WORD` keeps the request cases whose scenario or name contains WORD, with the raw
 cases they are compared with; `--skip` leaves out a suite run after them (`streaming`,
 `forwarding`, `startup`).
+
+Every client reads the process's environment (requests scans it for proxy settings on each
+request), so the header says how many variables there were; `--environment N` adds filler
+variables until there are N (a developer's shell or a CI runner has about 100), for the raw
+cases and the clients alike.
 
 `--quick` makes a handful of requests against the Python server: CI checks that it runs.
 """
@@ -375,8 +381,12 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
                         help='keep the request cases whose scenario or name has WORD (and their baselines)')
     parser.add_argument('--skip', action='append', default=[], choices=[name for name, _ in SUITES],
                         help='leave out a suite that runs after the request cases')
+    parser.add_argument('--environment', type=int, metavar='N',
+                        help='add filler environment variables until there are N (about 100 is realistic)')
     parser.add_argument('--quick', action='store_true', help='a handful of requests on the Python server')
     args = parser.parse_args(argv)
+    if args.environment is not None:
+        pad(os.environ, args.environment)
     if args.quick:
         args.rounds, args.requests, args.concurrency, args.server = 1, 12, 4, 'python'
     cases = select(sync_cases(args.requests) + async_cases(args.concurrency), args.only)
@@ -384,7 +394,8 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     with start(args.server) as server:
         print(f'{server.name} on {server.url}: {args.rounds} interleaved round(s) of {args.requests} GET+JSON '
               f'per case, fan-out at concurrency {args.concurrency}; median req/s, ratio to the raw library, '
-              'TCP connections opened per round, server CPU (of one core) while it ran')
+              'TCP connections opened per round, server CPU (of one core) while it ran; '
+              f'{len(os.environ)} environment variables')
         print(f'async clients over {clients.library.NAME} {httpx.__version__} ("httpx" below); their default '
               f"transport is {clients.transports.choose()!r}, and [httpx] is transport='httpx'")
         measure(server, cases, counts, args.rounds)
@@ -403,6 +414,12 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
 # The suites `main` runs after the request cases, each in its own process (so that its memory
 # and its start-up are its own): (name, module).
 SUITES = [('streaming', 'bench.streaming'), ('forwarding', 'bench.forward'), ('startup', 'bench.startup')]
+
+
+def pad(environ: Any, size: int) -> None:
+    """Add filler variables to `environ` until it has `size` (none if it has as many)."""
+    for index in range(max(size - len(environ), 0)):
+        environ[f'BENCH_FILLER_{index}'] = 'x' * 40
 
 
 def select(cases: list[Case], words: list[str]) -> list[Case]:

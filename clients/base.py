@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
+import http.cookiejar
 import math
 import time
 from collections.abc import Callable, Generator, Iterator
@@ -62,6 +64,62 @@ Authentication = tuple[str, str] | Callable[[requests.PreparedRequest], requests
 _COPIED = {dict, list, collections.OrderedDict, CaseInsensitiveDict, events.Hooks}
 SETTINGS = frozenset(requests.Session.__attrs__) | {'timeout', 'retry', 'rate', 'deadline', 'follow_redirects',
                                                    'max_body', 'cache', 'coalesce', 'request_hooks'}
+
+
+_untyped: Any = requests  # (types-requests leaves the helpers used below untyped)
+
+# The setting types `_merge` merges itself: exactly these, whose items requests lists as they are.
+_PLAIN_SETTINGS = frozenset({dict, collections.OrderedDict, CaseInsensitiveDict})
+_NO_PARAMS = _PLAIN_SETTINGS | {str}  # (empty, these add no query)
+
+
+def _merge(request_setting: Any, session_setting: Any, dict_class: type = collections.OrderedDict) -> Any:
+    """Return requests' `merge_setting` of a request's and a session's setting.
+
+    (requests checks each argument against typing protocols, several microseconds a check on
+    Python 3.11; settings of the plain dict types are merged here as requests merges them.)
+    """
+    if session_setting is None or request_setting is None:  # (requests' first two rules)
+        return request_setting if session_setting is None else session_setting
+    if type(request_setting) not in _PLAIN_SETTINGS or type(session_setting) not in _PLAIN_SETTINGS:
+        return _untyped.sessions.merge_setting(request_setting, session_setting, dict_class=dict_class)
+    merged = dict_class()
+    for key, value in session_setting.items():
+        merged[key] = value
+    for key, value in request_setting.items():
+        merged[key] = value
+    for key in [key for key, value in merged.items() if value is None]:
+        del merged[key]
+    return merged
+
+
+@functools.lru_cache(maxsize=256)
+def _prepared_root(root: str) -> str:
+    prepared = requests.PreparedRequest()
+    prepared.prepare_url(root, None)
+    return str(prepared.url)
+
+
+def _prepare_url(prepared: requests.PreparedRequest, url: Any, params: Any) -> None:
+    """Set `prepared.url` as `prepared.prepare_url(url, params)` does.
+
+    A URL of plain segments without parameters is its `scheme://authority/` as prepared once
+    (parsing, IDNA and quoting leave plain segments as they are) followed by the segments.
+    """
+    none = params is None or (type(params) in _NO_PARAMS and not params)
+    split = urls.plain_split(url) if none and type(url) is str else None
+    if split is not None:
+        with contextlib.suppress(Exception):  # (then requests raises its own error, naming the whole URL)
+            prepared.url = _prepared_root(split[0]) + split[1]
+            return
+    prepared.prepare_url(url, params)
+
+
+def _headers_copy(headers: CaseInsensitiveDict[Any]) -> CaseInsensitiveDict[Any]:
+    """Return `headers.copy()`, without re-adding each header through `__setitem__`."""
+    copied: CaseInsensitiveDict[Any] = CaseInsensitiveDict()
+    copied._store = headers._store.copy()  # type: ignore[attr-defined]  # (its items are (name, value) tuples)
+    return copied
 
 
 def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -126,8 +184,13 @@ class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  
     def _derive(self, path: object = None, cls: type | None = None) -> Self:
         """Return a view of this client at `path`: same pool and cookies, copied settings."""
         new: Self = object.__new__(cls or type(self))
-        state = self.__dict__
-        new.__dict__ = {name: value.copy() if type(value) in _COPIED else value for name, value in state.items()}
+        state = new.__dict__ = self.__dict__.copy()
+        for name, value in state.items():
+            kind = type(value)
+            if kind is CaseInsensitiveDict:
+                state[name] = _headers_copy(value)
+            elif kind in _COPIED:
+                state[name] = value.copy()
         new.hooks = {event: list(hooks) for event, hooks in self.hooks.items()}
         new._root = False
         if path is not None:
@@ -219,6 +282,26 @@ class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  
                                 **kwargs)
         return self._checked(response, redirects=True)
 
+    def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
+        """Return `request` prepared with this session's settings, as `requests.Session.prepare_request` does."""
+        cookies: Any = request.cookies or {}
+        if not isinstance(cookies, http.cookiejar.CookieJar):
+            cookies = _untyped.cookies.cookiejar_from_dict(cookies)
+        jar = _untyped.cookies.merge_cookies(requests.cookies.RequestsCookieJar(), self.cookies)
+        jar = _untyped.cookies.merge_cookies(jar, cookies)
+        auth = request.auth
+        if self.trust_env and not auth and not self.auth:
+            auth = requests.utils.get_netrc_auth(request.url)
+        prepared = requests.PreparedRequest()  # (the steps of `PreparedRequest.prepare`, in its order)
+        prepared.prepare_method(request.method.upper())
+        _prepare_url(prepared, request.url, _merge(request.params, self.params))
+        prepared.prepare_headers(_merge(request.headers, self.headers, CaseInsensitiveDict))
+        prepared.prepare_cookies(jar)
+        prepared.prepare_body(request.data, request.files, request.json)
+        prepared.prepare_auth(_merge(auth, self.auth), request.url)
+        prepared.prepare_hooks(_untyped.sessions.merge_hooks(request.hooks, self.hooks))
+        return prepared
+
     def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
         """Return requests' merge of these settings with the environment's, read once per change of it."""
         no_proxy = None if proxies is None else proxies.get('no_proxy')
@@ -230,9 +313,8 @@ class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  
                 proxies.setdefault(scheme, proxy)
         if verify is True or verify is None:
             verify = bundle or verify
-        merge: Any = requests.sessions.merge_setting
-        return {'proxies': merge(proxies, self.proxies), 'stream': merge(stream, self.stream),
-                'verify': merge(verify, self.verify), 'cert': merge(cert, self.cert)}
+        return {'proxies': _merge(proxies, self.proxies), 'stream': _merge(stream, self.stream),
+                'verify': _merge(verify, self.verify), 'cert': _merge(cert, self.cert)}
 
     def request(self, method: str, path: object = '', **kwargs: Any) -> requests.Response:  # type: ignore[override]
         """Send a request to `path` (relative, `/`-rooted or absolute) and return the response.
@@ -405,9 +487,8 @@ class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  
 
 def _target(url: str, params: Any, defaults: Any) -> str:
     """Return the URL requests sends to: `url` with the query of the request's and the client's `params`."""
-    merge: Any = requests.sessions.merge_setting
     prepared = requests.PreparedRequest()
-    prepared.prepare_url(url, merge(params, defaults))
+    _prepare_url(prepared, url, _merge(params, defaults))
     return str(prepared.url)
 
 

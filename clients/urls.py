@@ -219,6 +219,16 @@ def _root(base: str) -> str:
     return found.group(0) + '/' if found else base
 
 
+def plain_split(url: str) -> tuple[str, str] | None:
+    """Split `url` into its `scheme://authority/` and the rest, when the rest is plain segments
+    (see `key`: unreserved characters, no dot segment, no query or fragment); else None."""
+    found = _AUTHORITY.match(url)
+    if found is None or url[found.end():found.end() + 1] != '/':
+        return None
+    rest = url[found.end() + 1:]
+    return (url[:found.end() + 1], rest) if not rest or _PLAIN_KEY.fullmatch(rest) else None
+
+
 def foreign(url: str, bases: Iterable[str]) -> bool:
     """Return whether `url` (an absolute URL about to be sent) is outside every origin of `bases`.
 

@@ -1,5 +1,7 @@
 """The benchmarks run (quick mode: a handful of requests); their figures are not checked here."""
 
+import os
+
 import pytest
 import requests
 
@@ -112,6 +114,20 @@ def test_only_keeps_the_cases_named_and_their_baselines(capfd):
     assert 'forwarding (bench.forward)' not in out
     with pytest.raises(SystemExit, match=r'--only nothing: no case matches; the cases: requests.Session, '):
         run.main(['--quick', '--only', 'nothing'])
+
+
+def test_the_environment_is_padded_and_counted(capfd, monkeypatch):
+    from bench import run
+
+    size = len(os.environ) + 5
+    for index in range(size):  # (monkeypatch removes the fillers again)
+        monkeypatch.delenv(f'BENCH_FILLER_{index}', raising=False)
+    run.main(['--quick', '--only', 'Resource.get', '--skip', 'streaming', '--skip', 'forwarding',
+              '--environment', str(size)])
+    assert len(os.environ) == size
+    assert f'; {size} environment variables' in capfd.readouterr().out
+    run.pad(os.environ, size - 1)  # (never removes any)
+    assert len(os.environ) == size
 
 
 def test_without_nginx_the_python_server_is_used(monkeypatch, capsys):
