@@ -75,6 +75,13 @@ def test_startup_bench_runs(capsys):
     assert 'slowest imports of `import clients`' in out
 
 
+def old_httpx():
+    """The raw httpx package's case, measured beside httpx2 (the 12x target is against it)."""
+    from bench import run
+
+    return {run.OLD_HTTPX} if clients.library.NAME == 'httpx2' else set()
+
+
 def test_suite_runs_in_quick_mode(capfd, monkeypatch):
     from bench import run
 
@@ -83,7 +90,7 @@ def test_suite_runs_in_quick_mode(capfd, monkeypatch):
     assert set(figures) == {
         'requests.Session', 'Resource.get', 'Resource.items[str(i)]', 'requests.get per call', 'Client.get',
         'httpx.AsyncClient', 'aiohttp.ClientSession', 'AsyncResource.get [aiohttp]',
-        'AsyncResource.items[] [aiohttp]', 'AsyncResource.get [httpx]',
+        'AsyncResource.items[] [aiohttp]', 'AsyncResource.get [httpx]', *old_httpx(),
     }
     assert all(figure['rate'] > 0 for figure in figures.values())
     # connections counted from the server's log: pooled clients open one, naive calls one each
@@ -92,6 +99,8 @@ def test_suite_runs_in_quick_mode(capfd, monkeypatch):
     assert figures['requests.get per call']['connections'] == 12
     assert all(1 <= figure['connections'] <= 4 for name, figure in figures.items() if 'Async' in name)
     assert figures['AsyncResource.get [aiohttp]']['ratio to aiohttp.ClientSession'] > 0
+    for name in old_httpx():
+        assert figures['AsyncResource.get [aiohttp]'][f'ratio to {name}'] > 0
     out = capfd.readouterr().out
     assert 'python on http://127.0.0.1:' in out
     assert 'AsyncResource.items[] [aiohttp]' in out
@@ -107,7 +116,7 @@ def test_only_keeps_the_cases_named_and_their_baselines(capfd):
 
     figures = run.main(['--quick', '--only', 'items[', '--skip', 'streaming', '--skip', 'forwarding'])
     assert set(figures) == {'requests.Session', 'Resource.items[str(i)]', 'httpx.AsyncClient',
-                            'aiohttp.ClientSession', 'AsyncResource.items[] [aiohttp]'}
+                            'aiohttp.ClientSession', 'AsyncResource.items[] [aiohttp]', *old_httpx()}
     out = capfd.readouterr().out
     assert 'streaming (bench.streaming)' not in out
     assert 'startup (bench.startup)' in out
