@@ -245,6 +245,7 @@ class AsyncClient(caching.Settings, retry.Resilience, Navigable, httpx.AsyncClie
         this client's `auth` and `Authorization` header; like them, it never leaves the origin."""
         client = self._derive()
         client.auth = checked(auth, httpx.Auth)
+        client.url = urls.anonymous(client.url)  # (a base URL's userinfo is the client's Basic auth)
         client.headers.pop('Authorization', None)
         return client
 

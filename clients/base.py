@@ -233,6 +233,7 @@ class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  
         client = self._derive()
         client.auth = checked(auth)
         client._netrc = auth is not None
+        client.url = urls.anonymous(client.url)  # (a base URL's userinfo is the client's Basic auth)
         client.headers.pop('Authorization', None)
         return client
 
@@ -290,7 +291,7 @@ class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  
         jar = _untyped.cookies.merge_cookies(requests.cookies.RequestsCookieJar(), self.cookies)
         jar = _untyped.cookies.merge_cookies(jar, cookies)
         auth = request.auth
-        if self.trust_env and not auth and not self.auth:
+        if self.trust_env and self._netrc and not auth and not self.auth:
             auth = requests.utils.get_netrc_auth(request.url)
         prepared = requests.PreparedRequest()  # (the steps of `PreparedRequest.prepare`, in its order)
         prepared.prepare_method(request.method.upper())
@@ -425,7 +426,7 @@ class Client(caching.Settings, retry.Resilience, Navigable, requests.Session):  
             kwargs['headers'] = dict(kwargs.get('headers') or {}, **dict.fromkeys(names))
             if self.auth is not None and kwargs.get('auth') is None:
                 kwargs['auth'] = _no_auth
-        kwargs['auth'] = signing(kwargs.get('auth') or self.auth) or (None if self._netrc else _no_auth)
+        kwargs['auth'] = signing(kwargs.get('auth') or self.auth)
         stream = kwargs.pop('stream', None)
         limit = content.max_body(kwargs.pop('max_body', self.max_body))
         plan.sending(_target(url, kwargs.get('params'), self.params))

@@ -219,6 +219,14 @@ def _root(base: str) -> str:
     return found.group(0) + '/' if found else base
 
 
+def anonymous(url: str) -> str:
+    """Return `url` without the userinfo of its authority (`user:password@`): the credentials it carries."""
+    found = _AUTHORITY.match(url)
+    if found is None or '@' not in found.group(2):
+        return url
+    return f'{found.group(1)}://{found.group(2).rpartition("@")[2]}{url[found.end():]}'
+
+
 def plain_split(url: str) -> tuple[str, str] | None:
     """Split `url` into its `scheme://authority/` and the rest, when the rest is plain segments
     (see `key`: unreserved characters, no dot segment, no query or fragment); else None."""

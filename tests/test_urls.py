@@ -153,3 +153,15 @@ def test_finish_fast_path_agrees():
                 'http://h/a/#f/']:
         for trailing in ('', '/', '.json'):
             assert urls.finish(url, trailing) == slow(url, trailing), (url, trailing)
+
+
+@pytest.mark.parametrize(('url', 'expected'), [
+    ('http://user:pw@h.test:8/a/?q=1#f', 'http://h.test:8/a/?q=1#f'),
+    ('https://user@h.test/', 'https://h.test/'),
+    ('http://u%40x:p%40w@h.test/', 'http://h.test/'),  # the last @ ends the userinfo
+    ('http://h.test/a@b/?to=x@y', 'http://h.test/a@b/?to=x@y'),  # an @ past the authority stays
+    ('http://h.test/', 'http://h.test/'),
+    ('relative/path', 'relative/path'),
+])
+def test_anonymous_drops_the_userinfo_only(url, expected):
+    assert urls.anonymous(url) == expected

@@ -120,6 +120,17 @@ async def test_with_auth_replaces_every_credential_of_the_root(twin, server, opt
     await twin.close(api)
 
 
+async def test_with_auth_none_sends_none_of_the_base_urls_userinfo(twin, server):
+    api = twin.Resource(server.url.replace('http://', f'http://user:{SECRET}@'))
+    assert revealed(await twin(api.echo.get()))  # the base URL's userinfo is the client's Basic auth
+    anonymous = api.with_auth(None)
+    for view in (anonymous, anonymous.nested):  # nor do the views derived from it
+        assert 'authorization' not in (await twin(view.echo.get()))['headers']
+    assert bearer(await twin(api.with_auth(clients.Bearer('mine')).echo.get())) == 'mine'
+    assert revealed(await twin(api.echo.get()))  # the root is unchanged
+    await twin.close(api)
+
+
 async def test_a_client_told_to_send_no_credentials_takes_none_from_netrc(twin, server, other, tmp_path,
                                                                           monkeypatch):
     # requests reads ~/.netrc (here $NETRC) for a request without auth; httpx never does
